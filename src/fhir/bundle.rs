@@ -1,0 +1,92 @@
+//! Bundles the server produces (history now; searchset and transaction-response later).
+
+use serde_json::{json, Map, Value};
+
+/// One entry of a history Bundle.
+pub struct HistoryEntry {
+    pub full_url: String,
+    /// `None` for a deletion.
+    pub resource: Option<Value>,
+    pub method: &'static str,
+    /// `request.url`: `Type` for a create, `Type/id` otherwise.
+    pub request_url: String,
+    pub status: &'static str,
+    pub etag: String,
+    pub last_modified: String,
+}
+
+pub struct Link {
+    pub relation: &'static str,
+    pub url: String,
+}
+
+pub fn history_bundle(
+    id: &str,
+    last_updated: &str,
+    links: &[Link],
+    entries: Vec<HistoryEntry>,
+) -> Value {
+    let links: Vec<Value> = links
+        .iter()
+        .map(|l| json!({"relation": l.relation, "url": l.url}))
+        .collect();
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            let mut m = Map::new();
+            m.insert("fullUrl".into(), json!(e.full_url));
+            if let Some(r) = e.resource {
+                m.insert("resource".into(), r);
+            }
+            m.insert(
+                "request".into(),
+                json!({"method": e.method, "url": e.request_url}),
+            );
+            m.insert(
+                "response".into(),
+                json!({"status": e.status, "etag": e.etag, "lastModified": e.last_modified}),
+            );
+            Value::Object(m)
+        })
+        .collect();
+    let mut b = Map::new();
+    b.insert("resourceType".into(), json!("Bundle"));
+    b.insert("id".into(), json!(id));
+    b.insert("meta".into(), json!({"lastUpdated": last_updated}));
+    b.insert("type".into(), json!("history"));
+    b.insert("link".into(), Value::Array(links));
+    if !entries.is_empty() {
+        b.insert("entry".into(), Value::Array(entries));
+    }
+    Value::Object(b)
+}
+
+/// A weak ETag for a version number, as FHIR uses them: `W/"3"`.
+pub fn etag(version: u64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The version an `If-Match` / `If-None-Match` value names (`W/"3"`, `"3"` or `3`).
+pub fn parse_etag(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s.strip_prefix("W/").unwrap_or(s);
+    let s = s
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s);
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags() {
+        assert_eq!(etag(3), "W/\"3\"");
+        assert_eq!(parse_etag("W/\"3\""), Some(3));
+        assert_eq!(parse_etag("\"12\""), Some(12));
+        assert_eq!(parse_etag("7"), Some(7));
+        assert_eq!(parse_etag("W/\"x\""), None);
+    }
+}

@@ -1,0 +1,399 @@
+//! The FHIR REST routing: parses `/fhir/...` and `/payer/{id}/fhir/...` paths and dispatches
+//! to the interactions. Routing is done here rather than by axum's router so that every answer,
+//! the 404s and 405s included, is an OperationOutcome.
+
+use super::negotiate::{self, Format, Output};
+use super::respond::{error_response, method_not_allowed, value_bytes, Reply};
+use super::App;
+use crate::fhir::bundle::{etag, parse_etag};
+use crate::fhir::outcome::{information, ErrorKind, FhirError, FhirResult};
+use crate::fhir::{instant, resource};
+use crate::interactions::{HistoryRequest, Written};
+use crate::partition::Partition;
+use crate::store::{HistoryScope, Version};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, Response, StatusCode};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Parameters handled by the HTTP layer for every interaction.
+const FORMAT_PARAMS: &[&str] = &["_format", "_pretty"];
+
+struct Ctx {
+    partition: Partition,
+    method: Method,
+    headers: HeaderMap,
+    params: Vec<(String, String)>,
+    query: Option<String>,
+}
+
+impl Ctx {
+    fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Parameters meant for the interaction (format parameters removed).
+    fn interaction_params(&self) -> Vec<(String, String)> {
+        self.params
+            .iter()
+            .filter(|(k, _)| !FORMAT_PARAMS.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let query = parts.uri.query().map(str::to_string);
+    let params: Vec<(String, String)> = query
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let find = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let accept = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let out = match negotiate::output(accept, find("_format"), find("_pretty")) {
+        Ok(o) => o,
+        Err(e) => return error_response(&e, &Output::DEFAULT),
+    };
+    let path = parts.uri.path().to_string();
+    let result = route(
+        &app,
+        &path,
+        parts.method,
+        parts.headers,
+        params,
+        query,
+        body,
+    )
+    .await;
+    match result {
+        Ok(reply) => reply.into_response(&out),
+        Err(e) => error_response(&e, &out),
+    }
+}
+
+fn decode_segments(path: &str) -> FhirResult<Vec<String>> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| FhirError::invalid("The URL path is not valid UTF-8"))
+        })
+        .collect()
+}
+
+async fn route(
+    app: &App,
+    path: &str,
+    method: Method,
+    headers: HeaderMap,
+    params: Vec<(String, String)>,
+    query: Option<String>,
+    body: Body,
+) -> FhirResult<Reply> {
+    let segments = decode_segments(path)?;
+    let (partition, rest) = match segments.as_slice() {
+        [fhir, rest @ ..] if fhir == "fhir" => (Partition::Default, rest),
+        [payer, id, fhir, rest @ ..] if payer == "payer" && fhir == "fhir" => {
+            (app.fhir.payer_partition(id).await?, rest)
+        }
+        _ => {
+            return Err(FhirError::not_found(format!(
+                "Nothing is served at {path}; the FHIR base is /fhir (or /payer/{{payerId}}/fhir)"
+            )))
+        }
+    };
+    let ctx = Ctx {
+        partition,
+        method,
+        headers,
+        params,
+        query,
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    if let Some(first) = rest.first() {
+        if !first.starts_with('_') && !first.starts_with('$') && *first != "metadata" {
+            resource::check_resource_type(first)?;
+        }
+    }
+    let m = ctx.method.clone();
+    let is_get = m == Method::GET || m == Method::HEAD;
+    match rest.as_slice() {
+        [] => match m {
+            _ if is_get => not_yet("Search"),
+            Method::POST => not_yet("Batch and transaction Bundles"),
+            _ => Ok(method_not_allowed(m.as_str(), "GET, HEAD, POST")),
+        },
+        ["metadata"] if is_get => Ok(Reply::json(
+            StatusCode::OK,
+            value_bytes(&app.fhir.capabilities(&ctx.partition)),
+        )),
+        ["metadata"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        ["_history"] if is_get => history(app, &ctx, HistoryScope::System).await,
+        ["_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        [first, ..] if first.starts_with('$') || first.starts_with('_') => Err(
+            FhirError::not_found(format!("Unknown system-level operation or path '{first}'")),
+        ),
+        [rt] => match m {
+            _ if is_get => not_yet("Search"),
+            Method::POST => create(app, &ctx, rt, body).await,
+            _ => Ok(method_not_allowed(m.as_str(), "GET, HEAD, POST")),
+        },
+        [rt, "_history"] if is_get => history(app, &ctx, HistoryScope::Type(rt)).await,
+        [_, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        [_, "_search"] if m == Method::POST => not_yet("Search"),
+        [_, "_search"] => Ok(method_not_allowed(m.as_str(), "POST")),
+        [_, op] if op.starts_with('$') => {
+            Err(FhirError::not_found(format!("Unknown operation '{op}'")))
+        }
+        [rt, id] => match m {
+            _ if is_get => read(app, &ctx, rt, id).await,
+            Method::PUT => update(app, &ctx, rt, id, body).await,
+            Method::DELETE => delete(app, &ctx, rt, id).await,
+            Method::PATCH => not_yet("PATCH"),
+            _ => Ok(method_not_allowed(m.as_str(), "GET, HEAD, PUT, DELETE")),
+        },
+        [rt, id, "_history"] if is_get => history(app, &ctx, HistoryScope::Instance(rt, id)).await,
+        [_, _, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        [rt, id, "_history", vid] if is_get => vread(app, &ctx, rt, id, vid).await,
+        [_, _, "_history", _] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        _ => Err(FhirError::not_found(format!("Nothing is served at {path}"))),
+    }
+}
+
+fn not_yet(what: &str) -> FhirResult<Reply> {
+    Err(FhirError::new(
+        ErrorKind::NotImplemented,
+        format!("{what} is not implemented by this server yet"),
+    ))
+}
+
+/// Headers every response about one version carries.
+fn version_headers(reply: Reply, v: &Version) -> Reply {
+    reply
+        .header(header::ETAG, etag(v.version))
+        .header(header::LAST_MODIFIED, instant::to_http_date(v.last_updated))
+}
+
+async fn read(app: &App, ctx: &Ctx, rt: &str, id: &str) -> FhirResult<Reply> {
+    let v = app.fhir.read(&ctx.partition, rt, id).await?;
+    if not_modified(ctx, &v) {
+        return Ok(version_headers(Reply::new(StatusCode::NOT_MODIFIED), &v));
+    }
+    let body = v.body.clone().unwrap_or_default();
+    Ok(version_headers(Reply::json(StatusCode::OK, body), &v))
+}
+
+/// `If-None-Match` (any listed ETag is current) or `If-Modified-Since` (not changed since).
+fn not_modified(ctx: &Ctx, v: &Version) -> bool {
+    if let Some(inm) = ctx.header(header::IF_NONE_MATCH) {
+        return inm
+            .split(',')
+            .any(|t| t.trim() == "*" || parse_etag(t) == Some(v.version));
+    }
+    if let Some(since) = ctx
+        .header(header::IF_MODIFIED_SINCE)
+        .and_then(instant::parse_http_date)
+    {
+        // HTTP dates have whole seconds.
+        return v.last_updated.div_euclid(1_000_000) <= since.div_euclid(1_000_000);
+    }
+    false
+}
+
+async fn vread(app: &App, ctx: &Ctx, rt: &str, id: &str, vid: &str) -> FhirResult<Reply> {
+    let v = app.fhir.vread(&ctx.partition, rt, id, vid).await?;
+    let body = v.body.clone().unwrap_or_default();
+    Ok(version_headers(Reply::json(StatusCode::OK, body), &v))
+}
+
+async fn history(app: &App, ctx: &Ctx, scope: HistoryScope<'_>) -> FhirResult<Reply> {
+    let req = HistoryRequest::parse(&ctx.interaction_params())?;
+    let bundle = app.fhir.history(&ctx.partition, scope, &req).await?;
+    Ok(Reply::json(StatusCode::OK, value_bytes(&bundle)))
+}
+
+/// Reads and validates a request body: size limit (413), time limit (408), media type (415),
+/// then the R4 model (400).
+async fn read_resource(app: &App, ctx: &Ctx, body: Body) -> FhirResult<resource::Resource> {
+    let format = negotiate::input(ctx.header(header::CONTENT_TYPE))?;
+    let bytes = read_body(app, ctx, body).await?;
+    if bytes.is_empty() {
+        return Err(FhirError::invalid(
+            "The request body is empty; a resource is required",
+        ));
+    }
+    match format {
+        Format::Json => resource::parse_json(&bytes),
+        Format::Xml => {
+            let json = fhir_model::xml_to_json(&bytes).map_err(|e| {
+                FhirError::invalid(format!("The body is not a valid FHIR R4 XML resource: {e}"))
+            })?;
+            resource::parse_json(&json)
+        }
+    }
+}
+
+async fn read_body(app: &App, ctx: &Ctx, body: Body) -> FhirResult<Bytes> {
+    let limit = app.limits.max_body_bytes;
+    let too_large = || {
+        FhirError::new(
+            ErrorKind::TooLarge,
+            format!("The request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    if let Some(len) = ctx
+        .header(header::CONTENT_LENGTH)
+        .and_then(|l| l.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(too_large());
+        }
+    }
+    match tokio::time::timeout(app.limits.body_timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(FhirError::new(
+            ErrorKind::Timeout,
+            format!(
+                "The request body did not arrive within {} s",
+                app.limits.body_timeout.as_secs_f32()
+            ),
+        )),
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => {
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                Err(too_large())
+            } else {
+                Err(FhirError::invalid(format!(
+                    "The request body could not be read: {e}"
+                )))
+            }
+        }
+    }
+}
+
+/// What `Prefer: return=…` asks for.
+#[derive(PartialEq)]
+enum Return {
+    Minimal,
+    Representation,
+    OperationOutcome,
+}
+
+fn prefer_return(ctx: &Ctx) -> Return {
+    let prefer = ctx
+        .header(header::HeaderName::from_static("prefer"))
+        .unwrap_or("");
+    for p in prefer.split([',', ';']) {
+        match p
+            .trim()
+            .strip_prefix("return=")
+            .map(|v| v.trim_matches('"'))
+        {
+            Some("minimal") => return Return::Minimal,
+            Some("OperationOutcome") => return Return::OperationOutcome,
+            Some("representation") => return Return::Representation,
+            _ => {}
+        }
+    }
+    Return::Representation
+}
+
+fn if_match(ctx: &Ctx) -> FhirResult<Option<u64>> {
+    match ctx.header(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => parse_etag(v).map(Some).ok_or_else(|| {
+            FhirError::invalid(format!(
+                "If-Match must be a version ETag such as W/\"3\", not '{v}'"
+            ))
+        }),
+    }
+}
+
+fn written_reply(app: &App, ctx: &Ctx, w: Written, message: &str) -> Reply {
+    let v = &w.version;
+    let status = if w.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!(
+        "{}/{}/{}/_history/{}",
+        app.fhir.base_url(&ctx.partition),
+        v.resource_type,
+        v.id,
+        v.version
+    );
+    let reply = match prefer_return(ctx) {
+        Return::Minimal => Reply::new(status),
+        Return::Representation => Reply::json(status, v.body.clone().unwrap_or_default()),
+        Return::OperationOutcome => Reply::json(status, value_bytes(&information(message))),
+    };
+    version_headers(reply, v).header(header::LOCATION, location)
+}
+
+async fn create(app: &App, ctx: &Ctx, rt: &str, body: Body) -> FhirResult<Reply> {
+    reject_params(ctx, "create")?;
+    if ctx
+        .header(header::HeaderName::from_static("if-none-exist"))
+        .is_some()
+    {
+        return not_yet("Conditional create (If-None-Exist)");
+    }
+    let r = read_resource(app, ctx, body).await?;
+    let w = app.fhir.create(&ctx.partition, rt, r).await?;
+    let msg = format!("Created {rt}/{}", w.version.id);
+    Ok(written_reply(app, ctx, w, &msg))
+}
+
+async fn update(app: &App, ctx: &Ctx, rt: &str, id: &str, body: Body) -> FhirResult<Reply> {
+    reject_params(ctx, "update")?;
+    let if_match = if_match(ctx)?;
+    let r = read_resource(app, ctx, body).await?;
+    let w = app.fhir.update(&ctx.partition, rt, id, r, if_match).await?;
+    let msg = format!("Updated {rt}/{id} to version {}", w.version.version);
+    Ok(written_reply(app, ctx, w, &msg))
+}
+
+async fn delete(app: &App, ctx: &Ctx, rt: &str, id: &str) -> FhirResult<Reply> {
+    reject_params(ctx, "delete")?;
+    let if_match = if_match(ctx)?;
+    let deleted = app.fhir.delete(&ctx.partition, rt, id, if_match).await?;
+    let message = match &deleted {
+        Some(v) => format!("Deleted {rt}/{id} (version {})", v.version),
+        None => format!("{rt}/{id} did not exist or was already deleted; nothing to do"),
+    };
+    let reply = if prefer_return(ctx) == Return::Minimal {
+        Reply::new(StatusCode::NO_CONTENT)
+    } else {
+        Reply::json(StatusCode::OK, value_bytes(&information(message)))
+    };
+    Ok(match deleted {
+        Some(v) => reply.header(header::ETAG, etag(v.version)),
+        None => reply,
+    })
+}
+
+/// Writes take no search parameters until conditional interactions exist; refusing them is
+/// better than ignoring a condition the client relies on.
+fn reject_params(ctx: &Ctx, what: &str) -> FhirResult<()> {
+    match ctx.interaction_params().first() {
+        None => Ok(()),
+        Some((k, _)) => Err(FhirError::invalid(format!(
+            "The {what} interaction takes no parameter '{k}' (query: {})",
+            ctx.query.as_deref().unwrap_or("")
+        ))),
+    }
+}

@@ -1,0 +1,102 @@
+//! The FHIR interactions (read, vread, create, update, delete, history, capabilities) over a
+//! store. Knows FHIR rules and version policy; knows nothing of HTTP.
+
+mod history;
+mod read;
+mod write;
+
+pub use history::HistoryRequest;
+pub use write::Written;
+
+use crate::fhir::outcome::{ErrorKind, FhirError, FhirResult};
+use crate::fhir::{capability, payer, resource};
+use crate::partition::Partition;
+use crate::store::{Store, StoreError};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// How often an unconditional write is retried when another writer got in first.
+const WRITE_ATTEMPTS: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `_count` default and ceiling for history pages.
+    pub default_count: usize,
+    pub max_count: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            default_count: 20,
+            max_count: 1000,
+        }
+    }
+}
+
+pub struct Fhir {
+    store: Arc<dyn Store>,
+    /// Public root URL without a trailing slash; a partition's FHIR base is root + base path.
+    root_url: String,
+    limits: Limits,
+}
+
+fn store_error(e: StoreError) -> FhirError {
+    match e {
+        StoreError::Conflict => FhirError::new(
+            ErrorKind::Conflict,
+            "The resource was changed by another request at the same time; retry",
+        ),
+        StoreError::Unavailable(m) => FhirError::new(
+            ErrorKind::Unavailable,
+            format!("The database is unavailable, try again later ({m})"),
+        ),
+        StoreError::Other(m) => FhirError::new(ErrorKind::Internal, format!("Database error: {m}")),
+    }
+}
+
+impl Fhir {
+    pub fn new(store: Arc<dyn Store>, root_url: &str, limits: Limits) -> Fhir {
+        Fhir {
+            store,
+            root_url: root_url.trim_end_matches('/').to_string(),
+            limits,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The FHIR base URL of a partition, e.g. `http://host/payer/PAY001/fhir`.
+    pub fn base_url(&self, p: &Partition) -> String {
+        format!("{}{}", self.root_url, p.base_path())
+    }
+
+    /// The payer partition `id`, which exists while the default partition holds a payer
+    /// Organization with that id.
+    pub async fn payer_partition(&self, id: &str) -> FhirResult<Partition> {
+        let unknown = || FhirError::not_found(format!("There is no payer partition '{id}'"));
+        if !resource::is_valid_id(id) {
+            return Err(unknown());
+        }
+        let org = self
+            .store
+            .current(&Partition::Default, "Organization", id)
+            .await
+            .map_err(store_error)?;
+        let is_payer = org
+            .and_then(|v| v.body)
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|o| payer::is_payer_organization(&o));
+        if is_payer {
+            Ok(Partition::Payer(id.to_string()))
+        } else {
+            Err(unknown())
+        }
+    }
+
+    pub fn capabilities(&self, p: &Partition) -> Value {
+        capability::capability_statement(&self.base_url(p))
+    }
+}

@@ -1,0 +1,220 @@
+//! Persistence behind one trait, with an embedded SQLite backend and a MongoDB backend.
+//!
+//! The store knows nothing of HTTP, SMART or FHIR validation: it keeps versions of opaque JSON
+//! documents per (partition, type, id) and answers history. Version numbering and conflict
+//! policy live above it; the store only guarantees that a commit is atomic and that its
+//! compare-and-set preconditions hold at commit time.
+
+pub mod mongo;
+pub mod sqlite;
+
+use crate::partition::Partition;
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// What kind of interaction produced a version (history bundles report it as `request.method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "POST" => Some(Method::Post),
+            "PUT" => Some(Method::Put),
+            "DELETE" => Some(Method::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One version of one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub resource_type: String,
+    pub id: String,
+    pub version: u64,
+    /// `meta.lastUpdated` in microseconds since the epoch.
+    pub last_updated: i64,
+    pub method: Method,
+    /// The resource as stored (compact JSON with `meta` stamped); `None` for a deletion.
+    pub body: Option<Bytes>,
+}
+
+impl Version {
+    pub fn is_deleted(&self) -> bool {
+        self.body.is_none()
+    }
+}
+
+/// A new version to write, valid only if the resource's current version is still `expected`
+/// (`None`: the resource must never have existed in this partition).
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub expected: Option<u64>,
+    pub version: Version,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum HistoryScope<'a> {
+    System,
+    Type(&'a str),
+    Instance(&'a str, &'a str),
+}
+
+/// Position in a history listing: the last entry of the previous page. History is ordered
+/// newest first by (last_updated, resource_type, id, version), all descending, so a cursor is
+/// a stable keyset bound that stays right when new versions arrive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub last_updated: i64,
+    pub resource_type: String,
+    pub id: String,
+    pub version: u64,
+}
+
+impl HistoryCursor {
+    pub fn after(v: &Version) -> HistoryCursor {
+        HistoryCursor {
+            last_updated: v.last_updated,
+            resource_type: v.resource_type.clone(),
+            id: v.id.clone(),
+            version: v.version,
+        }
+    }
+
+    /// Opaque text for a paging link. FHIR ids and type names never contain `_`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}_{}_{}_{}",
+            self.last_updated, self.resource_type, self.version, self.id
+        )
+    }
+
+    pub fn decode(s: &str) -> Option<HistoryCursor> {
+        let mut parts = s.splitn(4, '_');
+        let last_updated = parts.next()?.parse().ok()?;
+        let resource_type = parts.next()?.to_string();
+        let version = parts.next()?.parse().ok()?;
+        let id = parts.next()?.to_string();
+        Some(HistoryCursor {
+            last_updated,
+            resource_type,
+            id,
+            version,
+        })
+    }
+
+    /// True when `v` sorts strictly after this cursor (i.e. belongs on a later page).
+    pub fn is_before(&self, v: &Version) -> bool {
+        (
+            v.last_updated,
+            v.resource_type.as_str(),
+            v.id.as_str(),
+            v.version,
+        ) < (
+            self.last_updated,
+            self.resource_type.as_str(),
+            self.id.as_str(),
+            self.version,
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    /// Only versions with `last_updated >= since`.
+    pub since: Option<i64>,
+    pub after: Option<HistoryCursor>,
+    /// At most this many versions are returned.
+    pub limit: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A precondition of a commit no longer held: someone else wrote first.
+    #[error("the resource was changed concurrently")]
+    Conflict,
+    /// The database cannot be reached or refused for a transient reason; retrying may work.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("store failure: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The current version (possibly a deletion) of a resource, if it ever existed.
+    async fn current(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+    ) -> StoreResult<Option<Version>>;
+
+    async fn version(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+    ) -> StoreResult<Option<Version>>;
+
+    /// Writes every version, each becoming its resource's current version and a history entry,
+    /// all or nothing. Fails with `Conflict` if any `expected` no longer holds.
+    async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()>;
+
+    /// Versions newest first (see `HistoryCursor` for the order).
+    async fn history(
+        &self,
+        partition: &Partition,
+        scope: HistoryScope<'_>,
+        query: &HistoryQuery,
+    ) -> StoreResult<Vec<Version>>;
+
+    /// Flushes and releases the database. Called once, at shutdown.
+    async fn close(&self);
+}
+
+/// Opens the store a `--store` spec names: `sqlite:DIR` or a `mongodb://` / `mongodb+srv://` URI
+/// (its `db` query parameter names the database, default `fhird`).
+pub async fn open(spec: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(dir) = spec.strip_prefix("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(dir)?))
+    } else if spec.starts_with("mongodb://") || spec.starts_with("mongodb+srv://") {
+        Ok(Arc::new(mongo::MongoStore::connect(spec).await?))
+    } else {
+        anyhow::bail!("unknown store '{spec}': use sqlite:DIR or mongodb://HOST:PORT/?db=NAME")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip() {
+        let c = HistoryCursor {
+            last_updated: 17,
+            resource_type: "Patient".into(),
+            id: "a-b.c".into(),
+            version: 3,
+        };
+        assert_eq!(HistoryCursor::decode(&c.encode()), Some(c));
+        assert_eq!(HistoryCursor::decode("x"), None);
+    }
+}

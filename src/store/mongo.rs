@@ -1,0 +1,438 @@
+//! MongoDB store: per-partition, per-type collections (DESIGN.md §3).
+//!
+//! Partition `P`, type `T`: current versions in `fhir.T` (default partition) or `payer.P.T`,
+//! every version in the same name with `.history` appended. A payer's data is thus a set of
+//! collections of its own that can be exported, moved to another shard or dropped alone.
+//!
+//! Documents:
+//! - current: `{_id: id, v, t, m, res}` — `res` is the resource JSON as a string (exact decimals,
+//!   no JSON↔BSON conversion on the read path), `null` for a deletion.
+//! - history: `{_id: "id/v", id, v, t, m, res}`.
+//!
+//! Shard keys (see docs/mongodb.md): current `{_id: "hashed"}`, history `{id: "hashed"}`.
+//!
+//! A commit is one multi-document transaction (replica set or sharded cluster required).
+
+use super::{
+    HistoryCursor, HistoryQuery, HistoryScope, Method, Store, StoreError, StoreResult, Version,
+    Write,
+};
+use crate::partition::Partition;
+use async_trait::async_trait;
+use bytes::Bytes;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
+use mongodb::error::{ErrorKind, WriteFailure, TRANSIENT_TRANSACTION_ERROR};
+use mongodb::options::{ClientOptions, IndexOptions, ReadConcern, WriteConcern};
+use mongodb::{Client, Collection, Database, IndexModel};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub struct MongoStore {
+    client: Client,
+    db: Database,
+    /// Collections whose indexes this process has already ensured.
+    ensured: Mutex<HashSet<String>>,
+}
+
+const DUPLICATE_KEY: i32 = 11000;
+const WRITE_CONFLICT: i32 = 112;
+
+fn classify(e: mongodb::error::Error) -> StoreError {
+    let code = match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
+        ErrorKind::Command(c) => Some(c.code),
+        _ => None,
+    };
+    if matches!(code, Some(DUPLICATE_KEY) | Some(WRITE_CONFLICT)) {
+        return StoreError::Conflict;
+    }
+    match &*e.kind {
+        ErrorKind::Io(_)
+        | ErrorKind::ServerSelection { .. }
+        | ErrorKind::ConnectionPoolCleared { .. }
+        | ErrorKind::DnsResolve { .. } => StoreError::Unavailable(e.to_string()),
+        _ if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => StoreError::Conflict,
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+/// Splits our `db=` query parameter off a MongoDB URI (the driver rejects options it does not
+/// know) and falls back to the URI's default database, then `fhird`.
+fn split_db(uri: &str) -> (String, Option<String>) {
+    let Some((head, query)) = uri.split_once('?') else {
+        return (uri.to_string(), None);
+    };
+    let mut db = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("db=") {
+            Some(name) => {
+                db = Some(name.to_string());
+                false
+            }
+            None => !kv.is_empty(),
+        })
+        .collect();
+    let uri = if rest.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}?{}", rest.join("&"))
+    };
+    (uri, db)
+}
+
+fn collection_name(partition: &Partition, resource_type: &str) -> String {
+    match partition {
+        Partition::Default => format!("fhir.{resource_type}"),
+        Partition::Payer(id) => format!("payer.{id}.{resource_type}"),
+    }
+}
+
+fn history_name(partition: &Partition, resource_type: &str) -> String {
+    format!("{}.history", collection_name(partition, resource_type))
+}
+
+fn history_id(id: &str, version: u64) -> String {
+    format!("{id}/{version}")
+}
+
+fn to_doc(v: &Version, with_id_fields: bool) -> Document {
+    let res = match &v.body {
+        Some(b) => Bson::String(String::from_utf8_lossy(b).into_owned()),
+        None => Bson::Null,
+    };
+    let mut d = if with_id_fields {
+        doc! {"_id": history_id(&v.id, v.version), "id": &v.id}
+    } else {
+        doc! {"_id": &v.id}
+    };
+    d.insert("v", v.version as i64);
+    d.insert("t", v.last_updated);
+    d.insert("m", v.method.as_str());
+    d.insert("res", res);
+    d
+}
+
+fn from_doc(resource_type: &str, d: &Document) -> Option<Version> {
+    let id = match d.get_str("id") {
+        Ok(id) => id.to_string(),
+        Err(_) => d.get_str("_id").ok()?.to_string(),
+    };
+    Some(Version {
+        resource_type: resource_type.to_string(),
+        id,
+        version: d.get_i64("v").ok()? as u64,
+        last_updated: d.get_i64("t").ok()?,
+        method: Method::parse(d.get_str("m").ok()?)?,
+        body: d
+            .get_str("res")
+            .ok()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes())),
+    })
+}
+
+/// The filter for history entries of `resource_type` that sort after `cursor`
+/// (order: t, type, id, v — all descending).
+fn after_cursor(resource_type: &str, cursor: &HistoryCursor) -> Option<Document> {
+    let same_instant = match resource_type.cmp(cursor.resource_type.as_str()) {
+        std::cmp::Ordering::Less => Some(doc! {"t": cursor.last_updated}),
+        std::cmp::Ordering::Greater => None,
+        std::cmp::Ordering::Equal => Some(doc! {"t": cursor.last_updated, "$or": [
+            {"id": {"$lt": &cursor.id}},
+            {"id": &cursor.id, "v": {"$lt": cursor.version as i64}},
+        ]}),
+    };
+    let earlier = doc! {"t": {"$lt": cursor.last_updated}};
+    Some(match same_instant {
+        Some(s) => doc! {"$or": [earlier, s]},
+        None => earlier,
+    })
+}
+
+impl MongoStore {
+    pub async fn connect(uri: &str) -> anyhow::Result<MongoStore> {
+        let (uri, db_name) = split_db(uri);
+        let mut options = ClientOptions::parse(&uri).await?;
+        // A request should fail fast with 503 when the database is down, not hang for 30 s.
+        options
+            .server_selection_timeout
+            .get_or_insert(Duration::from_secs(5));
+        options
+            .connect_timeout
+            .get_or_insert(Duration::from_secs(5));
+        let db_name = db_name
+            .or_else(|| options.default_database.clone())
+            .unwrap_or_else(|| "fhird".to_string());
+        let client = Client::with_options(options)?;
+        let db = client.database(&db_name);
+        db.run_command(doc! {"ping": 1}).await?;
+        Ok(MongoStore {
+            client,
+            db,
+            ensured: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn current_coll(&self, p: &Partition, rt: &str) -> Collection<Document> {
+        self.db.collection(&collection_name(p, rt))
+    }
+
+    fn history_coll_named(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    /// Creates the history indexes the first time this process writes a type in a partition.
+    /// Index builds cannot run inside a transaction, so this happens before it starts.
+    async fn ensure_indexes(&self, p: &Partition, rt: &str) -> StoreResult<()> {
+        let name = history_name(p, rt);
+        if self.ensured.lock().expect("poisoned").contains(&name) {
+            return Ok(());
+        }
+        let history = self.history_coll_named(&name);
+        history
+            .create_indexes([
+                IndexModel::builder()
+                    .keys(doc! {"id": 1, "v": -1})
+                    .options(IndexOptions::builder().unique(true).build())
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"t": -1, "id": -1, "v": -1})
+                    .build(),
+            ])
+            .await
+            .map_err(classify)?;
+        // The current collection must exist before a transaction inserts into it on servers
+        // that cannot create collections inside transactions (MongoDB < 4.4 semantics).
+        let current = collection_name(p, rt);
+        if let Err(e) = self.db.create_collection(&current).await {
+            if !matches!(&*e.kind, ErrorKind::Command(c) if c.code == 48) {
+                return Err(classify(e));
+            }
+        }
+        self.ensured.lock().expect("poisoned").insert(name);
+        Ok(())
+    }
+
+    async fn history_of_type(
+        &self,
+        p: &Partition,
+        rt: &str,
+        id: Option<&str>,
+        query: &HistoryQuery,
+    ) -> StoreResult<Vec<Version>> {
+        let mut clauses = Vec::new();
+        if let Some(id) = id {
+            clauses.push(doc! {"id": id});
+        }
+        if let Some(since) = query.since {
+            clauses.push(doc! {"t": {"$gte": since}});
+        }
+        if let Some(cursor) = &query.after {
+            match after_cursor(rt, cursor) {
+                Some(f) => clauses.push(f),
+                None => return Ok(Vec::new()),
+            }
+        }
+        let filter = if clauses.is_empty() {
+            doc! {}
+        } else {
+            doc! {"$and": clauses}
+        };
+        let mut cursor = self
+            .history_coll_named(&history_name(p, rt))
+            .find(filter)
+            .sort(doc! {"t": -1, "id": -1, "v": -1})
+            .limit(query.limit as i64)
+            .await
+            .map_err(classify)?;
+        let mut out = Vec::new();
+        while cursor.advance().await.map_err(classify)? {
+            let d = cursor.deserialize_current().map_err(classify)?;
+            if let Some(v) = from_doc(rt, &d) {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The resource types that have a history collection in a partition.
+    async fn types_in(&self, p: &Partition) -> StoreResult<Vec<String>> {
+        let prefix = match p {
+            Partition::Default => "fhir.".to_string(),
+            Partition::Payer(id) => format!("payer.{id}."),
+        };
+        let names = self.db.list_collection_names().await.map_err(classify)?;
+        Ok(names
+            .into_iter()
+            .filter_map(|n| {
+                let rt = n.strip_prefix(&prefix)?.strip_suffix(".history")?;
+                (!rt.contains('.')).then(|| rt.to_string())
+            })
+            .collect())
+    }
+
+    async fn try_commit(&self, p: &Partition, writes: &[Write]) -> StoreResult<()> {
+        let mut session = self.client.start_session().await.map_err(classify)?;
+        session
+            .start_transaction()
+            .read_concern(ReadConcern::snapshot())
+            .write_concern(WriteConcern::majority())
+            .await
+            .map_err(classify)?;
+        let result = async {
+            for w in writes {
+                let v = &w.version;
+                let current = self.current_coll(p, &v.resource_type);
+                let doc = to_doc(v, false);
+                match w.expected {
+                    None => {
+                        current
+                            .insert_one(doc)
+                            .session(&mut session)
+                            .await
+                            .map_err(classify)?;
+                    }
+                    Some(expected) => {
+                        let r = current
+                            .replace_one(doc! {"_id": &v.id, "v": expected as i64}, doc)
+                            .session(&mut session)
+                            .await
+                            .map_err(classify)?;
+                        if r.matched_count != 1 {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                }
+                self.history_coll_named(&history_name(p, &v.resource_type))
+                    .insert_one(to_doc(v, true))
+                    .session(&mut session)
+                    .await
+                    .map_err(classify)?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = session.abort_transaction().await;
+            return Err(e);
+        }
+        loop {
+            match session.commit_transaction().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => continue,
+                Err(e) => return Err(classify(e)),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn current(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+    ) -> StoreResult<Option<Version>> {
+        let d = self
+            .current_coll(partition, resource_type)
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(classify)?;
+        Ok(d.and_then(|d| from_doc(resource_type, &d)))
+    }
+
+    async fn version(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+    ) -> StoreResult<Option<Version>> {
+        let d = self
+            .history_coll_named(&history_name(partition, resource_type))
+            .find_one(doc! {"_id": history_id(id, version)})
+            .await
+            .map_err(classify)?;
+        Ok(d.and_then(|d| from_doc(resource_type, &d)))
+    }
+
+    async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
+        for w in &writes {
+            self.ensure_indexes(partition, &w.version.resource_type)
+                .await?;
+        }
+        self.try_commit(partition, &writes).await
+    }
+
+    async fn history(
+        &self,
+        partition: &Partition,
+        scope: HistoryScope<'_>,
+        query: &HistoryQuery,
+    ) -> StoreResult<Vec<Version>> {
+        match scope {
+            HistoryScope::Instance(rt, id) => {
+                self.history_of_type(partition, rt, Some(id), query).await
+            }
+            HistoryScope::Type(rt) => self.history_of_type(partition, rt, None, query).await,
+            HistoryScope::System => {
+                // Each type's newest `limit` entries, merged: the global newest `limit` are
+                // among them.
+                let mut all = Vec::new();
+                for rt in self.types_in(partition).await? {
+                    all.extend(self.history_of_type(partition, &rt, None, query).await?);
+                }
+                all.sort_by(|a, b| {
+                    (b.last_updated, &b.resource_type, &b.id, b.version).cmp(&(
+                        a.last_updated,
+                        &a.resource_type,
+                        &a.id,
+                        a.version,
+                    ))
+                });
+                all.truncate(query.limit);
+                Ok(all)
+            }
+        }
+    }
+
+    async fn close(&self) {
+        self.client.clone().shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_parameter_is_taken_off_the_uri() {
+        assert_eq!(
+            split_db("mongodb://h:1/?db=x"),
+            ("mongodb://h:1/".to_string(), Some("x".to_string()))
+        );
+        assert_eq!(
+            split_db("mongodb://h:1/?replicaSet=rs&db=x"),
+            (
+                "mongodb://h:1/?replicaSet=rs".to_string(),
+                Some("x".to_string())
+            )
+        );
+        assert_eq!(
+            split_db("mongodb://h:1"),
+            ("mongodb://h:1".to_string(), None)
+        );
+    }
+
+    #[test]
+    fn collections_are_per_partition_and_type() {
+        assert_eq!(collection_name(&Partition::Default, "Claim"), "fhir.Claim");
+        assert_eq!(
+            history_name(&Partition::Payer("PAY001".into()), "Claim"),
+            "payer.PAY001.Claim.history"
+        );
+    }
+}

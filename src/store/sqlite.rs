@@ -1,0 +1,285 @@
+//! Embedded store: one SQLite file in WAL mode.
+//!
+//! Every version lives once, in `resource_history`; `resource_current` points at the current
+//! version of each resource, so a write stores the body once and a read is two primary-key
+//! look-ups. A partition is a key column (DESIGN.md §3).
+//!
+//! Durability: `synchronous=NORMAL` in WAL mode means a committed write survives the process
+//! being killed at any point (the WAL is in the OS before `COMMIT` returns); only a power loss or
+//! kernel crash can lose the last commits. `FHIRD_SQLITE_SYNC=full` trades speed for that too.
+
+use super::{HistoryQuery, HistoryScope, Method, Store, StoreError, StoreResult, Version, Write};
+use crate::partition::Partition;
+use async_trait::async_trait;
+use bytes::Bytes;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS resource_history (
+    partition TEXT NOT NULL,
+    rtype     TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    t         INTEGER NOT NULL,
+    method    TEXT NOT NULL,
+    body      BLOB,
+    PRIMARY KEY (partition, rtype, id, version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_by_time ON resource_history (partition, t, rtype, id, version);
+CREATE INDEX IF NOT EXISTS history_by_type_time ON resource_history (partition, rtype, t, id, version);
+CREATE TABLE IF NOT EXISTS resource_current (
+    partition TEXT NOT NULL,
+    rtype     TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    PRIMARY KEY (partition, rtype, id)
+) WITHOUT ROWID;
+";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn other(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    let sync = match std::env::var("FHIRD_SQLITE_SYNC").as_deref() {
+        Ok("full") => "FULL",
+        _ => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000;
+         PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+    ))?;
+    Ok(conn)
+}
+
+/// Runs blocking database work without stalling the async runtime's other tasks.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+const VERSION_COLUMNS: &str = "rtype, id, version, t, method, body";
+
+fn row_to_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {
+    let method: String = row.get(4)?;
+    let body: Option<Vec<u8>> = row.get(5)?;
+    Ok(Version {
+        resource_type: row.get(0)?,
+        id: row.get(1)?,
+        version: row.get::<_, i64>(2)? as u64,
+        last_updated: row.get(3)?,
+        method: Method::parse(&method).unwrap_or(Method::Put),
+        body: body.map(Bytes::from),
+    })
+}
+
+impl SqliteStore {
+    pub fn open(dir: &str) -> anyhow::Result<SqliteStore> {
+        std::fs::create_dir_all(dir)?;
+        let path = Path::new(dir).join("fhird.sqlite");
+        let writer = open_connection(&path)?;
+        writer.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        blocking(|| {
+            let conn = self.readers.lock().expect("reader pool poisoned").pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_connection(&self.path).map_err(other)?,
+            };
+            let result = f(&conn).map_err(other);
+            self.readers
+                .lock()
+                .expect("reader pool poisoned")
+                .push(conn);
+            result
+        })
+    }
+}
+
+fn commit_in(conn: &mut Connection, partition: &Partition, writes: &[Write]) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(other)?;
+    {
+        let mut current = tx
+            .prepare_cached(
+                "SELECT version FROM resource_current WHERE partition = ?1 AND rtype = ?2 AND id = ?3",
+            )
+            .map_err(other)?;
+        let mut insert_history = tx
+            .prepare_cached(
+                "INSERT INTO resource_history (partition, rtype, id, version, t, method, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(other)?;
+        let mut set_current = tx
+            .prepare_cached(
+                "INSERT INTO resource_current (partition, rtype, id, version) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (partition, rtype, id) DO UPDATE SET version = excluded.version",
+            )
+            .map_err(other)?;
+        for w in writes {
+            let v = &w.version;
+            let found: Option<i64> = current
+                .query_row(params![partition.key(), v.resource_type, v.id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(other)?;
+            if found.map(|n| n as u64) != w.expected {
+                return Err(StoreError::Conflict);
+            }
+            insert_history
+                .execute(params![
+                    partition.key(),
+                    v.resource_type,
+                    v.id,
+                    v.version as i64,
+                    v.last_updated,
+                    v.method.as_str(),
+                    v.body.as_deref()
+                ])
+                .map_err(other)?;
+            set_current
+                .execute(params![
+                    partition.key(),
+                    v.resource_type,
+                    v.id,
+                    v.version as i64
+                ])
+                .map_err(other)?;
+        }
+    }
+    tx.commit().map_err(other)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn current(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+    ) -> StoreResult<Option<Version>> {
+        self.with_reader(|c| {
+            c.prepare_cached(
+                "SELECT h.rtype, h.id, h.version, h.t, h.method, h.body
+                 FROM resource_current c JOIN resource_history h
+                   ON h.partition = c.partition AND h.rtype = c.rtype AND h.id = c.id
+                  AND h.version = c.version
+                 WHERE c.partition = ?1 AND c.rtype = ?2 AND c.id = ?3",
+            )?
+            .query_row(params![partition.key(), resource_type, id], row_to_version)
+            .optional()
+        })
+    }
+
+    async fn version(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+    ) -> StoreResult<Option<Version>> {
+        self.with_reader(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {VERSION_COLUMNS} FROM resource_history
+                 WHERE partition = ?1 AND rtype = ?2 AND id = ?3 AND version = ?4"
+            ))?
+            .query_row(
+                params![partition.key(), resource_type, id, version as i64],
+                row_to_version,
+            )
+            .optional()
+        })
+    }
+
+    async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
+        blocking(|| {
+            let mut conn = self.writer.lock().expect("writer poisoned");
+            commit_in(&mut conn, partition, &writes)
+        })
+    }
+
+    async fn history(
+        &self,
+        partition: &Partition,
+        scope: HistoryScope<'_>,
+        query: &HistoryQuery,
+    ) -> StoreResult<Vec<Version>> {
+        let (scope_sql, rtype, id) = match scope {
+            HistoryScope::System => ("", None, None),
+            HistoryScope::Type(t) => (" AND rtype = ?2", Some(t), None),
+            HistoryScope::Instance(t, i) => (" AND rtype = ?2 AND id = ?3", Some(t), Some(i)),
+        };
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM resource_history
+             WHERE partition = ?1{scope_sql} AND t >= ?4
+               AND (t, rtype, id, version) < (?5, ?6, ?7, ?8)
+             ORDER BY t DESC, rtype DESC, id DESC, version DESC LIMIT ?9"
+        );
+        let (ct, crt, cid, cv) = match &query.after {
+            Some(c) => (
+                c.last_updated,
+                c.resource_type.clone(),
+                c.id.clone(),
+                c.version as i64,
+            ),
+            // Past every real key: no resource type starts with '~'.
+            None => (i64::MAX, "~".to_string(), String::new(), 0),
+        };
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    partition.key(),
+                    rtype.unwrap_or(""),
+                    id.unwrap_or(""),
+                    query.since.unwrap_or(i64::MIN),
+                    ct,
+                    crt,
+                    cid,
+                    cv,
+                    query.limit as i64
+                ],
+                row_to_version,
+            )?;
+            rows.collect()
+        })
+    }
+
+    async fn close(&self) {
+        blocking(|| {
+            self.readers.lock().expect("reader pool poisoned").clear();
+            let conn = self.writer.lock().expect("writer poisoned");
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+                tracing::warn!("checkpoint at shutdown failed: {e}");
+            }
+        })
+    }
+}
