@@ -50,22 +50,29 @@ pub fn check_resource_type(name: &str) -> FhirResult<()> {
 /// Parses and validates one resource in FHIR JSON. Everything the server stores goes through
 /// here: the typed R4 model (fhirbolt, strict) checks structure, cardinality and required
 /// elements; `primitives` checks the lexical form of every primitive and names its location.
-pub fn parse_json(bytes: &[u8]) -> FhirResult<Resource> {
+///
+/// `expected_type` (the type in the URL) is checked before the rest of the validation, so a
+/// resource posted to the wrong endpoint gets that explanation rather than its own defects.
+pub fn parse_json(bytes: &[u8], expected_type: Option<&str>) -> FhirResult<Resource> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         FhirError::new(
             ErrorKind::Invalid,
             format!("The body is not valid JSON: {e}"),
         )
     })?;
-    validate(value, Some(bytes))
+    validate(value, Some(bytes), expected_type)
 }
 
 /// Validates a resource already parsed as JSON (e.g. an entry of a Bundle).
 pub fn validate_value(value: Value) -> FhirResult<Resource> {
-    validate(value, None)
+    validate(value, None, None)
 }
 
-fn validate(value: Value, bytes: Option<&[u8]>) -> FhirResult<Resource> {
+fn validate(
+    value: Value,
+    bytes: Option<&[u8]>,
+    expected_type: Option<&str>,
+) -> FhirResult<Resource> {
     let Value::Object(body) = value else {
         return Err(FhirError::invalid("A resource must be a JSON object"));
     };
@@ -84,6 +91,13 @@ fn validate(value: Value, bytes: Option<&[u8]>) -> FhirResult<Resource> {
             ))
         }
     };
+    if let Some(expected) = expected_type.filter(|t| *t != resource_type) {
+        return Err(FhirError::at(
+            ErrorKind::Invalid,
+            "resourceType",
+            format!("The body is a {resource_type} but the URL is for {expected}"),
+        ));
+    }
     if !element_types::is_resource_type(&resource_type) {
         return Err(FhirError::at(
             ErrorKind::Invalid,
@@ -187,6 +201,10 @@ pub fn same_content(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
 mod tests {
     use super::*;
 
+    fn parse_json_any(b: &[u8]) -> FhirResult<Resource> {
+        parse_json(b, None)
+    }
+
     #[test]
     fn ids() {
         assert!(is_valid_id("a-B.9"));
@@ -197,7 +215,7 @@ mod tests {
 
     #[test]
     fn stamp_puts_server_metadata_first() {
-        let r = parse_json(br#"{"resourceType":"Patient","active":true,"meta":{"versionId":"9","tag":[{"code":"t"}]}}"#).unwrap();
+        let r = parse_json_any(br#"{"resourceType":"Patient","active":true,"meta":{"versionId":"9","tag":[{"code":"t"}]}}"#).unwrap();
         let out: Value =
             serde_json::from_slice(&stamp(&r, "p1", 3, "2026-01-01T00:00:00Z")).unwrap();
         let keys: Vec<_> = out.as_object().unwrap().keys().cloned().collect();
@@ -208,19 +226,21 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_locations() {
-        assert_eq!(parse_json(b"{").unwrap_err().kind, ErrorKind::Invalid);
-        assert_eq!(parse_json(b"[]").unwrap_err().kind, ErrorKind::Invalid);
-        let e = parse_json(br#"{"resourceType":"Nope"}"#).unwrap_err();
+        assert_eq!(parse_json_any(b"{").unwrap_err().kind, ErrorKind::Invalid);
+        assert_eq!(parse_json_any(b"[]").unwrap_err().kind, ErrorKind::Invalid);
+        let e = parse_json_any(br#"{"resourceType":"Nope"}"#).unwrap_err();
         assert!(e.message().contains("Nope"));
-        let e = parse_json(br#"{"resourceType":"Patient","birthDate":"1970-13-01"}"#).unwrap_err();
+        let e =
+            parse_json_any(br#"{"resourceType":"Patient","birthDate":"1970-13-01"}"#).unwrap_err();
         assert_eq!(e.issues[0].expression.as_deref(), Some("Patient.birthDate"));
     }
 
     #[test]
     fn same_content_ignores_server_meta() {
-        let a = parse_json(br#"{"resourceType":"Patient","meta":{"versionId":"1"},"active":true}"#)
-            .unwrap();
-        let b = parse_json(br#"{"resourceType":"Patient","active":true}"#).unwrap();
+        let a =
+            parse_json_any(br#"{"resourceType":"Patient","meta":{"versionId":"1"},"active":true}"#)
+                .unwrap();
+        let b = parse_json_any(br#"{"resourceType":"Patient","active":true}"#).unwrap();
         assert!(same_content(&a.body, &b.body));
     }
 }

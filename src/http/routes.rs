@@ -226,7 +226,12 @@ async fn history(app: &App, ctx: &Ctx, scope: HistoryScope<'_>) -> FhirResult<Re
 
 /// Reads and validates a request body: size limit (413), time limit (408), media type (415),
 /// then the R4 model (400).
-async fn read_resource(app: &App, ctx: &Ctx, body: Body) -> FhirResult<resource::Resource> {
+async fn read_resource(
+    app: &App,
+    ctx: &Ctx,
+    rt: &str,
+    body: Body,
+) -> FhirResult<resource::Resource> {
     let format = negotiate::input(ctx.header(header::CONTENT_TYPE))?;
     let bytes = read_body(app, ctx, body).await?;
     if bytes.is_empty() {
@@ -235,12 +240,12 @@ async fn read_resource(app: &App, ctx: &Ctx, body: Body) -> FhirResult<resource:
         ));
     }
     match format {
-        Format::Json => resource::parse_json(&bytes),
+        Format::Json => resource::parse_json(&bytes, Some(rt)),
         Format::Xml => {
             let json = fhir_model::xml_to_json(&bytes).map_err(|e| {
                 FhirError::invalid(format!("The body is not a valid FHIR R4 XML resource: {e}"))
             })?;
-            resource::parse_json(&json)
+            resource::parse_json(&json, Some(rt))
         }
     }
 }
@@ -261,7 +266,7 @@ async fn read_body(app: &App, ctx: &Ctx, body: Body) -> FhirResult<Bytes> {
             return Err(too_large());
         }
     }
-    match tokio::time::timeout(app.limits.body_timeout, axum::body::to_bytes(body, limit)).await {
+    match tokio::time::timeout(app.limits.body_timeout, collect_limited(body, limit)).await {
         Err(_) => Err(FhirError::new(
             ErrorKind::Timeout,
             format!(
@@ -269,19 +274,38 @@ async fn read_body(app: &App, ctx: &Ctx, body: Body) -> FhirResult<Bytes> {
                 app.limits.body_timeout.as_secs_f32()
             ),
         )),
-        Ok(Ok(b)) => Ok(b),
-        Ok(Err(e)) => {
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            {
-                Err(too_large())
-            } else {
-                Err(FhirError::invalid(format!(
-                    "The request body could not be read: {e}"
-                )))
+        Ok(Ok(Some(b))) => Ok(b),
+        Ok(Ok(None)) => Err(too_large()),
+        Ok(Err(e)) => Err(FhirError::invalid(format!(
+            "The request body could not be read: {e}"
+        ))),
+    }
+}
+
+/// How much of an oversized body is still read (and thrown away) before answering 413. A client
+/// that is still sending when the server closes the connection gets a reset instead of the
+/// answer; reading a bounded overrun lets a modestly oversized request see its 413.
+const OVERRUN_DRAIN_BYTES: usize = 1024 * 1024;
+
+/// The whole body, or `None` if it is larger than `limit`. Memory use stays within `limit`.
+async fn collect_limited(mut body: Body, limit: usize) -> Result<Option<Bytes>, axum::Error> {
+    use http_body_util::BodyExt;
+    let mut buf = bytes::BytesMut::new();
+    let mut drained = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        if drained > 0 || buf.len() + data.len() > limit {
+            drained += data.len();
+            if drained > OVERRUN_DRAIN_BYTES {
+                return Ok(None);
             }
+        } else {
+            buf.extend_from_slice(&data);
         }
     }
+    Ok((drained == 0).then(|| buf.freeze()))
 }
 
 /// What `Prefer: return=…` asks for.
@@ -352,7 +376,7 @@ async fn create(app: &App, ctx: &Ctx, rt: &str, body: Body) -> FhirResult<Reply>
     {
         return not_yet("Conditional create (If-None-Exist)");
     }
-    let r = read_resource(app, ctx, body).await?;
+    let r = read_resource(app, ctx, rt, body).await?;
     let w = app.fhir.create(&ctx.partition, rt, r).await?;
     let msg = format!("Created {rt}/{}", w.version.id);
     Ok(written_reply(app, ctx, w, &msg))
@@ -361,7 +385,7 @@ async fn create(app: &App, ctx: &Ctx, rt: &str, body: Body) -> FhirResult<Reply>
 async fn update(app: &App, ctx: &Ctx, rt: &str, id: &str, body: Body) -> FhirResult<Reply> {
     reject_params(ctx, "update")?;
     let if_match = if_match(ctx)?;
-    let r = read_resource(app, ctx, body).await?;
+    let r = read_resource(app, ctx, rt, body).await?;
     let w = app.fhir.update(&ctx.partition, rt, id, r, if_match).await?;
     let msg = format!("Updated {rt}/{id} to version {}", w.version.version);
     Ok(written_reply(app, ctx, w, &msg))

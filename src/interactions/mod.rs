@@ -51,6 +51,10 @@ fn store_error(e: StoreError) -> FhirError {
             ErrorKind::Unavailable,
             format!("The database is unavailable, try again later ({m})"),
         ),
+        StoreError::TooLarge(m) => FhirError::new(
+            ErrorKind::TooLarge,
+            format!("The resource is too large for this server's database: {m}"),
+        ),
         StoreError::Other(m) => FhirError::new(ErrorKind::Internal, format!("Database error: {m}")),
     }
 }

@@ -150,6 +150,9 @@ pub enum StoreError {
     /// The database cannot be reached or refused for a transient reason; retrying may work.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The resource is larger than the backend can hold.
+    #[error("too large to store: {0}")]
+    TooLarge(String),
     #[error("store failure: {0}")]
     Other(String),
 }

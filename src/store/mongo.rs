@@ -6,7 +6,9 @@
 //!
 //! Documents:
 //! - current: `{_id: id, v, t, m, res}` — `res` is the resource JSON as a string (exact decimals,
-//!   no JSON↔BSON conversion on the read path), `null` for a deletion.
+//!   no JSON↔BSON conversion on the read path), `null` for a deletion. Bodies over
+//!   `COMPRESS_ABOVE` are kept LZ4-compressed in `rz` instead, so that resources up to the HTTP
+//!   body limit fit MongoDB's 16 MiB document limit.
 //! - history: `{_id: "id/v", id, v, t, m, res}`.
 //!
 //! Shard keys (see docs/mongodb.md): current `{_id: "hashed"}`, history `{id: "hashed"}`.
@@ -37,6 +39,10 @@ pub struct MongoStore {
 }
 
 const DUPLICATE_KEY: i32 = 11000;
+/// Bodies larger than this are stored compressed.
+const COMPRESS_ABOVE: usize = 1024 * 1024;
+/// What one document may hold, leaving room for the other fields (MongoDB's limit is 16 MiB).
+const MAX_STORED_BODY: usize = 16 * 1024 * 1024 - 64 * 1024;
 const WRITE_CONFLICT: i32 = 112;
 
 fn classify(e: mongodb::error::Error) -> StoreError {
@@ -98,11 +104,7 @@ fn history_id(id: &str, version: u64) -> String {
     format!("{id}/{version}")
 }
 
-fn to_doc(v: &Version, with_id_fields: bool) -> Document {
-    let res = match &v.body {
-        Some(b) => Bson::String(String::from_utf8_lossy(b).into_owned()),
-        None => Bson::Null,
-    };
+fn to_doc(v: &Version, with_id_fields: bool) -> StoreResult<Document> {
     let mut d = if with_id_fields {
         doc! {"_id": history_id(&v.id, v.version), "id": &v.id}
     } else {
@@ -111,8 +113,42 @@ fn to_doc(v: &Version, with_id_fields: bool) -> Document {
     d.insert("v", v.version as i64);
     d.insert("t", v.last_updated);
     d.insert("m", v.method.as_str());
-    d.insert("res", res);
-    d
+    match &v.body {
+        None => {
+            d.insert("res", Bson::Null);
+        }
+        Some(b) if b.len() > COMPRESS_ABOVE => {
+            let packed = lz4_flex::compress_prepend_size(b);
+            if packed.len() > MAX_STORED_BODY {
+                return Err(StoreError::TooLarge(format!(
+                    "{} bytes compress to {} bytes, more than a MongoDB document holds",
+                    b.len(),
+                    packed.len()
+                )));
+            }
+            d.insert(
+                "rz",
+                Bson::Binary(mongodb::bson::Binary {
+                    subtype: mongodb::bson::spec::BinarySubtype::Generic,
+                    bytes: packed,
+                }),
+            );
+        }
+        Some(b) => {
+            d.insert("res", Bson::String(String::from_utf8_lossy(b).into_owned()));
+        }
+    }
+    Ok(d)
+}
+
+fn body_of(d: &Document) -> Option<Bytes> {
+    if let Ok(s) = d.get_str("res") {
+        return Some(Bytes::copy_from_slice(s.as_bytes()));
+    }
+    let packed = d.get_binary_generic("rz").ok()?;
+    lz4_flex::decompress_size_prepended(packed)
+        .ok()
+        .map(Bytes::from)
 }
 
 fn from_doc(resource_type: &str, d: &Document) -> Option<Version> {
@@ -126,10 +162,7 @@ fn from_doc(resource_type: &str, d: &Document) -> Option<Version> {
         version: d.get_i64("v").ok()? as u64,
         last_updated: d.get_i64("t").ok()?,
         method: Method::parse(d.get_str("m").ok()?)?,
-        body: d
-            .get_str("res")
-            .ok()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes())),
+        body: body_of(d),
     })
 }
 
@@ -285,7 +318,7 @@ impl MongoStore {
             for w in writes {
                 let v = &w.version;
                 let current = self.current_coll(p, &v.resource_type);
-                let doc = to_doc(v, false);
+                let doc = to_doc(v, false)?;
                 match w.expected {
                     None => {
                         current
@@ -306,7 +339,7 @@ impl MongoStore {
                     }
                 }
                 self.history_coll_named(&history_name(p, &v.resource_type))
-                    .insert_one(to_doc(v, true))
+                    .insert_one(to_doc(v, true)?)
                     .session(&mut session)
                     .await
                     .map_err(classify)?;
