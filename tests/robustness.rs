@@ -356,3 +356,41 @@ async fn server_returns_to_work_after_the_database_comes_back() {
     assert_eq!(v["meta"]["versionId"], "2");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Fhird::start(&format!("sqlite:{}", dir.path().display()), port);
+    // A request whose body is still on its way when the signal arrives.
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = br#"{"resourceType":"Patient","id":"late","active":true}"#;
+    let head = format!(
+        "PUT /fhir/Patient/late HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&body[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    sigterm(server.child.id());
+    std::thread::sleep(Duration::from_millis(300));
+    // New connections are no longer accepted…
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still accepting after SIGTERM"
+    );
+    // …but the request in flight completes.
+    c.write_all(&body[10..]).unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 201"), "{out}");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "fhird exited with {status}");
+    // The write is there after a restart.
+    let server = Fhird::start(&format!("sqlite:{}", dir.path().display()), port);
+    let r = reqwest::get(format!("{}/fhir/Patient/late", server.root))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}

@@ -44,6 +44,25 @@ impl Ctx {
 }
 
 pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
+    use futures_util::FutureExt;
+    // A panic is a bug, but the client still deserves an OperationOutcome and the connection
+    // (and the other requests on this worker) should not go down with it.
+    match std::panic::AssertUnwindSafe(handle_request(app, req))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => error_response(
+            &FhirError::new(
+                ErrorKind::Internal,
+                "The server failed on this request; the failure has been logged",
+            ),
+            &Output::DEFAULT,
+        ),
+    }
+}
+
+async fn handle_request(app: Arc<App>, req: Request) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let query = parts.uri.query().map(str::to_string);
     let params: Vec<(String, String)> = query

@@ -220,7 +220,12 @@ impl MongoStore {
     /// Index builds cannot run inside a transaction, so this happens before it starts.
     async fn ensure_indexes(&self, p: &Partition, rt: &str) -> StoreResult<()> {
         let name = history_name(p, rt);
-        if self.ensured.lock().expect("poisoned").contains(&name) {
+        if self
+            .ensured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&name)
+        {
             return Ok(());
         }
         let history = self.history_coll_named(&name);
@@ -244,7 +249,10 @@ impl MongoStore {
                 return Err(classify(e));
             }
         }
-        self.ensured.lock().expect("poisoned").insert(name);
+        self.ensured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name);
         Ok(())
     }
 

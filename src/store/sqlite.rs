@@ -66,6 +66,13 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A panic while a connection was in use cannot leave SQLite inconsistent (an open transaction
+/// is rolled back when its guard drops), so a poisoned lock is taken over rather than failing
+/// every later request.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs blocking database work without stalling the async runtime's other tasks.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
@@ -106,16 +113,13 @@ impl SqliteStore {
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         blocking(|| {
-            let conn = self.readers.lock().expect("reader pool poisoned").pop();
+            let conn = lock(&self.readers).pop();
             let conn = match conn {
                 Some(c) => c,
                 None => open_connection(&self.path).map_err(other)?,
             };
             let result = f(&conn).map_err(other);
-            self.readers
-                .lock()
-                .expect("reader pool poisoned")
-                .push(conn);
+            lock(&self.readers).push(conn);
             result
         })
     }
@@ -221,7 +225,7 @@ impl Store for SqliteStore {
 
     async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
         blocking(|| {
-            let mut conn = self.writer.lock().expect("writer poisoned");
+            let mut conn = lock(&self.writer);
             commit_in(&mut conn, partition, &writes)
         })
     }
@@ -275,8 +279,8 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         blocking(|| {
-            self.readers.lock().expect("reader pool poisoned").clear();
-            let conn = self.writer.lock().expect("writer poisoned");
+            lock(&self.readers).clear();
+            let conn = lock(&self.writer);
             if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
                 tracing::warn!("checkpoint at shutdown failed: {e}");
             }

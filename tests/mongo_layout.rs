@@ -1,0 +1,78 @@
+//! On MongoDB, every partition has collections of its own, per resource type, for current
+//! versions and for history; nothing of one payer lands in another's collections.
+
+mod common;
+
+use common::{expect, fresh_mongo_spec, TestServer};
+use fhird::http::HttpLimits;
+use mongodb::bson::doc;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_payer_has_collections_of_its_own() {
+    let spec = fresh_mongo_spec();
+    let db_name = spec.rsplit("db=").next().unwrap().to_string();
+    let s = TestServer::start(&spec, HttpLimits::default()).await;
+    for payer in ["PAYA", "PAYB"] {
+        let org = json!({"resourceType": "Organization", "id": payer, "name": payer,
+            "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": "pay"}]}]});
+        expect(s.put(&format!("Organization/{payer}"), &org).await, 201).await;
+        let claim_patient = json!({"resourceType": "Patient", "id": "member1", "active": true});
+        expect(
+            s.put(
+                &format!("/payer/{payer}/fhir/Patient/member1"),
+                &claim_patient,
+            )
+            .await,
+            201,
+        )
+        .await;
+    }
+    expect(s.delete("/payer/PAYB/fhir/Patient/member1").await, 200).await;
+
+    let client = mongodb::Client::with_uri_str(common::mongo_uri())
+        .await
+        .unwrap();
+    let db = client.database(&db_name);
+    let mut names = db.list_collection_names().await.unwrap();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "fhir.Organization",
+            "fhir.Organization.history",
+            "payer.PAYA.Patient",
+            "payer.PAYA.Patient.history",
+            "payer.PAYB.Patient",
+            "payer.PAYB.Patient.history",
+        ]
+    );
+    let a = db.collection::<mongodb::bson::Document>("payer.PAYA.Patient.history");
+    assert_eq!(a.count_documents(doc! {}).await.unwrap(), 1);
+    let b = db.collection::<mongodb::bson::Document>("payer.PAYB.Patient.history");
+    assert_eq!(
+        b.count_documents(doc! {}).await.unwrap(),
+        2,
+        "create + delete"
+    );
+    let current = db
+        .collection::<mongodb::bson::Document>("payer.PAYB.Patient")
+        .find_one(doc! {"_id": "member1"})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.get_i64("v").unwrap(), 2);
+    assert!(current.get("res").unwrap().as_null().is_some(), "deleted");
+
+    // History is served from indexes, not collection scans.
+    let explain = db
+        .run_command(doc! {"explain": {"find": "payer.PAYA.Patient.history", "filter": {"id": "member1"}, "sort": {"t": -1, "id": -1, "v": -1}}})
+        .await
+        .unwrap();
+    let plan = explain.to_string();
+    assert!(
+        !plan.contains("COLLSCAN"),
+        "history query scans the collection: {plan}"
+    );
+    s.stop().await;
+}
