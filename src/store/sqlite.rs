@@ -14,7 +14,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
+use tokio::sync::oneshot;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resource_history (
@@ -40,9 +41,21 @@ CREATE TABLE IF NOT EXISTS resource_current (
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// Commits go to one writer thread (SQLite has one writer anyway); `None` once closed.
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
 }
+
+/// One `Store::commit` waiting for the writer thread.
+struct Job {
+    partition: Partition,
+    writes: Vec<Write>,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+/// Most commits the writer folds into one SQLite transaction.
+const GROUP_COMMIT_MAX: usize = 64;
 
 fn other(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
@@ -61,7 +74,7 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000;
-         PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+         PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;"
     ))?;
     Ok(conn)
 }
@@ -102,33 +115,91 @@ impl SqliteStore {
     pub fn open(dir: &str) -> anyhow::Result<SqliteStore> {
         std::fs::create_dir_all(dir)?;
         let path = Path::new(dir).join("fhird.sqlite");
-        let writer = open_connection(&path)?;
+        let mut writer = open_connection(&path)?;
         writer.execute_batch(SCHEMA)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(&mut writer, rx))?;
         Ok(SqliteStore {
             path,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
         })
     }
 
+    /// Point look-ups take microseconds, so they run on the calling task: handing them to
+    /// another thread would cost more than the query.
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        blocking(|| {
-            let conn = lock(&self.readers).pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => open_connection(&self.path).map_err(other)?,
-            };
-            let result = f(&conn).map_err(other);
-            lock(&self.readers).push(conn);
-            result
-        })
+        let conn = lock(&self.readers).pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.path).map_err(other)?,
+        };
+        let result = f(&conn).map_err(other);
+        lock(&self.readers).push(conn);
+        result
     }
 }
 
-fn commit_in(conn: &mut Connection, partition: &Partition, writes: &[Write]) -> StoreResult<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(other)?;
+/// The writer thread: takes every commit that is waiting (up to `GROUP_COMMIT_MAX`) and runs
+/// them in one SQLite transaction, each inside a savepoint so that one failing commit does not
+/// undo the others. Nobody is told "done" before the transaction has committed.
+fn write_loop(conn: &mut Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let results = commit_group(conn, &batch);
+        for (job, result) in batch.into_iter().zip(results) {
+            let _ = job.done.send(result);
+        }
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!("checkpoint at shutdown failed: {e}");
+    }
+}
+
+fn commit_group(conn: &mut Connection, batch: &[Job]) -> Vec<StoreResult<()>> {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = other(e);
+            return batch.iter().map(|_| Err(copy_error(&e))).collect();
+        }
+    };
+    let mut results: Vec<StoreResult<()>> = Vec::with_capacity(batch.len());
+    for job in batch {
+        let r = (|| {
+            let sp = tx.savepoint().map_err(other)?;
+            apply(&sp, &job.partition, &job.writes)?;
+            sp.commit().map_err(other)
+        })();
+        results.push(r);
+    }
+    if let Err(e) = tx.commit() {
+        let e = other(e);
+        return batch.iter().map(|_| Err(copy_error(&e))).collect();
+    }
+    results
+}
+
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict => StoreError::Conflict,
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::TooLarge(m) => StoreError::TooLarge(m.clone()),
+        StoreError::Other(m) => StoreError::Other(m.clone()),
+    }
+}
+
+/// Checks each write's precondition and applies it; the caller owns the transaction.
+fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResult<()> {
     {
         let mut current = tx
             .prepare_cached(
@@ -179,7 +250,7 @@ fn commit_in(conn: &mut Connection, partition: &Partition, writes: &[Write]) -> 
                 .map_err(other)?;
         }
     }
-    tx.commit().map_err(other)
+    Ok(())
 }
 
 #[async_trait]
@@ -224,10 +295,22 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
-        blocking(|| {
-            let mut conn = lock(&self.writer);
-            commit_in(&mut conn, partition, &writes)
-        })
+        let (done, result) = oneshot::channel();
+        let job = Job {
+            partition: partition.clone(),
+            writes,
+            done,
+        };
+        let sent = match &*lock(&self.writer) {
+            Some(w) => w.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(StoreError::Unavailable("the store is closed".into()));
+        }
+        result
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Other("the writer thread stopped".into())))
     }
 
     async fn history(
@@ -257,33 +340,39 @@ impl Store for SqliteStore {
             // Past every real key: no resource type starts with '~'.
             None => (i64::MAX, "~".to_string(), String::new(), 0),
         };
-        self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                params![
-                    partition.key(),
-                    rtype.unwrap_or(""),
-                    id.unwrap_or(""),
-                    query.since.unwrap_or(i64::MIN),
-                    ct,
-                    crt,
-                    cid,
-                    cv,
-                    query.limit as i64
-                ],
-                row_to_version,
-            )?;
-            rows.collect()
+        // A history page can be large; keep it off the async workers.
+        blocking(|| {
+            self.with_reader(|c| {
+                let mut stmt = c.prepare_cached(&sql)?;
+                let rows = stmt.query_map(
+                    params![
+                        partition.key(),
+                        rtype.unwrap_or(""),
+                        id.unwrap_or(""),
+                        query.since.unwrap_or(i64::MIN),
+                        ct,
+                        crt,
+                        cid,
+                        cv,
+                        query.limit as i64
+                    ],
+                    row_to_version,
+                )?;
+                rows.collect()
+            })
         })
     }
 
     async fn close(&self) {
-        blocking(|| {
-            lock(&self.readers).clear();
-            let conn = lock(&self.writer);
-            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-                tracing::warn!("checkpoint at shutdown failed: {e}");
-            }
-        })
+        // Dropping the sender ends the writer loop after the queued commits; it checkpoints
+        // the WAL on its way out.
+        lock(&self.writer).take();
+        let thread = lock(&self.writer_thread).take();
+        if let Some(t) = thread {
+            blocking(|| {
+                let _ = t.join();
+            });
+        }
+        lock(&self.readers).clear();
     }
 }
