@@ -3,8 +3,10 @@
 # See BENCHMARKS.md for what it measures and the recorded results.
 #
 # usage: bench/http_bench.sh [options]
-#   --servers LIST       comma-separated: fhird-sqlite,fhird-mongodb,helios-sqlite
-#                        (default: all three; env BENCH_SERVERS)
+#   --servers LIST       comma-separated: fhird-sqlite,fhird-mongodb,helios-sqlite,helios-sqlite-minimal
+#                        (default: fhird-sqlite,fhird-mongodb,helios-sqlite; env BENCH_SERVERS)
+#                        helios-sqlite loads the official R4 SearchParameters (--search-params) and
+#                        indexes them on every write; helios-sqlite-minimal starts without them.
 #   --patients N         Patients preloaded with PUT and read round robin (default 1000; BENCH_PATIENTS)
 #   --duration S         seconds per measured wrk run (default 30; BENCH_DURATION)
 #   --warmup S           seconds of unmeasured reads, and of creates, before measuring (default 10; BENCH_WARMUP)
@@ -279,20 +281,24 @@ run_fhird_mongodb() {
   log "fhird-mongodb data: $(du -sh "$dir" | cut -f1)"
 }
 
+# helios-sqlite: Helios with the official R4 SearchParameters (it indexes every search
+# parameter of each resource it writes). helios-sqlite-minimal: the same without that file,
+# so Helios falls back to its 10 built-in parameters (less indexing work per write).
 run_helios_sqlite() {
-  [ -x "$HFS_BIN" ] || { log "SKIP helios-sqlite: $HFS_BIN not found (cargo install helios-hfs --version =0.2.7 --locked --no-default-features --features R4,sqlite)"; return 0; }
-  [ -r "$HELIOS_SEARCH_PARAMS" ] || { log "SKIP helios-sqlite: search parameters $HELIOS_SEARCH_PARAMS not found"; return 0; }
+  local name=${1:-helios-sqlite}
+  [ -x "$HFS_BIN" ] || { log "SKIP $name: $HFS_BIN not found (cargo install helios-hfs --version =0.2.7 --locked --no-default-features --features R4,sqlite)"; return 0; }
+  [ -r "$HELIOS_SEARCH_PARAMS" ] || { log "SKIP $name: search parameters $HELIOS_SEARCH_PARAMS not found"; return 0; }
   local port dir pid
-  port=$(free_port); dir="$OUT/data/helios-sqlite"; rm -rf "$dir"; mkdir -p "$dir"
-  cp "$HELIOS_SEARCH_PARAMS" "$dir/search-parameters-r4.json"
+  port=$(free_port); dir="$OUT/data/$name"; rm -rf "$dir"; mkdir -p "$dir"
+  [ "$name" = helios-sqlite-minimal ] || cp "$HELIOS_SEARCH_PARAMS" "$dir/search-parameters-r4.json"
   "$HFS_BIN" --host 127.0.0.1 --port "$port" --base-url "http://127.0.0.1:$port" \
-    --database-url "$dir/db.sqlite" --data-dir "$dir" --log-level error > "$OUT/helios-sqlite.log" 2>&1 &
+    --database-url "$dir/db.sqlite" --data-dir "$dir" --log-level error > "$OUT/$name.log" 2>&1 &
   pid=$!
   BASE_URL_ROOT="http://127.0.0.1:$port"; BASE_PATH=""; BASE_URL="$BASE_URL_ROOT"
-  if wait_ready "$BASE_URL/metadata" "$pid" helios-sqlite; then bench_server helios-sqlite "$pid"; fi
-  stop_pid "$pid" helios-sqlite
-  check_log helios-sqlite "$OUT/helios-sqlite.log"
-  log "helios-sqlite data: $(du -sh "$dir" | cut -f1)"
+  if wait_ready "$BASE_URL/metadata" "$pid" "$name"; then bench_server "$name" "$pid"; fi
+  stop_pid "$pid" "$name"
+  check_log "$name" "$OUT/$name.log"
+  log "$name data: $(du -sh "$dir" | cut -f1)"
 }
 
 log "benchmark: servers=$SERVERS patients=$PATIENTS duration=${DURATION}s warmup=${WARMUP}s wrk threads=$THREADS read conns=$READ_CONNS create conns=$CREATE_CONNS out=$OUT"
@@ -307,8 +313,9 @@ for s in ${SERVERS//,/ }; do
   case "$s" in
     fhird-sqlite) run_fhird_sqlite ;;
     fhird-mongodb) run_fhird_mongodb ;;
-    helios-sqlite) run_helios_sqlite ;;
-    *) log "unknown server '$s' (fhird-sqlite, fhird-mongodb, helios-sqlite)" ;;
+    helios-sqlite) run_helios_sqlite helios-sqlite ;;
+    helios-sqlite-minimal) run_helios_sqlite helios-sqlite-minimal ;;
+    *) log "unknown server '$s' (fhird-sqlite, fhird-mongodb, helios-sqlite, helios-sqlite-minimal)" ;;
   esac
 done
 machine_note end
@@ -327,7 +334,7 @@ machine_note end
     awk -F'\t' '
       { line[NR]=$0; if ($1=="helios-sqlite") h[$2" "$3]=$0 }
       END { for (k=1;k<=NR;k++) { split(line[k], r, "\t"); key=r[2]" "r[3]
-              if (r[1]=="helios-sqlite" || !(key in h)) continue; split(h[key], x, "\t")
+              if (r[1] ~ /^helios/ || !(key in h)) continue; split(h[key], x, "\t")
               printf "| %s / helios | %s | %s | %.2f× | %.2f× | %.2f× | %.2f× |\n", r[1], r[2], r[3],
                 (x[4]>0 ? r[4]/x[4] : 0), (r[5]>0 ? x[5]/r[5] : 0), (r[6]>0 ? x[6]/r[6] : 0), (r[10]>0 ? x[10]/r[10] : 0) } }' "$RESULTS"
   fi

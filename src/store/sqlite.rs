@@ -4,6 +4,10 @@
 //! version of each resource, so a write stores the body once and a read is two primary-key
 //! look-ups. A partition is a key column (DESIGN.md §3).
 //!
+//! SQLite admits one writer at a time, so all commits go to a single writer thread, which
+//! folds whatever commits are waiting into one transaction (group commit); reads use a pool of
+//! connections, which WAL lets run beside the writer.
+//!
 //! Durability: `synchronous=NORMAL` in WAL mode means a committed write survives the process
 //! being killed at any point (the WAL is in the OS before `COMMIT` returns); only a power loss or
 //! kernel crash can lose the last commits. `FHIRD_SQLITE_SYNC=full` trades speed for that too.
