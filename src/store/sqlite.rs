@@ -18,20 +18,26 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
+// History is a rowid table so that versions (and their bodies) are appended in commit order
+// rather than inserted at random places of a B-tree keyed by UUIDs; the lookup keys are small
+// index entries. `resource_current.seq` is the rowid of the current version.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resource_history (
+    seq       INTEGER PRIMARY KEY,
     partition TEXT NOT NULL,
     rtype     TEXT NOT NULL,
     id        TEXT NOT NULL,
     version   INTEGER NOT NULL,
     t         INTEGER NOT NULL,
     method    TEXT NOT NULL,
-    body      BLOB,
-    PRIMARY KEY (partition, rtype, id, version)
-) WITHOUT ROWID;
+    body      BLOB
+);
+CREATE UNIQUE INDEX IF NOT EXISTS history_by_resource ON resource_history (partition, rtype, id, version);
 CREATE INDEX IF NOT EXISTS history_by_time ON resource_history (partition, t, rtype, id, version);
 CREATE INDEX IF NOT EXISTS history_by_type_time ON resource_history (partition, rtype, t, id, version);
 CREATE TABLE IF NOT EXISTS resource_current (
@@ -39,6 +45,7 @@ CREATE TABLE IF NOT EXISTS resource_current (
     rtype     TEXT NOT NULL,
     id        TEXT NOT NULL,
     version   INTEGER NOT NULL,
+    seq       INTEGER NOT NULL,
     PRIMARY KEY (partition, rtype, id)
 ) WITHOUT ROWID;
 ";
@@ -48,6 +55,7 @@ pub struct SqliteStore {
     /// Commits go to one writer thread (SQLite has one writer anyway); `None` once closed.
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    checkpointer: Mutex<Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -121,6 +129,16 @@ impl SqliteStore {
         let path = Path::new(dir).join("fhird.sqlite");
         let mut writer = open_connection(&path)?;
         writer.execute_batch(SCHEMA)?;
+        // Most checkpoint work runs on a thread of its own (below), so the checkpoint that the
+        // writer still makes when the WAL passes 1,000 pages finds little left to copy and
+        // returns quickly; the writer's own checkpoint is what lets the WAL start over.
+        writer.execute_batch("PRAGMA journal_size_limit=67108864;")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let checkpoint_conn = open_connection(&path)?;
+        let checkpoint_stop = stop.clone();
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &checkpoint_stop))?;
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -129,6 +147,7 @@ impl SqliteStore {
             path,
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
+            checkpointer: Mutex::new(Some((stop, checkpointer))),
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -144,6 +163,17 @@ impl SqliteStore {
         let result = f(&conn).map_err(other);
         lock(&self.readers).push(conn);
         result
+    }
+}
+
+/// Copies committed WAL frames into the database file every so often, without blocking the
+/// writer or readers (PASSIVE), so the WAL stays small.
+fn checkpoint_loop(conn: &Connection, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(250));
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!("WAL checkpoint failed: {e}");
+        }
     }
 }
 
@@ -218,8 +248,10 @@ fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResul
             .map_err(other)?;
         let mut set_current = tx
             .prepare_cached(
-                "INSERT INTO resource_current (partition, rtype, id, version) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (partition, rtype, id) DO UPDATE SET version = excluded.version",
+                "INSERT INTO resource_current (partition, rtype, id, version, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (partition, rtype, id)
+                 DO UPDATE SET version = excluded.version, seq = excluded.seq",
             )
             .map_err(other)?;
         for w in writes {
@@ -244,12 +276,14 @@ fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResul
                     v.body.as_deref()
                 ])
                 .map_err(other)?;
+            let seq = tx.last_insert_rowid();
             set_current
                 .execute(params![
                     partition.key(),
                     v.resource_type,
                     v.id,
-                    v.version as i64
+                    v.version as i64,
+                    seq
                 ])
                 .map_err(other)?;
         }
@@ -268,9 +302,7 @@ impl Store for SqliteStore {
         self.with_reader(|c| {
             c.prepare_cached(
                 "SELECT h.rtype, h.id, h.version, h.t, h.method, h.body
-                 FROM resource_current c JOIN resource_history h
-                   ON h.partition = c.partition AND h.rtype = c.rtype AND h.id = c.id
-                  AND h.version = c.version
+                 FROM resource_current c JOIN resource_history h ON h.seq = c.seq
                  WHERE c.partition = ?1 AND c.rtype = ?2 AND c.id = ?3",
             )?
             .query_row(params![partition.key(), resource_type, id], row_to_version)
@@ -371,6 +403,13 @@ impl Store for SqliteStore {
         // Dropping the sender ends the writer loop after the queued commits; it checkpoints
         // the WAL on its way out.
         lock(&self.writer).take();
+        let checkpointer = lock(&self.checkpointer).take();
+        if let Some((stop, t)) = checkpointer {
+            stop.store(true, Ordering::Relaxed);
+            blocking(|| {
+                let _ = t.join();
+            });
+        }
         let thread = lock(&self.writer_thread).take();
         if let Some(t) = thread {
             blocking(|| {
