@@ -4,8 +4,10 @@
 pub mod bundle;
 pub mod capability;
 pub mod element_types;
+pub mod fhirpath;
 pub mod instant;
 pub mod outcome;
 pub mod payer;
 pub mod primitives;
 pub mod resource;
+pub mod search;

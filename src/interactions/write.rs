@@ -80,6 +80,7 @@ impl Fhir {
                 vec![Write {
                     expected,
                     version: version.clone(),
+                    index: Vec::new(),
                 }],
             )
             .await

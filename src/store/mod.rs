@@ -8,6 +8,8 @@
 pub mod mongo;
 pub mod sqlite;
 
+use crate::fhir::search::query::{SortValue, StoreQuery};
+use crate::fhir::search::IndexEntry;
 use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -65,6 +67,17 @@ impl Version {
 pub struct Write {
     pub expected: Option<u64>,
     pub version: Version,
+    /// The search index entries of the new version (empty for a deletion); they replace the
+    /// resource's previous entries in the same atomic commit.
+    pub index: Vec<IndexEntry>,
+}
+
+/// One search result: the current version and its sort values (in `StoreQuery::sort` order),
+/// from which the next page's cursor is made.
+#[derive(Debug, Clone)]
+pub struct Match {
+    pub version: Version,
+    pub sort: Vec<SortValue>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -187,6 +200,21 @@ pub trait Store: Send + Sync {
         partition: &Partition,
         scope: HistoryScope<'_>,
         query: &HistoryQuery,
+    ) -> StoreResult<Vec<Version>>;
+
+    /// Current, not deleted resources matching `query` in its order (see `StoreQuery`).
+    async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>>;
+
+    /// How many current, not deleted resources match `query` (its sort, cursor and limit are
+    /// ignored).
+    async fn count(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<u64>;
+
+    /// The current, not deleted versions of the given (type, id) pairs that exist, in any
+    /// order (for `_include`).
+    async fn read_many(
+        &self,
+        partition: &Partition,
+        refs: &[(String, String)],
     ) -> StoreResult<Vec<Version>>;
 
     /// Flushes and releases the database. Called once, at shutdown.

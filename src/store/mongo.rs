@@ -440,6 +440,30 @@ impl Store for MongoStore {
         }
     }
 
+    async fn search(
+        &self,
+        _partition: &Partition,
+        _query: &crate::fhir::search::query::StoreQuery,
+    ) -> StoreResult<Vec<super::Match>> {
+        Err(StoreError::Other("search is not implemented yet".into()))
+    }
+
+    async fn count(
+        &self,
+        _partition: &Partition,
+        _query: &crate::fhir::search::query::StoreQuery,
+    ) -> StoreResult<u64> {
+        Err(StoreError::Other("search is not implemented yet".into()))
+    }
+
+    async fn read_many(
+        &self,
+        _partition: &Partition,
+        _refs: &[(String, String)],
+    ) -> StoreResult<Vec<Version>> {
+        Err(StoreError::Other("read_many is not implemented yet".into()))
+    }
+
     async fn close(&self) {
         self.client.clone().shutdown().await;
     }

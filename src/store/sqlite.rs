@@ -399,6 +399,30 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn search(
+        &self,
+        _partition: &Partition,
+        _query: &crate::fhir::search::query::StoreQuery,
+    ) -> StoreResult<Vec<super::Match>> {
+        Err(StoreError::Other("search is not implemented yet".into()))
+    }
+
+    async fn count(
+        &self,
+        _partition: &Partition,
+        _query: &crate::fhir::search::query::StoreQuery,
+    ) -> StoreResult<u64> {
+        Err(StoreError::Other("search is not implemented yet".into()))
+    }
+
+    async fn read_many(
+        &self,
+        _partition: &Partition,
+        _refs: &[(String, String)],
+    ) -> StoreResult<Vec<Version>> {
+        Err(StoreError::Other("read_many is not implemented yet".into()))
+    }
+
     async fn close(&self) {
         // Dropping the sender ends the writer loop after the queued commits; it checkpoints
         // the WAL on its way out.

@@ -1,0 +1,225 @@
+//! The search parameters the server supports: the official R4 SearchParameter resources
+//! vendored in `profiles/search-parameters.json`, plus the common `Resource` parameters.
+
+use crate::fhir::element_types;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+static SOURCE: &str = include_str!("../../../profiles/search-parameters.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamType {
+    Number,
+    Date,
+    String,
+    Token,
+    Reference,
+    Composite,
+    Quantity,
+    Uri,
+    Special,
+}
+
+impl ParamType {
+    pub fn parse(s: &str) -> Option<ParamType> {
+        Some(match s {
+            "number" => ParamType::Number,
+            "date" => ParamType::Date,
+            "string" => ParamType::String,
+            "token" => ParamType::Token,
+            "reference" => ParamType::Reference,
+            "composite" => ParamType::Composite,
+            "quantity" => ParamType::Quantity,
+            "uri" => ParamType::Uri,
+            "special" => ParamType::Special,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::Number => "number",
+            ParamType::Date => "date",
+            ParamType::String => "string",
+            ParamType::Token => "token",
+            ParamType::Reference => "reference",
+            ParamType::Composite => "composite",
+            ParamType::Quantity => "quantity",
+            ParamType::Uri => "uri",
+            ParamType::Special => "special",
+        }
+    }
+}
+
+/// One component of a composite parameter.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// The component's own parameter (resolved from `component.definition`).
+    pub code: String,
+    pub kind: ParamType,
+    /// FHIRPath relative to each item the composite's own expression selects.
+    pub expression: String,
+}
+
+/// A search parameter as it applies to one resource type.
+#[derive(Debug, Clone)]
+pub struct SearchParam {
+    pub code: String,
+    pub url: String,
+    pub kind: ParamType,
+    /// The FHIRPath expression (the whole of it; parts for other bases select nothing).
+    pub expression: Option<String>,
+    /// For reference parameters: the resource types it may point to.
+    pub targets: Vec<String>,
+    pub components: Vec<Component>,
+    /// Set when the server cannot evaluate this parameter; searching by it answers 400 with
+    /// this reason.
+    pub unsupported: Option<String>,
+}
+
+/// Every supported parameter by resource type and code.
+#[derive(Debug, Default)]
+pub struct Registry {
+    by_type: HashMap<String, HashMap<String, SearchParam>>,
+}
+
+impl Registry {
+    /// The registry built from the vendored official definitions (built once, then shared).
+    pub fn r4() -> &'static Registry {
+        static R4: OnceLock<Registry> = OnceLock::new();
+        R4.get_or_init(|| {
+            let bundle: Value =
+                serde_json::from_str(SOURCE).expect("profiles/search-parameters.json is JSON");
+            Registry::from_bundle(&bundle)
+        })
+    }
+
+    /// Builds a registry from a Bundle of SearchParameter resources. A parameter whose base is
+    /// `Resource` or `DomainResource` applies to every resource type (DomainResource: every
+    /// type but Bundle, Binary and Parameters).
+    pub fn from_bundle(bundle: &Value) -> Registry {
+        let defs: Vec<&Value> = bundle["entry"]
+            .as_array()
+            .map(|a| a.iter().map(|e| &e["resource"]).collect())
+            .unwrap_or_default();
+        let by_url: HashMap<&str, &Value> = defs
+            .iter()
+            .filter_map(|d| Some((d["url"].as_str()?, *d)))
+            .collect();
+        let mut registry = Registry::default();
+        for def in &defs {
+            let (Some(code), Some(kind)) = (
+                def["code"].as_str(),
+                def["type"].as_str().and_then(ParamType::parse),
+            ) else {
+                continue;
+            };
+            let expression = def["expression"].as_str().map(str::to_string);
+            let mut unsupported = None;
+            if expression.is_none() {
+                unsupported = Some("the parameter has no FHIRPath expression".to_string());
+            }
+            if kind == ParamType::Special {
+                unsupported = Some("special parameters are not supported".to_string());
+            }
+            let mut components = Vec::new();
+            for c in def["component"].as_array().into_iter().flatten() {
+                let target = c["definition"].as_str().and_then(|u| by_url.get(u));
+                match target.and_then(|t| {
+                    Some(Component {
+                        code: t["code"].as_str()?.to_string(),
+                        kind: ParamType::parse(t["type"].as_str()?)?,
+                        expression: c["expression"].as_str()?.to_string(),
+                    })
+                }) {
+                    Some(comp) => components.push(comp),
+                    None => {
+                        unsupported = Some(format!(
+                            "component {} is not a known search parameter",
+                            c["definition"].as_str().unwrap_or("?")
+                        ))
+                    }
+                }
+            }
+            let param = SearchParam {
+                code: code.to_string(),
+                url: def["url"].as_str().unwrap_or_default().to_string(),
+                kind,
+                expression,
+                targets: def["target"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect(),
+                components,
+                unsupported,
+            };
+            for base in def["base"].as_array().into_iter().flatten() {
+                let Some(base) = base.as_str() else { continue };
+                let types: Vec<&str> = match base {
+                    "Resource" => element_types::resource_types()
+                        .iter()
+                        .map(String::as_str)
+                        .collect(),
+                    "DomainResource" => element_types::resource_types()
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|t| !matches!(*t, "Bundle" | "Binary" | "Parameters"))
+                        .collect(),
+                    t => vec![t],
+                };
+                for t in types {
+                    registry
+                        .by_type
+                        .entry(t.to_string())
+                        .or_default()
+                        .insert(code.to_string(), param.clone());
+                }
+            }
+        }
+        registry
+    }
+
+    /// The parameter `code` of `resource_type`, including the `Resource`/`DomainResource`
+    /// ones (`_id`, `_lastUpdated`, `_tag`, `_profile`, `_security`, `_source`, `_text`,
+    /// `_content`, `_list`, `_has`, `_type` are answered by name elsewhere).
+    pub fn param(&self, resource_type: &str, code: &str) -> Option<&SearchParam> {
+        self.by_type.get(resource_type)?.get(code)
+    }
+
+    /// All parameters of a resource type, sorted by code (for the CapabilityStatement).
+    pub fn params_of(&self, resource_type: &str) -> Vec<&SearchParam> {
+        let mut v: Vec<&SearchParam> = self
+            .by_type
+            .get(resource_type)
+            .map(|m| m.values().collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| a.code.cmp(&b.code));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_definitions_load_for_every_base() {
+        let r = Registry::r4();
+        let name = r.param("Patient", "name").unwrap();
+        assert_eq!(name.kind, ParamType::String);
+        let subject = r.param("Observation", "subject").unwrap();
+        assert!(subject.targets.iter().any(|t| t == "Patient"));
+        // Multi-base parameters apply to each of their bases.
+        assert!(r.param("AllergyIntolerance", "patient").is_some());
+        // Resource-level parameters apply to every type.
+        assert_eq!(r.param("Claim", "_tag").unwrap().kind, ParamType::Token);
+        assert_eq!(r.param("Bundle", "_profile").unwrap().kind, ParamType::Uri);
+        let cvq = r.param("Observation", "code-value-quantity").unwrap();
+        assert_eq!(cvq.components.len(), 2);
+        assert_eq!(cvq.components[1].kind, ParamType::Quantity);
+        assert!(r.param("Patient", "_text").unwrap().unsupported.is_some());
+    }
+}
