@@ -1,4 +1,4 @@
-//! Bundles the server produces (history now; searchset and transaction-response later).
+//! Bundles the server produces: history and searchset (transaction-response later).
 
 use serde_json::{json, Map, Value};
 
@@ -56,6 +56,73 @@ pub fn history_bundle(
     b.insert("type".into(), json!("history"));
     b.insert("link".into(), Value::Array(links));
     if !entries.is_empty() {
+        b.insert("entry".into(), Value::Array(entries));
+    }
+    Value::Object(b)
+}
+
+/// Why an entry is in a searchset Bundle (`entry.search.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    Match,
+    Include,
+    Outcome,
+}
+
+impl SearchMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            SearchMode::Match => "match",
+            SearchMode::Include => "include",
+            SearchMode::Outcome => "outcome",
+        }
+    }
+}
+
+pub struct SearchEntry {
+    /// `None` for an OperationOutcome entry (it has no address on this server).
+    pub full_url: Option<String>,
+    pub resource: Value,
+    pub mode: SearchMode,
+}
+
+pub fn searchset_bundle(
+    id: &str,
+    last_updated: &str,
+    total: Option<u64>,
+    links: &[Link],
+    entries: Vec<SearchEntry>,
+) -> Value {
+    let mut b = Map::new();
+    b.insert("resourceType".into(), json!("Bundle"));
+    b.insert("id".into(), json!(id));
+    b.insert("meta".into(), json!({"lastUpdated": last_updated}));
+    b.insert("type".into(), json!("searchset"));
+    if let Some(t) = total {
+        b.insert("total".into(), json!(t));
+    }
+    b.insert(
+        "link".into(),
+        Value::Array(
+            links
+                .iter()
+                .map(|l| json!({"relation": l.relation, "url": l.url}))
+                .collect(),
+        ),
+    );
+    if !entries.is_empty() {
+        let entries = entries
+            .into_iter()
+            .map(|e| {
+                let mut m = Map::new();
+                if let Some(u) = e.full_url {
+                    m.insert("fullUrl".into(), json!(u));
+                }
+                m.insert("resource".into(), e.resource);
+                m.insert("search".into(), json!({"mode": e.mode.as_str()}));
+                Value::Object(m)
+            })
+            .collect();
         b.insert("entry".into(), Value::Array(entries));
     }
     Value::Object(b)

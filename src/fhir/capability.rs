@@ -5,6 +5,7 @@
 //! of capabilities shows up in review. Regenerate it with `fhird capability`.
 
 use super::element_types;
+use super::search::params::Registry;
 use serde_json::{json, Value};
 
 /// Changes whenever the statement's content changes (the statement is not dated per request,
@@ -20,7 +21,49 @@ const TYPE_INTERACTIONS: &[&str] = &[
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 ];
+
+/// The search parameters of a type the server answers (unsupported ones are left out: using
+/// them gives 400).
+fn search_params(rt: &str) -> Vec<Value> {
+    Registry::r4()
+        .params_of(rt)
+        .into_iter()
+        .filter(|p| p.unsupported.is_none())
+        .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.as_str()}))
+        .collect()
+}
+
+/// `_revinclude` values that reach a type: every reference parameter that may point at it.
+fn rev_includes(rt: &str) -> Vec<String> {
+    let registry = Registry::r4();
+    let mut v = Vec::new();
+    for source in element_types::resource_types() {
+        for p in registry.params_of(source) {
+            if p.kind == super::search::params::ParamType::Reference
+                && p.unsupported.is_none()
+                && p.targets.iter().any(|t| t == rt)
+            {
+                v.push(format!("{source}:{}", p.code));
+            }
+        }
+    }
+    v
+}
+
+/// `_include` values a type offers: each of its reference parameters, and `*`.
+fn includes(rt: &str) -> Vec<String> {
+    let registry = Registry::r4();
+    let mut v: Vec<String> = registry
+        .params_of(rt)
+        .into_iter()
+        .filter(|p| p.kind == super::search::params::ParamType::Reference && p.unsupported.is_none())
+        .map(|p| format!("{rt}:{}", p.code))
+        .collect();
+    v.insert(0, "*".to_string());
+    v
+}
 
 pub fn capability_statement(base_url: &str) -> Value {
     let resources: Vec<Value> = element_types::resource_types()
@@ -37,6 +80,9 @@ pub fn capability_statement(base_url: &str) -> Value {
                 "conditionalRead": "modified-since",
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
+                "searchInclude": includes(rt),
+                "searchRevInclude": rev_includes(rt),
+                "searchParam": search_params(rt),
             })
         })
         .collect();
@@ -53,7 +99,16 @@ pub fn capability_statement(base_url: &str) -> Value {
         "rest": [{
             "mode": "server",
             "resource": resources,
-            "interaction": [{"code": "history-system"}],
+            "interaction": [{"code": "history-system"}, {"code": "search-system"}],
+            "searchParam": [
+                {"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"},
+                {"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"},
+                {"name": "_tag", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-tag"},
+                {"name": "_profile", "type": "uri", "definition": "http://hl7.org/fhir/SearchParameter/Resource-profile"},
+                {"name": "_security", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-security"},
+                {"name": "_source", "type": "uri", "definition": "http://hl7.org/fhir/SearchParameter/Resource-source"},
+                {"name": "_type", "type": "token"}
+            ],
         }],
     })
 }

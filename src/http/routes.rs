@@ -8,7 +8,7 @@ use super::App;
 use crate::fhir::bundle::{etag, parse_etag};
 use crate::fhir::outcome::{information, ErrorKind, FhirError, FhirResult};
 use crate::fhir::{instant, resource};
-use crate::interactions::{HistoryRequest, Written};
+use crate::interactions::{HistoryRequest, SearchScope, Written};
 use crate::partition::Partition;
 use crate::store::{HistoryScope, Version};
 use axum::body::Body;
@@ -150,7 +150,7 @@ async fn route(
     let is_get = m == Method::GET || m == Method::HEAD;
     match rest.as_slice() {
         [] => match m {
-            _ if is_get => not_yet("Search"),
+            _ if is_get => search(app, &ctx, SearchScope::System, None).await,
             Method::POST => not_yet("Batch and transaction Bundles"),
             _ => Ok(method_not_allowed(m.as_str(), "GET, HEAD, POST")),
         },
@@ -161,17 +161,21 @@ async fn route(
         ["metadata"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
         ["_history"] if is_get => history(app, &ctx, HistoryScope::System).await,
         ["_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        ["_search"] if m == Method::POST => search(app, &ctx, SearchScope::System, Some(body)).await,
+        ["_search"] => Ok(method_not_allowed(m.as_str(), "POST")),
         [first, ..] if first.starts_with('$') || first.starts_with('_') => Err(
             FhirError::not_found(format!("Unknown system-level operation or path '{first}'")),
         ),
         [rt] => match m {
-            _ if is_get => not_yet("Search"),
+            _ if is_get => search(app, &ctx, SearchScope::Type(rt), None).await,
             Method::POST => create(app, &ctx, rt, body).await,
             _ => Ok(method_not_allowed(m.as_str(), "GET, HEAD, POST")),
         },
         [rt, "_history"] if is_get => history(app, &ctx, HistoryScope::Type(rt)).await,
         [_, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
-        [_, "_search"] if m == Method::POST => not_yet("Search"),
+        [rt, "_search"] if m == Method::POST => {
+            search(app, &ctx, SearchScope::Type(rt), Some(body)).await
+        }
         [_, "_search"] => Ok(method_not_allowed(m.as_str(), "POST")),
         [_, op] if op.starts_with('$') => {
             Err(FhirError::not_found(format!("Unknown operation '{op}'")))
@@ -185,6 +189,16 @@ async fn route(
         },
         [rt, id, "_history"] if is_get => history(app, &ctx, HistoryScope::Instance(rt, id)).await,
         [_, _, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        [kind, id, rt] if is_get && !rt.starts_with(['_', '$']) => {
+            resource::check_resource_type(rt)?;
+            let scope = SearchScope::Compartment {
+                kind,
+                id,
+                resource_type: rt,
+            };
+            search(app, &ctx, scope, None).await
+        }
+        [_, _, rt] if !rt.starts_with(['_', '$']) => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
         [rt, id, "_history", vid] if is_get => vread(app, &ctx, rt, id, vid).await,
         [_, _, "_history", _] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
         _ => Err(FhirError::not_found(format!("Nothing is served at {path}"))),
@@ -240,6 +254,52 @@ async fn vread(app: &App, ctx: &Ctx, rt: &str, id: &str, vid: &str) -> FhirResul
 async fn history(app: &App, ctx: &Ctx, scope: HistoryScope<'_>) -> FhirResult<Reply> {
     let req = HistoryRequest::parse(&ctx.interaction_params())?;
     let bundle = app.fhir.history(&ctx.partition, scope, &req).await?;
+    Ok(Reply::json(StatusCode::OK, value_bytes(&bundle)))
+}
+
+/// `GET [base]/[type]?…`, or `POST …/_search` with the parameters in a form body (added to
+/// those of the URL).
+async fn search(
+    app: &App,
+    ctx: &Ctx,
+    scope: SearchScope<'_>,
+    form: Option<Body>,
+) -> FhirResult<Reply> {
+    let mut params = ctx.interaction_params();
+    if let Some(body) = form {
+        let media = ctx
+            .header(header::CONTENT_TYPE)
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let bytes = read_body(app, ctx, body).await?;
+        if !bytes.is_empty() {
+            if media != "application/x-www-form-urlencoded" {
+                return Err(FhirError::new(
+                    ErrorKind::UnsupportedMediaType,
+                    format!("POST _search takes a form body (application/x-www-form-urlencoded), not '{media}'"),
+                ));
+            }
+            params.extend(
+                form_urlencoded::parse(&bytes)
+                    .into_owned()
+                    .filter(|(k, _)| !FORMAT_PARAMS.contains(&k.as_str())),
+            );
+        }
+    }
+    let lenient = ctx
+        .header(header::HeaderName::from_static("prefer"))
+        .is_some_and(|p| {
+            p.split([',', ';'])
+                .any(|x| x.trim().eq_ignore_ascii_case("handling=lenient"))
+        });
+    let bundle = app
+        .fhir
+        .search(&ctx.partition, scope, &params, lenient)
+        .await?;
     Ok(Reply::json(StatusCode::OK, value_bytes(&bundle)))
 }
 

@@ -3,9 +3,11 @@
 
 mod history;
 mod read;
+mod search;
 mod write;
 
 pub use history::HistoryRequest;
+pub use search::{SearchScope, CHAIN_CAP, INCLUDE_CAP};
 pub use write::Written;
 
 use crate::fhir::outcome::{ErrorKind, FhirError, FhirResult};

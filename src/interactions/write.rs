@@ -10,6 +10,7 @@ use crate::fhir::instant;
 use crate::fhir::outcome::{ErrorKind, FhirError, FhirResult};
 use crate::fhir::resource::{check_id, check_resource_type, same_content, stamp, Resource};
 use crate::partition::Partition;
+use crate::fhir::search::{extract, params::Registry, IndexEntry};
 use crate::store::{Method, StoreError, Version, Write};
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -31,6 +32,12 @@ fn precondition_failed(rt: &str, id: &str, want: u64, have: Option<&Version>) ->
         ErrorKind::PreconditionFailed,
         format!("If-Match asked for version {want} of {rt}/{id}, but {have}"),
     )
+}
+
+/// The search index entries of a resource about to be written.
+fn index_of(resource: &Resource) -> Vec<IndexEntry> {
+    let value = Value::Object(resource.body.clone());
+    extract::extract(Registry::r4(), &resource.resource_type, &value)
 }
 
 fn check_body_type(rt: &str, resource: &Resource) -> FhirResult<()> {
@@ -73,6 +80,7 @@ impl Fhir {
         p: &Partition,
         expected: Option<u64>,
         version: Version,
+        index: Vec<IndexEntry>,
     ) -> Result<Version, StoreError> {
         self.store
             .commit(
@@ -80,7 +88,7 @@ impl Fhir {
                 vec![Write {
                     expected,
                     version: version.clone(),
-                    index: Vec::new(),
+                    index,
                 }],
             )
             .await
@@ -92,10 +100,11 @@ impl Fhir {
     pub async fn create(&self, p: &Partition, rt: &str, resource: Resource) -> FhirResult<Written> {
         check_resource_type(rt)?;
         check_body_type(rt, &resource)?;
+        let index = index_of(&resource);
         for _ in 0..WRITE_ATTEMPTS {
             let id = uuid::Uuid::new_v4().to_string();
             let v = self.new_version(rt, &id, 1, Method::Post, Some(&resource));
-            match self.commit_one(p, None, v).await {
+            match self.commit_one(p, None, v, index.clone()).await {
                 Ok(version) => {
                     return Ok(Written {
                         version,
@@ -138,6 +147,7 @@ impl Fhir {
             }
             Some(_) => {}
         }
+        let index = index_of(&resource);
         for _ in 0..WRITE_ATTEMPTS {
             let current = self.store.current(p, rt, id).await.map_err(store_error)?;
             if let Some(want) = if_match {
@@ -159,7 +169,10 @@ impl Fhir {
             let created = current.as_ref().is_none_or(Version::is_deleted);
             let number = current.as_ref().map_or(1, |c| c.version + 1);
             let v = self.new_version(rt, id, number, Method::Put, Some(&resource));
-            match self.commit_one(p, current.map(|c| c.version), v).await {
+            match self
+                .commit_one(p, current.map(|c| c.version), v, index.clone())
+                .await
+            {
                 Ok(version) => return Ok(Written { version, created }),
                 Err(StoreError::Conflict) if if_match.is_some() => {
                     return Err(FhirError::new(
@@ -200,7 +213,10 @@ impl Fhir {
                 return Ok(None);
             };
             let v = self.new_version(rt, id, current.version + 1, Method::Delete, None);
-            match self.commit_one(p, Some(current.version), v).await {
+            match self
+                .commit_one(p, Some(current.version), v, Vec::new())
+                .await
+            {
                 Ok(version) => return Ok(Some(version)),
                 Err(StoreError::Conflict) if if_match.is_some() => {
                     return Err(FhirError::new(

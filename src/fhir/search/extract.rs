@@ -13,3 +13,14 @@ pub fn extract(registry: &Registry, resource_type: &str, resource: &Value) -> Ve
     let _ = (registry, resource_type, resource);
     todo!()
 }
+
+/// The index entries of one parameter of `resource` (for `_include` and `_has`).
+pub fn extract_param(
+    registry: &Registry,
+    resource_type: &str,
+    code: &str,
+    resource: &Value,
+) -> Vec<IndexEntry> {
+    let _ = (registry, resource_type, code, resource);
+    todo!()
+}

@@ -5,9 +5,11 @@
 //! Index entries are normalised here, once, at write time (DESIGN.md §3), so a query never has
 //! to normalise stored data.
 
+pub mod compartment;
 pub mod extract;
 pub mod params;
 pub mod query;
+pub mod subset;
 pub mod values;
 
 /// One searchable value of one resource, for one search parameter.

@@ -284,3 +284,15 @@ pub fn parse(
     let _ = (registry, resource_type, params, options);
     todo!()
 }
+
+impl Cursor {
+    /// The cursor as opaque URL-safe text for a `_cursor` link parameter.
+    pub fn encode(&self) -> String {
+        todo!()
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let _ = text;
+        todo!()
+    }
+}

@@ -1,0 +1,479 @@
+//! The search interaction at type, system and compartment level: parses the request, resolves
+//! chains and `_has` into index look-ups, runs the store query, adds `_include` /
+//! `_revinclude` resources and builds the searchset Bundle with keyset paging links.
+
+use super::{store_error, Fhir};
+use crate::fhir::bundle::{searchset_bundle, Link, SearchEntry, SearchMode};
+use crate::fhir::instant;
+use crate::fhir::outcome::{operation_outcome, ErrorKind, FhirError, FhirResult, Issue};
+use crate::fhir::resource::{check_id, check_resource_type};
+use crate::fhir::search::params::{ParamType, Registry};
+use crate::fhir::search::query::{
+    self, Cond, Criterion, Cursor, Include, ParseOptions, SearchRequest, StoreFilter, StoreQuery,
+    Summary, Total,
+};
+use crate::fhir::search::{compartment, extract, subset, IndexValue};
+use crate::partition::Partition;
+use crate::store::Version;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Most resources one step of a chain or `_has` may match. The matches become an `IN` list
+/// of the outer query, so the cap keeps every query an index look-up of bounded size.
+pub const CHAIN_CAP: usize = 1000;
+/// Most resources `_include` and `_revinclude` add to one page.
+pub const INCLUDE_CAP: usize = 1000;
+/// Most rounds of `:iterate`.
+const ITERATE_ROUNDS: usize = 4;
+
+/// Where a search runs.
+#[derive(Debug, Clone, Copy)]
+pub enum SearchScope<'a> {
+    /// `GET [base]?…`: every type, or those in `_type`.
+    System,
+    /// `GET [base]/[type]?…`
+    Type(&'a str),
+    /// `GET [base]/[compartment]/[id]/[type]?…`, e.g. `Patient/123/Observation`.
+    Compartment {
+        kind: &'a str,
+        id: &'a str,
+        resource_type: &'a str,
+    },
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = FhirResult<T>> + Send + 'a>>;
+
+fn encode(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+fn body_json(v: &Version) -> FhirResult<Value> {
+    let body = v.body.as_deref().unwrap_or_default();
+    serde_json::from_slice(body).map_err(|e| {
+        FhirError::new(
+            ErrorKind::Internal,
+            format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id),
+        )
+    })
+}
+
+fn too_many(what: &str) -> FhirError {
+    FhirError::invalid(format!(
+        "{what} matches more than {CHAIN_CAP} resources; add criteria to narrow it"
+    ))
+}
+
+/// The (type, id) pairs that the `param` entries of `resource` point at on this server.
+fn local_targets(registry: &Registry, rt: &str, param: &str, resource: &Value) -> Vec<(String, String)> {
+    extract::extract_param(registry, rt, param, resource)
+        .into_iter()
+        .filter_map(|e| match e.value {
+            IndexValue::Reference {
+                target_type: Some(t),
+                id: Some(id),
+                url,
+                ..
+            } if !url.contains("://") => Some((t, id)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The reference parameters `inc` follows from a resource of type `rt`.
+fn include_params(registry: &Registry, inc: &Include, rt: &str) -> Vec<String> {
+    if inc.source_type != "*" && inc.source_type != rt {
+        return Vec::new();
+    }
+    match &inc.param {
+        Some(p) => vec![p.clone()],
+        None => registry
+            .params_of(rt)
+            .into_iter()
+            .filter(|p| p.kind == ParamType::Reference && p.unsupported.is_none())
+            .map(|p| p.code.clone())
+            .collect(),
+    }
+}
+
+impl Fhir {
+    pub async fn search(
+        &self,
+        p: &Partition,
+        scope: SearchScope<'_>,
+        params: &[(String, String)],
+        lenient: bool,
+    ) -> FhirResult<Value> {
+        let registry = Registry::r4();
+        let base = self.base_url(p);
+        let (rt, path) = match scope {
+            SearchScope::System => (None, String::new()),
+            SearchScope::Type(rt) => {
+                check_resource_type(rt)?;
+                (Some(rt), rt.to_string())
+            }
+            SearchScope::Compartment {
+                kind,
+                id,
+                resource_type,
+            } => {
+                check_resource_type(resource_type)?;
+                check_id(id)?;
+                (Some(resource_type), format!("{kind}/{id}/{resource_type}"))
+            }
+        };
+        let options = ParseOptions {
+            base_url: &base,
+            default_count: self.limits.default_count,
+            max_count: self.limits.max_count,
+            lenient,
+        };
+        let req = query::parse(registry, rt, params, &options)?;
+        let mut filters = Vec::with_capacity(req.filters.len() + 1);
+        for f in &req.filters {
+            let mut any = Vec::with_capacity(f.any.len());
+            for c in &f.any {
+                any.push(self.resolve(p, c, 0).await?);
+            }
+            filters.push(StoreFilter {
+                any,
+                negate: f.negate,
+            });
+        }
+        if let SearchScope::Compartment {
+            kind,
+            id,
+            resource_type,
+        } = scope
+        {
+            filters.push(compartment_filter(kind, id, resource_type)?);
+        }
+        let resource_types = match rt {
+            Some(t) => vec![t.to_string()],
+            None => req.resource_types.clone(),
+        };
+        let mut store_query = StoreQuery {
+            resource_types,
+            filters,
+            sort: req.sort.clone(),
+            after: req.cursor.clone(),
+            limit: req.count + 1,
+        };
+
+        let total = if req.summary == Summary::Count || req.total != Total::None {
+            Some(
+                self.store
+                    .count(p, &store_query)
+                    .await
+                    .map_err(store_error)?,
+            )
+        } else {
+            None
+        };
+        let link_for = |cursor: Option<&Cursor>| {
+            let mut pairs: Vec<String> = req
+                .canonical
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            if let Some(c) = cursor {
+                pairs.push(format!("_cursor={}", encode(&c.encode())));
+            }
+            let sep = if path.is_empty() { "" } else { "/" };
+            if pairs.is_empty() {
+                format!("{base}{sep}{path}")
+            } else {
+                format!("{base}{sep}{path}?{}", pairs.join("&"))
+            }
+        };
+        let mut links = vec![Link {
+            relation: "self",
+            url: link_for(req.cursor.as_ref()),
+        }];
+        let now = instant::to_fhir_instant(instant::next_micros());
+        let bundle_id = uuid::Uuid::new_v4().to_string();
+        let mut entries = Vec::new();
+        if !req.ignored.is_empty() {
+            entries.push(SearchEntry {
+                full_url: None,
+                resource: ignored_outcome(&req),
+                mode: SearchMode::Outcome,
+            });
+        }
+        if req.summary == Summary::Count || req.count == 0 {
+            return Ok(searchset_bundle(&bundle_id, &now, total, &links, entries));
+        }
+
+        let mut matches = self
+            .store
+            .search(p, &store_query)
+            .await
+            .map_err(store_error)?;
+        let backward = req.cursor.as_ref().is_some_and(|c| c.backward);
+        let (has_previous, has_next) = if backward {
+            let more = matches.len() > req.count;
+            if more {
+                matches.remove(0);
+            }
+            (more, true)
+        } else {
+            let more = matches.len() > req.count;
+            matches.truncate(req.count);
+            (req.cursor.is_some(), more)
+        };
+        let cursor_at = |m: &crate::store::Match, backward: bool| Cursor {
+            values: m.sort.clone(),
+            resource_type: m.version.resource_type.clone(),
+            id: m.version.id.clone(),
+            backward,
+        };
+        if has_previous {
+            if let Some(first) = matches.first() {
+                links.push(Link {
+                    relation: "previous",
+                    url: link_for(Some(&cursor_at(first, true))),
+                });
+            }
+        }
+        if has_next {
+            if let Some(last) = matches.last() {
+                links.push(Link {
+                    relation: "next",
+                    url: link_for(Some(&cursor_at(last, false))),
+                });
+            }
+        }
+        store_query.after = None;
+
+        let mut found = Vec::with_capacity(matches.len());
+        for m in &matches {
+            found.push((m.version.resource_type.clone(), body_json(&m.version)?));
+        }
+        let (included, truncated) = self.includes(p, registry, &req, &found).await?;
+        if truncated {
+            entries.push(SearchEntry {
+                full_url: None,
+                resource: operation_outcome(&[Issue {
+                    severity: "warning",
+                    code: "too-costly",
+                    diagnostics: format!(
+                        "_include/_revinclude matched more than {INCLUDE_CAP} resources; only the first {INCLUDE_CAP} are included"
+                    ),
+                    expression: None,
+                }]),
+                mode: SearchMode::Outcome,
+            });
+        }
+        for ((rt, mut resource), mode) in found
+            .into_iter()
+            .map(|f| (f, SearchMode::Match))
+            .chain(included.into_iter().map(|f| (f, SearchMode::Include)))
+        {
+            if mode == SearchMode::Match {
+                subset::apply(&mut resource, req.summary, &req.elements);
+            }
+            let id = resource["id"].as_str().unwrap_or_default().to_string();
+            entries.push(SearchEntry {
+                full_url: Some(format!("{base}/{rt}/{id}")),
+                resource,
+                mode,
+            });
+        }
+        Ok(searchset_bundle(&bundle_id, &now, total, &links, entries))
+    }
+
+    /// Turns a parsed criterion into a condition a store evaluates: chains and `_has` become
+    /// id lists found through the index, innermost first.
+    fn resolve<'a>(&'a self, p: &'a Partition, c: &'a Criterion, depth: usize) -> Boxed<'a, Cond> {
+        Box::pin(async move {
+            match c {
+                Criterion::Cond(c) => Ok(c.clone()),
+                Criterion::Chain { param, inner } => {
+                    let mut targets = Vec::new();
+                    for (ty, crit) in inner {
+                        let cond = self.resolve(p, crit, depth + 1).await?;
+                        let found = self.ids_matching(p, ty, cond).await?;
+                        targets.extend(found.into_iter().map(|v| (ty.clone(), v.id)));
+                        if targets.len() > CHAIN_CAP {
+                            return Err(too_many(&format!("The chain '{param}'")));
+                        }
+                    }
+                    Ok(Cond::ReferenceIn {
+                        param: param.clone(),
+                        targets,
+                    })
+                }
+                Criterion::Has {
+                    resource_type,
+                    param,
+                    inner,
+                } => {
+                    let cond = self.resolve(p, inner, depth + 1).await?;
+                    let registry = Registry::r4();
+                    let mut targets = HashSet::new();
+                    for v in self.ids_matching(p, resource_type, cond).await? {
+                        let resource = body_json(&v)?;
+                        targets.extend(local_targets(registry, resource_type, param, &resource));
+                    }
+                    Ok(Cond::IdIn(targets.into_iter().collect()))
+                }
+            }
+        })
+    }
+
+    /// The resources of `rt` matching `cond`, at most `CHAIN_CAP` (more is an error).
+    async fn ids_matching(&self, p: &Partition, rt: &str, cond: Cond) -> FhirResult<Vec<Version>> {
+        let q = StoreQuery {
+            resource_types: vec![rt.to_string()],
+            filters: vec![StoreFilter {
+                any: vec![cond],
+                negate: false,
+            }],
+            sort: Vec::new(),
+            after: None,
+            limit: CHAIN_CAP + 1,
+        };
+        let found = self.store.search(p, &q).await.map_err(store_error)?;
+        if found.len() > CHAIN_CAP {
+            return Err(too_many(&format!("A chained or _has criterion on {rt}")));
+        }
+        Ok(found.into_iter().map(|m| m.version).collect())
+    }
+
+    /// The `_include` and `_revinclude` resources of a page (each once, never a match again),
+    /// following `:iterate` ones over what was added, and whether the cap cut them short.
+    async fn includes(
+        &self,
+        p: &Partition,
+        registry: &Registry,
+        req: &SearchRequest,
+        matches: &[(String, Value)],
+    ) -> FhirResult<(Vec<(String, Value)>, bool)> {
+        let mut seen: HashSet<(String, String)> = matches
+            .iter()
+            .map(|(t, r)| (t.clone(), r["id"].as_str().unwrap_or_default().to_string()))
+            .collect();
+        let mut added: Vec<(String, Value)> = Vec::new();
+        let mut frontier: Vec<(String, Value)> = matches.to_vec();
+        for round in 0..=ITERATE_ROUNDS {
+            let mut new: Vec<(String, Value)> = Vec::new();
+            let mut wanted: Vec<(String, String)> = Vec::new();
+            for inc in req.include.iter().filter(|i| round == 0 || i.iterate) {
+                for (rt, r) in &frontier {
+                    for param in include_params(registry, inc, rt) {
+                        for t in local_targets(registry, rt, &param, r) {
+                            if inc.target_type.as_ref().is_none_or(|tt| *tt == t.0)
+                                && !seen.contains(&t)
+                                && !wanted.contains(&t)
+                            {
+                                wanted.push(t);
+                            }
+                        }
+                    }
+                }
+            }
+            if !wanted.is_empty() {
+                for v in self
+                    .store
+                    .read_many(p, &wanted)
+                    .await
+                    .map_err(store_error)?
+                {
+                    if seen.insert((v.resource_type.clone(), v.id.clone())) {
+                        new.push((v.resource_type.clone(), body_json(&v)?));
+                    }
+                }
+            }
+            let targets: Vec<(String, String)> = frontier
+                .iter()
+                .map(|(t, r)| (t.clone(), r["id"].as_str().unwrap_or_default().to_string()))
+                .collect();
+            for rev in req.revinclude.iter().filter(|i| round == 0 || i.iterate) {
+                let params: Vec<String> = match &rev.param {
+                    Some(p) => vec![p.clone()],
+                    None => include_params(registry, rev, &rev.source_type),
+                };
+                if params.is_empty() || targets.is_empty() {
+                    continue;
+                }
+                let q = StoreQuery {
+                    resource_types: vec![rev.source_type.clone()],
+                    filters: vec![StoreFilter {
+                        any: params
+                            .into_iter()
+                            .map(|param| Cond::ReferenceIn {
+                                param,
+                                targets: targets.clone(),
+                            })
+                            .collect(),
+                        negate: false,
+                    }],
+                    sort: Vec::new(),
+                    after: None,
+                    limit: INCLUDE_CAP + 1,
+                };
+                for m in self.store.search(p, &q).await.map_err(store_error)? {
+                    let v = m.version;
+                    if seen.insert((v.resource_type.clone(), v.id.clone())) {
+                        new.push((v.resource_type.clone(), body_json(&v)?));
+                    }
+                }
+            }
+            if new.is_empty() {
+                break;
+            }
+            added.extend(new.iter().cloned());
+            if added.len() > INCLUDE_CAP {
+                added.truncate(INCLUDE_CAP);
+                return Ok((added, true));
+            }
+            frontier = new;
+        }
+        Ok((added, false))
+    }
+}
+
+/// The condition that confines a search to one compartment: any of the type's compartment
+/// parameters references the compartment's owner (and the owner itself is in its own
+/// compartment).
+fn compartment_filter(kind: &str, id: &str, rt: &str) -> FhirResult<StoreFilter> {
+    if !compartment::is_compartment(kind) {
+        return Err(FhirError::not_found(format!(
+            "{kind} does not define a compartment (those are Patient, Encounter, Practitioner, RelatedPerson, Device)"
+        )));
+    }
+    let mut any: Vec<Cond> = compartment::params(kind, rt)
+        .iter()
+        .map(|param| Cond::Reference {
+            param: param.clone(),
+            target_type: Some(kind.to_string()),
+            id: Some(id.to_string()),
+            url: None,
+            version: None,
+        })
+        .collect();
+    if rt == kind {
+        any.push(Cond::Id(vec![id.to_string()]));
+    }
+    if any.is_empty() {
+        return Err(FhirError::invalid(format!(
+            "{rt} resources are not part of the {kind} compartment"
+        )));
+    }
+    Ok(StoreFilter { any, negate: false })
+}
+
+fn ignored_outcome(req: &SearchRequest) -> Value {
+    let issues: Vec<Issue> = req
+        .ignored
+        .iter()
+        .map(|(param, reason)| Issue {
+            severity: "warning",
+            code: "not-supported",
+            diagnostics: format!("The parameter '{param}' was ignored: {reason}"),
+            expression: None,
+        })
+        .collect();
+    operation_outcome(&issues)
+}
