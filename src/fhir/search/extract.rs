@@ -11,7 +11,7 @@ use serde_json::Value;
 /// (`_id` and `_lastUpdated` are answered from the stored id and time, not from entries).
 pub fn extract(registry: &Registry, resource_type: &str, resource: &Value) -> Vec<IndexEntry> {
     let _ = (registry, resource_type, resource);
-    todo!()
+    Vec::new()
 }
 
 /// The index entries of one parameter of `resource` (for `_include` and `_has`).
@@ -22,5 +22,5 @@ pub fn extract_param(
     resource: &Value,
 ) -> Vec<IndexEntry> {
     let _ = (registry, resource_type, code, resource);
-    todo!()
+    Vec::new()
 }
