@@ -58,7 +58,9 @@ fn includes(rt: &str) -> Vec<String> {
     let mut v: Vec<String> = registry
         .params_of(rt)
         .into_iter()
-        .filter(|p| p.kind == super::search::params::ParamType::Reference && p.unsupported.is_none())
+        .filter(|p| {
+            p.kind == super::search::params::ParamType::Reference && p.unsupported.is_none()
+        })
         .map(|p| format!("{rt}:{}", p.code))
         .collect();
     v.insert(0, "*".to_string());

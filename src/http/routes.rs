@@ -161,7 +161,9 @@ async fn route(
         ["metadata"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
         ["_history"] if is_get => history(app, &ctx, HistoryScope::System).await,
         ["_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
-        ["_search"] if m == Method::POST => search(app, &ctx, SearchScope::System, Some(body)).await,
+        ["_search"] if m == Method::POST => {
+            search(app, &ctx, SearchScope::System, Some(body)).await
+        }
         ["_search"] => Ok(method_not_allowed(m.as_str(), "POST")),
         [first, ..] if first.starts_with('$') || first.starts_with('_') => Err(
             FhirError::not_found(format!("Unknown system-level operation or path '{first}'")),
@@ -198,7 +200,9 @@ async fn route(
             };
             search(app, &ctx, scope, None).await
         }
-        [_, _, rt] if !rt.starts_with(['_', '$']) => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        [_, _, rt] if !rt.starts_with(['_', '$']) => {
+            Ok(method_not_allowed(m.as_str(), "GET, HEAD"))
+        }
         [rt, id, "_history", vid] if is_get => vread(app, &ctx, rt, id, vid).await,
         [_, _, "_history", _] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
         _ => Err(FhirError::not_found(format!("Nothing is served at {path}"))),

@@ -66,7 +66,12 @@ fn too_many(what: &str) -> FhirError {
 }
 
 /// The (type, id) pairs that the `param` entries of `resource` point at on this server.
-fn local_targets(registry: &Registry, rt: &str, param: &str, resource: &Value) -> Vec<(String, String)> {
+fn local_targets(
+    registry: &Registry,
+    rt: &str,
+    param: &str,
+    resource: &Value,
+) -> Vec<(String, String)> {
     extract::extract_param(registry, rt, param, resource)
         .into_iter()
         .filter_map(|e| match e.value {

@@ -61,7 +61,11 @@ pub enum Cond {
     Id(Vec<String>),
     /// `_lastUpdated` against the stored version time (microseconds).
     LastUpdated { prefix: Prefix, low: i64, high: i64 },
-    String { param: String, mode: StringMode, value: String },
+    String {
+        param: String,
+        mode: StringMode,
+        value: String,
+    },
     /// `code` `None` is the `system|` form (any code in that system).
     Token {
         param: String,
@@ -162,7 +166,10 @@ pub enum SortKey {
     LastUpdated,
     /// Ascending sorts by each resource's smallest entry value, descending by its largest
     /// (dates: low / high; strings: normalised; tokens: code; references: url).
-    Param { param: String, kind: ParamType },
+    Param {
+        param: String,
+        kind: ParamType,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -134,7 +134,14 @@ mod tests {
         let keys: Vec<&str> = o.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["resourceType", "id", "status", "code", "valueQuantity", "meta"]
+            [
+                "resourceType",
+                "id",
+                "status",
+                "code",
+                "valueQuantity",
+                "meta"
+            ]
         );
     }
 
