@@ -165,6 +165,7 @@ async fn route(
             search(app, &ctx, SearchScope::System, Some(body)).await
         }
         ["_search"] => Ok(method_not_allowed(m.as_str(), "POST")),
+        ["$reindex"] if m == Method::POST => reindex(app, &ctx, None, None).await,
         [first, ..] if first.starts_with('$') || first.starts_with('_') => Err(
             FhirError::not_found(format!("Unknown system-level operation or path '{first}'")),
         ),
@@ -179,6 +180,7 @@ async fn route(
             search(app, &ctx, SearchScope::Type(rt), Some(body)).await
         }
         [_, "_search"] => Ok(method_not_allowed(m.as_str(), "POST")),
+        [rt, "$reindex"] if m == Method::POST => reindex(app, &ctx, Some(rt), None).await,
         [_, op] if op.starts_with('$') => {
             Err(FhirError::not_found(format!("Unknown operation '{op}'")))
         }
@@ -191,6 +193,7 @@ async fn route(
         },
         [rt, id, "_history"] if is_get => history(app, &ctx, HistoryScope::Instance(rt, id)).await,
         [_, _, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
+        [rt, id, "$reindex"] if m == Method::POST => reindex(app, &ctx, Some(rt), Some(id)).await,
         [kind, id, rt] if is_get && !rt.starts_with(['_', '$']) => {
             resource::check_resource_type(rt)?;
             let scope = SearchScope::Compartment {
@@ -305,6 +308,12 @@ async fn search(
         .search(&ctx.partition, scope, &params, lenient)
         .await?;
     Ok(Reply::json(StatusCode::OK, value_bytes(&bundle)))
+}
+
+async fn reindex(app: &App, ctx: &Ctx, rt: Option<&str>, id: Option<&str>) -> FhirResult<Reply> {
+    reject_params(ctx, "$reindex")?;
+    let result = app.fhir.reindex(&ctx.partition, rt, id).await?;
+    Ok(Reply::json(StatusCode::OK, value_bytes(&result)))
 }
 
 /// Reads and validates a request body: size limit (413), time limit (408), media type (415),

@@ -3,6 +3,7 @@
 
 mod history;
 mod read;
+mod reindex;
 mod search;
 mod write;
 

@@ -217,6 +217,17 @@ pub trait Store: Send + Sync {
         refs: &[(String, String)],
     ) -> StoreResult<Vec<Version>>;
 
+    /// Replaces the index entries of a resource whose current version is still `version`
+    /// (`$reindex`); `false` when it is not (it was written or deleted since).
+    async fn reindex(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+        index: Vec<IndexEntry>,
+    ) -> StoreResult<bool>;
+
     /// Flushes and releases the database. Called once, at shutdown.
     async fn close(&self);
 }

@@ -423,6 +423,17 @@ impl Store for SqliteStore {
         Err(StoreError::Other("read_many is not implemented yet".into()))
     }
 
+    async fn reindex(
+        &self,
+        _partition: &Partition,
+        _resource_type: &str,
+        _id: &str,
+        _version: u64,
+        _index: Vec<crate::fhir::search::IndexEntry>,
+    ) -> StoreResult<bool> {
+        Err(StoreError::Other("reindex is not implemented yet".into()))
+    }
+
     async fn close(&self) {
         // Dropping the sender ends the writer loop after the queued commits; it checkpoints
         // the WAL on its way out.
