@@ -1,8 +1,20 @@
 //! The FHIRPath subset that the R4 SearchParameter expressions use, evaluated over resources
 //! as JSON with element types from the R4 StructureDefinitions (`element_types`).
-//! (Owner: the index-extraction work; this file fixes the API that extraction relies on.)
+//!
+//! Supported: paths from a type name (`Patient.name`; a type the focus is not selects nothing,
+//! which is how multi-base expressions work) or from an element, choice elements, `|`, `=`,
+//! `!=`, `and`, `or`, `is`/`as` (operators and functions), `ofType`, `where`, `exists`,
+//! `empty`, `not`, `first`, `last`, `count`, `hasValue`, `resolve` (to a placeholder of the
+//! referenced type, for `resolve() is T`), `extension(url)`, indexers, `%resource`, `$this`,
+//! string/number/boolean literals. Anything else fails to parse.
+
+mod eval;
+mod lexer;
+mod parser;
 
 use serde_json::Value;
+
+pub(crate) use eval::TItem;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -11,7 +23,7 @@ pub struct FhirPathError(pub String);
 /// A parsed expression.
 #[derive(Debug, Clone)]
 pub struct Expression {
-    _private: (),
+    root: parser::Node,
 }
 
 /// One item of a result collection: a JSON value with the FHIR type it has at that place
@@ -24,13 +36,66 @@ pub struct Item<'a> {
 
 impl Expression {
     pub fn parse(source: &str) -> Result<Expression, FhirPathError> {
-        let _ = source;
-        todo!()
+        let tokens = lexer::tokenize(source)?;
+        Ok(Expression {
+            root: parser::parse(&tokens)?,
+        })
     }
 
     /// Evaluates the expression with `resource` as `%resource` and the context.
     pub fn evaluate<'a>(&self, resource: &'a Value) -> Result<Vec<Item<'a>>, FhirPathError> {
-        let _ = resource;
-        todo!()
+        Ok(self
+            .evaluate_typed(resource, &[eval::resource_item(resource)])?
+            .into_iter()
+            .map(public)
+            .collect())
+    }
+
+    /// Evaluates the expression with `focus` as context and `resource` as `%resource` (as a
+    /// composite parameter's components are evaluated on each item its base selects).
+    pub fn evaluate_on<'a>(
+        &self,
+        resource: &'a Value,
+        focus: &Item<'a>,
+    ) -> Result<Vec<Item<'a>>, FhirPathError> {
+        let focus = TItem {
+            value: focus.value.clone(),
+            ty: eval::static_type(&focus.type_name).unwrap_or("Element"),
+        };
+        Ok(self
+            .evaluate_typed(resource, &[focus])?
+            .into_iter()
+            .map(public)
+            .collect())
+    }
+
+    /// Evaluation without converting type names to owned strings (the extraction hot path).
+    pub(crate) fn evaluate_typed<'a>(
+        &self,
+        resource: &'a Value,
+        focus: &[TItem<'a>],
+    ) -> Result<Vec<TItem<'a>>, FhirPathError> {
+        eval::eval(&self.root, focus, &eval::Ctx { resource })
+    }
+
+    /// The root item of `resource` for [`Expression::evaluate_typed`].
+    pub(crate) fn root_item(resource: &Value) -> TItem<'_> {
+        eval::resource_item(resource)
+    }
+
+    /// This expression for resources of type `resource_type` only: union branches that start
+    /// from another type are dropped. `None` when no branch applies.
+    pub fn specialize(&self, resource_type: &str) -> Option<Expression> {
+        eval::specialize(&self.root, resource_type).map(|root| Expression { root })
     }
 }
+
+fn public(i: TItem<'_>) -> Item<'_> {
+    Item {
+        value: i.value,
+        type_name: i.ty.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,26 +1,524 @@
 //! Index extraction: evaluates every search parameter's FHIRPath expression over a resource
-//! and turns what it selects into normalised [`IndexEntry`]s.
-//! (Owner: the index-extraction work.)
+//! and turns what it selects into normalised [`IndexEntry`]s, by the FHIR type of each selected
+//! item (search.html "Search Types and FHIR Data Types").
+//!
+//! Choices worth knowing (see also docs/search-parameters.md):
+//! - a `Range` for a number or quantity parameter is one entry whose `low`/`high` are the
+//!   range's bounds (each widened by its own precision; an open end is `f64::MIN`/`MAX`) and
+//!   whose `value` is the midpoint (or the one bound given);
+//! - `Money` is a quantity with the currency as code and system `urn:iso:std:iso:4217`;
+//! - a ContactPoint as token is its `value` as code, without system (the `phone`/`email`
+//!   parameters already pick the kind with `where(system=…)`);
+//! - references to contained resources (`#id`) give no entry; `urn:uuid:`/`urn:oid:` ones give
+//!   a url-only entry; a Reference's `identifier` gives a token entry under `{code}:identifier`.
 
-use super::params::Registry;
-use super::IndexEntry;
+use super::params::{Compiled, ParamType, Registry};
+use super::values::{date_range, decimal_range, normalize_string};
+use super::{IndexEntry, IndexValue};
+use crate::fhir::element_types;
+use crate::fhir::fhirpath::{Expression, TItem};
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// Every index entry of `resource` (whose type is `resource_type`) for every parameter the
 /// registry holds for that type, including `_tag`, `_profile`, `_security`, `_source`
 /// (`_id` and `_lastUpdated` are answered from the stored id and time, not from entries).
 pub fn extract(registry: &Registry, resource_type: &str, resource: &Value) -> Vec<IndexEntry> {
-    let _ = (registry, resource_type, resource);
-    Vec::new()
+    let mut out = Vec::new();
+    for param in registry.compiled(resource_type) {
+        extract_one(param, resource, &mut out);
+    }
+    out
 }
 
-/// The index entries of one parameter of `resource` (for `_include` and `_has`).
+/// The entries of the one parameter `code` (with its `{code}:identifier` entries for a
+/// reference parameter); empty when the type has no such supported parameter.
 pub fn extract_param(
     registry: &Registry,
     resource_type: &str,
     code: &str,
     resource: &Value,
 ) -> Vec<IndexEntry> {
-    let _ = (registry, resource_type, code, resource);
-    Vec::new()
+    let mut out = Vec::new();
+    let params = registry.compiled(resource_type);
+    if let Ok(i) = params.binary_search_by(|p| p.code.as_str().cmp(code)) {
+        extract_one(&params[i], resource, &mut out);
+    }
+    out
+}
+
+fn extract_one(param: &Compiled, resource: &Value, out: &mut Vec<IndexEntry>) {
+    // An expression that fails on odd data (e.g. `is` over several items) indexes nothing for
+    // that parameter rather than failing the write.
+    let Ok(items) = param
+        .expression
+        .evaluate_typed(resource, &[Expression::root_item(resource)])
+    else {
+        return;
+    };
+    let mut values = Vec::new();
+    let mut identifiers = Vec::new();
+    for item in &items {
+        if param.kind == ParamType::Composite {
+            composite(param, resource, item, &mut values);
+        } else {
+            values_of(param.kind, item, &mut values, Some(&mut identifiers));
+        }
+    }
+    push_unique(&param.code, values, out);
+    if !identifiers.is_empty() {
+        push_unique(&format!("{}:identifier", param.code), identifiers, out);
+    }
+}
+
+fn push_unique(code: &str, mut values: Vec<IndexValue>, out: &mut Vec<IndexEntry>) {
+    if values.len() <= 32 {
+        let mut i = 0;
+        while i < values.len() {
+            if values[..i].contains(&values[i]) {
+                values.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    } else {
+        // IndexValue holds f64s and so is not Hash; its Debug text is an exact key.
+        let mut seen = HashSet::new();
+        values.retain(|v| seen.insert(format!("{v:?}")));
+    }
+    out.extend(values.into_iter().map(|value| IndexEntry {
+        param: code.to_string(),
+        value,
+    }));
+}
+
+/// The cartesian product of the component values evaluated on one base item.
+fn composite(param: &Compiled, resource: &Value, base: &TItem<'_>, out: &mut Vec<IndexValue>) {
+    let mut combos: Vec<Vec<IndexValue>> = vec![vec![]];
+    for (kind, expr) in &param.components {
+        let Ok(items) = expr.evaluate_typed(resource, std::slice::from_ref(base)) else {
+            return;
+        };
+        let mut vals = Vec::new();
+        for item in &items {
+            values_of(*kind, item, &mut vals, None);
+        }
+        if vals.is_empty() {
+            return;
+        }
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                vals.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push(v.clone());
+                    c
+                })
+            })
+            .collect();
+    }
+    out.extend(combos.into_iter().map(IndexValue::Composite));
+}
+
+/// The values of one selected item for a parameter of type `kind`. Reference identifiers go
+/// to `identifiers` when given.
+fn values_of(
+    kind: ParamType,
+    item: &TItem<'_>,
+    out: &mut Vec<IndexValue>,
+    identifiers: Option<&mut Vec<IndexValue>>,
+) {
+    let v: &Value = &item.value;
+    match kind {
+        ParamType::String => string_values(item.ty, v, out),
+        ParamType::Token => token_values(item.ty, v, out),
+        ParamType::Date => date_values(item.ty, v, out),
+        ParamType::Number => number_values(item.ty, v, out),
+        ParamType::Quantity => quantity_values(item.ty, v, out),
+        ParamType::Reference => {
+            if item.ty == "Reference" {
+                if let Some(r) = v.get("reference").and_then(Value::as_str) {
+                    out.extend(reference_value(r));
+                }
+                if let (Some(ids), Some(id)) = (identifiers, v.get("identifier")) {
+                    ids.extend(identifier_token(id));
+                }
+            } else if let Some(s) = v.as_str() {
+                out.extend(canonical_value(s));
+            }
+        }
+        ParamType::Uri => {
+            if let Some(s) = v.as_str() {
+                out.push(IndexValue::Uri {
+                    value: s.to_string(),
+                });
+            }
+        }
+        ParamType::Composite | ParamType::Special => {}
+    }
+}
+
+fn str_field<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// The strings of a single or repeating string element.
+fn str_list<'v>(v: &'v Value, key: &str) -> impl Iterator<Item = &'v str> {
+    let field = v.get(key);
+    let single = field.and_then(Value::as_str);
+    let many = field.and_then(Value::as_array);
+    single
+        .into_iter()
+        .chain(many.into_iter().flatten().filter_map(Value::as_str))
+}
+
+fn string_entry(s: &str) -> IndexValue {
+    IndexValue::String {
+        norm: normalize_string(s),
+        exact: s.to_string(),
+    }
+}
+
+fn string_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
+    let fields: &[&str] = match ty {
+        "HumanName" => &["family", "given", "prefix", "suffix", "text"],
+        "Address" => &[
+            "line",
+            "city",
+            "district",
+            "state",
+            "postalCode",
+            "country",
+            "text",
+        ],
+        _ => {
+            if let Some(s) = v.as_str() {
+                out.push(string_entry(s));
+            }
+            return;
+        }
+    };
+    for f in fields {
+        out.extend(str_list(v, f).map(string_entry));
+    }
+}
+
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+fn norm_text(s: Option<&str>) -> Option<String> {
+    s.map(normalize_string).filter(|s| !s.is_empty())
+}
+
+fn token(system: Option<String>, code: Option<String>, text: Option<String>) -> Option<IndexValue> {
+    (system.is_some() || code.is_some() || text.is_some()).then_some(IndexValue::Token {
+        system,
+        code,
+        text,
+    })
+}
+
+fn identifier_token(id: &Value) -> Option<IndexValue> {
+    token(
+        non_empty(str_field(id, "system")),
+        non_empty(str_field(id, "value")),
+        norm_text(id.get("type").and_then(|t| str_field(t, "text"))),
+    )
+}
+
+fn token_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
+    match ty {
+        "Coding" => out.extend(token(
+            non_empty(str_field(v, "system")),
+            non_empty(str_field(v, "code")),
+            norm_text(str_field(v, "display")),
+        )),
+        "CodeableConcept" => {
+            let text = str_field(v, "text");
+            let codings = v.get("coding").and_then(Value::as_array);
+            let mut any = false;
+            for c in codings.into_iter().flatten() {
+                let entry = token(
+                    non_empty(str_field(c, "system")),
+                    non_empty(str_field(c, "code")),
+                    norm_text(text.or_else(|| str_field(c, "display"))),
+                );
+                any |= entry.is_some();
+                out.extend(entry);
+            }
+            if !any {
+                out.extend(token(None, None, norm_text(text)));
+            }
+        }
+        "Identifier" => out.extend(identifier_token(v)),
+        "ContactPoint" => out.extend(token(None, non_empty(str_field(v, "value")), None)),
+        _ => match v {
+            Value::Bool(b) => out.extend(token(None, Some(b.to_string()), None)),
+            Value::String(s) => out.extend(token(None, non_empty(Some(s)), None)),
+            // An integer used as a token (e.g. a sequence number) matches its text.
+            Value::Number(n) => out.extend(token(None, Some(n.to_string()), None)),
+            _ => {}
+        },
+    }
+}
+
+fn date_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
+    match ty {
+        "Period" => out.extend(period(v)),
+        "Timing" => {
+            for e in str_list(v, "event") {
+                out.extend(date_entry(e));
+            }
+            if let Some(bounds) = v.get("repeat").and_then(|r| r.get("boundsPeriod")) {
+                out.extend(period(bounds));
+            }
+        }
+        _ => {
+            if let Some(s) = v.as_str() {
+                out.extend(date_entry(s));
+            }
+        }
+    }
+}
+
+fn date_entry(s: &str) -> Option<IndexValue> {
+    date_range(s).map(|(low, high)| IndexValue::Date { low, high })
+}
+
+/// A Period's range; a missing (or unreadable) end is open.
+fn period(v: &Value) -> Option<IndexValue> {
+    let start = str_field(v, "start").and_then(date_range).map(|r| r.0);
+    let end = str_field(v, "end").and_then(date_range).map(|r| r.1);
+    if start.is_none() && end.is_none() {
+        return None;
+    }
+    Some(IndexValue::Date {
+        low: start.unwrap_or(i64::MIN),
+        high: end.unwrap_or(i64::MAX),
+    })
+}
+
+/// A JSON number (or numeric string) with its precision range. serde_json keeps the exact
+/// text of numbers in this workspace, so `1.50` keeps its two decimals.
+fn number(v: &Value) -> Option<(f64, f64, f64)> {
+    match v {
+        Value::Number(n) => decimal_range(&n.to_string()),
+        Value::String(s) => decimal_range(s),
+        _ => None,
+    }
+}
+
+/// The bounds of a Range: low's lower precision bound to high's upper one.
+fn range_bounds(v: &Value) -> Option<(f64, f64, f64, &Value)> {
+    let low = v.get("low").filter(|q| q.get("value").is_some());
+    let high = v.get("high").filter(|q| q.get("value").is_some());
+    let lo = low.and_then(|q| number(&q["value"]));
+    let hi = high.and_then(|q| number(&q["value"]));
+    let unit_source = low.or(high)?;
+    let value = match (lo, hi) {
+        (Some(l), Some(h)) => (l.0 + h.0) / 2.0,
+        (Some(l), None) => l.0,
+        (None, Some(h)) => h.0,
+        (None, None) => return None,
+    };
+    Some((
+        value,
+        lo.map_or(f64::MIN, |l| l.1),
+        hi.map_or(f64::MAX, |h| h.2),
+        unit_source,
+    ))
+}
+
+fn number_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
+    let found = if ty == "Range" {
+        range_bounds(v).map(|(value, low, high, _)| (value, low, high))
+    } else {
+        number(v)
+    };
+    if let Some((value, low, high)) = found {
+        out.push(IndexValue::Number { value, low, high });
+    }
+}
+
+fn quantity_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
+    let q = |(value, low, high): (f64, f64, f64), units: &Value| IndexValue::Quantity {
+        value,
+        low,
+        high,
+        system: non_empty(str_field(units, "system")),
+        code: non_empty(str_field(units, "code")),
+        unit: non_empty(str_field(units, "unit")),
+    };
+    match ty {
+        "Quantity" | "Age" | "Count" | "Distance" | "Duration" | "SimpleQuantity"
+        | "MoneyQuantity" => {
+            if let Some(n) = v.get("value").and_then(number) {
+                out.push(q(n, v));
+            }
+        }
+        "Money" => {
+            if let Some((value, low, high)) = v.get("value").and_then(number) {
+                let currency = non_empty(str_field(v, "currency"));
+                out.push(IndexValue::Quantity {
+                    value,
+                    low,
+                    high,
+                    system: currency
+                        .as_ref()
+                        .map(|_| "urn:iso:std:iso:4217".to_string()),
+                    code: currency,
+                    unit: None,
+                });
+            }
+        }
+        "Range" => {
+            if let Some((value, low, high, units)) = range_bounds(v) {
+                out.push(q((value, low, high), units));
+            }
+        }
+        _ => {
+            if let Some(n) = number(v).filter(|_| !v.is_object()) {
+                out.push(IndexValue::Quantity {
+                    value: n.0,
+                    low: n.1,
+                    high: n.2,
+                    system: None,
+                    code: None,
+                    unit: None,
+                });
+            }
+        }
+    }
+}
+
+/// A Reference.reference as an index value; `None` for a contained (`#id`) reference.
+fn reference_value(r: &str) -> Option<IndexValue> {
+    let r = r.trim();
+    if r.is_empty() || r.starts_with('#') {
+        return None;
+    }
+    let mut segs: Vec<&str> = r.split('/').collect();
+    let mut version = None;
+    if segs.len() >= 4 && segs[segs.len() - 2] == "_history" {
+        version = segs.last().map(|v| v.to_string());
+        segs.truncate(segs.len() - 2);
+    }
+    if let [.., ty, id] = segs.as_slice() {
+        if !id.is_empty() && element_types::is_resource_type(ty) && !r.starts_with("urn:") {
+            let url = if segs.len() == 2 {
+                format!("{ty}/{id}")
+            } else {
+                segs.join("/")
+            };
+            return Some(IndexValue::Reference {
+                target_type: Some(ty.to_string()),
+                id: Some(id.to_string()),
+                url,
+                version,
+            });
+        }
+    }
+    Some(IndexValue::Reference {
+        target_type: None,
+        id: None,
+        url: r.to_string(),
+        version: None,
+    })
+}
+
+/// A canonical (or uri) used as a reference: `url|version`.
+fn canonical_value(s: &str) -> Option<IndexValue> {
+    let (url, version) = match s.split_once('|') {
+        Some((u, v)) => (u, Some(v.to_string())),
+        None => (s, None),
+    };
+    match reference_value(url)? {
+        IndexValue::Reference {
+            target_type,
+            id,
+            url,
+            version: history,
+        } => Some(IndexValue::Reference {
+            target_type,
+            id,
+            url,
+            version: version.or(history),
+        }),
+        other => Some(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_of_each_shape() {
+        assert_eq!(
+            reference_value("Patient/1/_history/2"),
+            Some(IndexValue::Reference {
+                target_type: Some("Patient".into()),
+                id: Some("1".into()),
+                url: "Patient/1".into(),
+                version: Some("2".into())
+            })
+        );
+        assert_eq!(
+            reference_value("http://s/fhir/Patient/1"),
+            Some(IndexValue::Reference {
+                target_type: Some("Patient".into()),
+                id: Some("1".into()),
+                url: "http://s/fhir/Patient/1".into(),
+                version: None
+            })
+        );
+        assert_eq!(reference_value("#c"), None);
+        assert_eq!(
+            reference_value("urn:uuid:1234"),
+            Some(IndexValue::Reference {
+                target_type: None,
+                id: None,
+                url: "urn:uuid:1234".into(),
+                version: None
+            })
+        );
+        assert_eq!(
+            canonical_value("http://h/ValueSet/x|2.0"),
+            Some(IndexValue::Reference {
+                target_type: Some("ValueSet".into()),
+                id: Some("x".into()),
+                url: "http://h/ValueSet/x".into(),
+                version: Some("2.0".into())
+            })
+        );
+    }
+
+    #[test]
+    fn ranges_and_money() {
+        let mut out = Vec::new();
+        let range = serde_json::json!({"low": {"value": 2, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}, "high": {"value": 8, "unit": "a"}});
+        quantity_values("Range", &range, &mut out);
+        assert_eq!(
+            out[0],
+            IndexValue::Quantity {
+                value: 5.0,
+                low: 1.5,
+                high: 8.5,
+                system: Some("http://unitsofmeasure.org".into()),
+                code: Some("a".into()),
+                unit: Some("a".into())
+            }
+        );
+        let open = serde_json::json!({"high": {"value": 8}});
+        number_values("Range", &open, &mut out);
+        assert_eq!(
+            out[1],
+            IndexValue::Number {
+                value: 8.0,
+                low: f64::MIN,
+                high: 8.5
+            }
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! vendored in `profiles/search-parameters.json`, plus the common `Resource` parameters.
 
 use crate::fhir::element_types;
+use crate::fhir::fhirpath::Expression;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -82,6 +83,53 @@ pub struct SearchParam {
 #[derive(Debug, Default)]
 pub struct Registry {
     by_type: HashMap<String, HashMap<String, SearchParam>>,
+    /// The parsed expressions per resource type, built on first extraction.
+    compiled: OnceLock<HashMap<String, Vec<Compiled>>>,
+}
+
+/// A supported parameter's expressions, parsed once and reduced to the union branches that
+/// apply to one resource type (what extraction evaluates on every write).
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub code: String,
+    pub kind: ParamType,
+    pub expression: Expression,
+    pub components: Vec<(ParamType, Expression)>,
+}
+
+/// Parameters whose expression parses but cannot be indexed faithfully, by URL, with the
+/// reason searching by them is refused.
+const NOT_INDEXABLE: &[(&str, &str)] = &[
+    (
+        "http://hl7.org/fhir/SearchParameter/Bundle-composition",
+        "selects the Composition inside the Bundle, not a reference; searching inside Bundle entries is not supported",
+    ),
+    (
+        "http://hl7.org/fhir/SearchParameter/Bundle-message",
+        "selects the MessageHeader inside the Bundle, not a reference; searching inside Bundle entries is not supported",
+    ),
+];
+
+/// Why `def` (an official SearchParameter) cannot be evaluated, if it cannot.
+fn unsupported_reason(def: &Value, kind: ParamType) -> Option<String> {
+    let url = def["url"].as_str().unwrap_or_default();
+    if let Some((_, why)) = NOT_INDEXABLE.iter().find(|(u, _)| *u == url) {
+        return Some(why.to_string());
+    }
+    if kind == ParamType::Special {
+        return Some("special parameters are not supported".to_string());
+    }
+    let Some(expression) = def["expression"].as_str() else {
+        return Some("the parameter has no FHIRPath expression".to_string());
+    };
+    let components = def["component"].as_array().into_iter().flatten();
+    for x in std::iter::once(expression).chain(components.filter_map(|c| c["expression"].as_str()))
+    {
+        if let Err(e) = Expression::parse(x) {
+            return Some(format!("the expression {x} is not supported: {e}"));
+        }
+    }
+    None
 }
 
 impl Registry {
@@ -116,13 +164,7 @@ impl Registry {
                 continue;
             };
             let expression = def["expression"].as_str().map(str::to_string);
-            let mut unsupported = None;
-            if expression.is_none() {
-                unsupported = Some("the parameter has no FHIRPath expression".to_string());
-            }
-            if kind == ParamType::Special {
-                unsupported = Some("special parameters are not supported".to_string());
-            }
+            let mut unsupported = unsupported_reason(def, kind);
             let mut components = Vec::new();
             for c in def["component"].as_array().into_iter().flatten() {
                 let target = c["definition"].as_str().and_then(|u| by_url.get(u));
@@ -189,6 +231,25 @@ impl Registry {
         self.by_type.get(resource_type)?.get(code)
     }
 
+    /// The supported parameters of `resource_type` that have index entries, parsed, sorted by
+    /// code. (`_id` and `_lastUpdated` are answered from stored columns, so they have none.)
+    pub(crate) fn compiled(&self, resource_type: &str) -> &[Compiled] {
+        let all = self.compiled.get_or_init(|| {
+            self.by_type
+                .iter()
+                .map(|(t, params)| {
+                    let mut list: Vec<Compiled> =
+                        params.values().filter_map(|p| compile(p, t)).collect();
+                    list.sort_by(|a, b| a.code.cmp(&b.code));
+                    (t.clone(), list)
+                })
+                .collect()
+        });
+        all.get(resource_type)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
     /// All parameters of a resource type, sorted by code (for the CapabilityStatement).
     pub fn params_of(&self, resource_type: &str) -> Vec<&SearchParam> {
         let mut v: Vec<&SearchParam> = self
@@ -199,6 +260,26 @@ impl Registry {
         v.sort_by(|a, b| a.code.cmp(&b.code));
         v
     }
+}
+
+fn compile(p: &SearchParam, resource_type: &str) -> Option<Compiled> {
+    if p.unsupported.is_some() || matches!(p.code.as_str(), "_id" | "_lastUpdated") {
+        return None;
+    }
+    let expression = Expression::parse(p.expression.as_deref()?)
+        .ok()?
+        .specialize(resource_type)?;
+    let components = p
+        .components
+        .iter()
+        .map(|c| Some((c.kind, Expression::parse(&c.expression).ok()?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Compiled {
+        code: p.code.clone(),
+        kind: p.kind,
+        expression,
+        components,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,463 @@
+//! Index extraction over the official R4 SearchParameters and examples: every expression
+//! parses, the unsupported ones are exactly those docs/search-parameters.md lists, extraction
+//! never fails on any official example, and hand-checked entries for specific examples.
+
+use fhird::fhir::element_types;
+use fhird::fhir::fhirpath::Expression;
+use fhird::fhir::search::extract::{extract, extract_param};
+use fhird::fhir::search::params::Registry;
+use fhird::fhir::search::values::date_range;
+use fhird::fhir::search::{IndexEntry, IndexValue};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn examples_dir() -> PathBuf {
+    std::env::var_os("FHIR_R4_EXAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/fhir-pkgs/ex/package"))
+}
+
+fn example(file: &str) -> Value {
+    let text = std::fs::read_to_string(examples_dir().join(file)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn index(resource: &Value) -> Vec<IndexEntry> {
+    let rt = resource["resourceType"].as_str().unwrap();
+    extract(Registry::r4(), rt, resource)
+}
+
+fn of<'e>(entries: &'e [IndexEntry], param: &str) -> Vec<&'e IndexValue> {
+    entries
+        .iter()
+        .filter(|e| e.param == param)
+        .map(|e| &e.value)
+        .collect()
+}
+
+fn norms(entries: &[IndexEntry], param: &str) -> Vec<String> {
+    of(entries, param)
+        .into_iter()
+        .map(|v| match v {
+            IndexValue::String { norm, .. } => norm.clone(),
+            other => panic!("{param}: not a string: {other:?}"),
+        })
+        .collect()
+}
+
+fn tok(system: Option<&str>, code: Option<&str>, text: Option<&str>) -> IndexValue {
+    IndexValue::Token {
+        system: system.map(str::to_string),
+        code: code.map(str::to_string),
+        text: text.map(str::to_string),
+    }
+}
+
+fn reference(t: &str, id: &str) -> IndexValue {
+    IndexValue::Reference {
+        target_type: Some(t.into()),
+        id: Some(id.into()),
+        url: format!("{t}/{id}"),
+        version: None,
+    }
+}
+
+fn day(d: &str) -> IndexValue {
+    let (low, high) = date_range(d).unwrap();
+    IndexValue::Date { low, high }
+}
+
+fn lines_of_doc() -> BTreeMap<String, String> {
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/search-parameters.md"),
+    )
+    .unwrap();
+    doc.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("- `")?;
+            let (url, rest) = rest.split_once('`')?;
+            let (_, reason) = rest.split_once(" — ")?;
+            Some((url.to_string(), reason.trim().to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_expression_parses_and_the_unsupported_list_is_documented() {
+    let registry = Registry::r4();
+    let mut unsupported = BTreeMap::new();
+    let mut seen = 0;
+    for t in element_types::resource_types() {
+        for p in registry.params_of(t) {
+            seen += 1;
+            if let Some(x) = &p.expression {
+                Expression::parse(x).unwrap_or_else(|e| panic!("{x}: {e}"));
+            }
+            for c in &p.components {
+                Expression::parse(&c.expression).unwrap();
+            }
+            if let Some(why) = &p.unsupported {
+                unsupported.insert(p.url.clone(), why.clone());
+            }
+        }
+    }
+    assert!(seen > 3000, "{seen}");
+    assert_eq!(unsupported, lines_of_doc());
+    assert_eq!(unsupported.len(), 6);
+}
+
+/// Every official example: extraction neither panics nor selects garbage (every date entry is
+/// an ordered range, every entry's param is a parameter of the type).
+#[test]
+fn extraction_over_every_official_example() {
+    let registry = Registry::r4();
+    let mut files = 0;
+    let mut entries = 0;
+    let mut micros = 0u128;
+    for f in std::fs::read_dir(examples_dir()).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(resource) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let Some(rt) = resource["resourceType"].as_str() else {
+            continue;
+        };
+        if !element_types::is_resource_type(rt) {
+            continue;
+        }
+        let start = Instant::now();
+        let found = extract(registry, rt, &resource);
+        micros += start.elapsed().as_micros();
+        files += 1;
+        entries += found.len();
+        for e in &found {
+            let code = e.param.strip_suffix(":identifier").unwrap_or(&e.param);
+            assert!(
+                registry.param(rt, code).is_some(),
+                "{}: {}",
+                path.display(),
+                e.param
+            );
+            if let IndexValue::Date { low, high } = e.value {
+                assert!(low <= high, "{}: {e:?}", path.display());
+            }
+        }
+    }
+    assert!(files > 5000, "{files}");
+    assert!(entries > 100_000, "{entries}");
+    eprintln!(
+        "{files} examples, {entries} entries, {} µs/resource (unoptimised test build)",
+        micros / files as u128
+    );
+}
+
+#[test]
+fn patient_example() {
+    let p = example("Patient-example.json");
+    let e = index(&p);
+    // Given names repeat across the official and maiden names: entries are deduplicated.
+    assert_eq!(norms(&e, "given"), ["peter", "james", "jim"]);
+    assert_eq!(norms(&e, "family"), ["chalmers", "windsor"]);
+    assert!(of(&e, "family").contains(&&IndexValue::String {
+        norm: "chalmers".into(),
+        exact: "Chalmers".into()
+    }));
+    let name = norms(&e, "name");
+    for n in ["chalmers", "peter", "jim", "windsor"] {
+        assert!(name.contains(&n.to_string()), "{n}");
+    }
+    assert_eq!(of(&e, "birthdate"), [&day("1974-12-25")]);
+    let (low, high) = date_range("1974-12-25").unwrap();
+    assert_eq!(high - low + 1, 86_400_000_000);
+    assert_eq!(
+        of(&e, "identifier"),
+        [&tok(
+            Some("urn:oid:1.2.36.146.595.217.0.1"),
+            Some("12345"),
+            None
+        )]
+    );
+    assert_eq!(of(&e, "gender"), [&tok(None, Some("male"), None)]);
+    assert_eq!(of(&e, "active"), [&tok(None, Some("true"), None)]);
+    assert_eq!(of(&e, "deceased"), [&tok(None, Some("false"), None)]);
+    // ContactPoint as token: the value; the first telecom has none.
+    assert_eq!(
+        of(&e, "telecom"),
+        [
+            &tok(None, Some("(03) 5555 6473"), None),
+            &tok(None, Some("(03) 3410 5613"), None),
+            &tok(None, Some("(03) 5555 8834"), None)
+        ]
+    );
+    assert_eq!(of(&e, "phone").len(), 3);
+    assert!(of(&e, "email").is_empty());
+    assert_eq!(norms(&e, "address-city"), ["pleasantville"]);
+    let address = norms(&e, "address");
+    for part in ["534 erewhon st", "pleasantville", "rainbow", "vic", "3999"] {
+        assert!(address.contains(&part.to_string()), "{part}");
+    }
+    assert_eq!(of(&e, "organization"), [&reference("Organization", "1")]);
+    // `_id` and `_lastUpdated` come from stored columns.
+    assert!(of(&e, "_id").is_empty() && of(&e, "_lastUpdated").is_empty());
+}
+
+#[test]
+fn observation_example() {
+    let o = example("Observation-example.json");
+    let e = index(&o);
+    let loinc = tok(
+        Some("http://loinc.org"),
+        Some("29463-7"),
+        Some("body weight"),
+    );
+    assert_eq!(of(&e, "code").len(), 4);
+    assert_eq!(of(&e, "code")[0], &loinc);
+    let weight = IndexValue::Quantity {
+        value: 185.0,
+        low: 184.5,
+        high: 185.5,
+        system: Some("http://unitsofmeasure.org".into()),
+        code: Some("[lb_av]".into()),
+        unit: Some("lbs".into()),
+    };
+    assert_eq!(of(&e, "value-quantity"), [&weight]);
+    assert_eq!(of(&e, "subject"), [&reference("Patient", "example")]);
+    // `patient` is the multi-base clinical-patient: `Observation.subject.where(resolve() is
+    // Patient)` is its Observation branch.
+    assert_eq!(of(&e, "patient"), [&reference("Patient", "example")]);
+    assert_eq!(of(&e, "encounter"), [&reference("Encounter", "example")]);
+    assert_eq!(of(&e, "date"), [&day("2016-03-28")]);
+    let composites = of(&e, "code-value-quantity");
+    assert_eq!(composites.len(), 4, "one per coding × one value");
+    assert_eq!(
+        composites[0],
+        &IndexValue::Composite(vec![loinc.clone(), weight.clone()])
+    );
+    assert!(
+        of(&e, "combo-code-value-quantity").contains(&&IndexValue::Composite(vec![loinc, weight]))
+    );
+    assert!(of(&e, "code-value-concept").is_empty());
+    assert_eq!(
+        of(&e, "category"),
+        [&tok(
+            Some("http://terminology.hl7.org/CodeSystem/observation-category"),
+            Some("vital-signs"),
+            Some("vital signs")
+        )]
+    );
+}
+
+#[test]
+fn period_date_multi_base_and_text_only_concept() {
+    // Encounter.period 16:00–16:30 at +10:00.
+    let e = index(&example("Encounter-home.json"));
+    let (low, _) = date_range("2015-01-17T06:00:00Z").unwrap();
+    let (_, high) = date_range("2015-01-17T06:30:00Z").unwrap();
+    assert_eq!(of(&e, "date"), [&IndexValue::Date { low, high }]);
+    // A Period with only a start is open at the end.
+    let mut open = example("Encounter-home.json");
+    open["period"] = json!({"start": "2015"});
+    let e = index(&open);
+    let (low, _) = date_range("2015").unwrap();
+    assert_eq!(
+        of(&e, "date"),
+        [&IndexValue::Date {
+            low,
+            high: i64::MAX
+        }]
+    );
+
+    let a = index(&example("AllergyIntolerance-example.json"));
+    assert_eq!(of(&a, "patient"), [&reference("Patient", "example")]);
+
+    let p = index(&example("Procedure-example.json"));
+    assert_eq!(
+        of(&p, "reason-code"),
+        [&tok(
+            None,
+            None,
+            Some("generalized abdominal pain 24 hours. localized in rif with rebound and guarding")
+        )]
+    );
+    // With codings, the concept's text is every coding's text.
+    assert_eq!(
+        of(&p, "code"),
+        [&tok(
+            Some("http://snomed.info/sct"),
+            Some("80146002"),
+            Some("appendectomy")
+        )]
+    );
+}
+
+#[test]
+fn money_reference_identifier_and_extract_param() {
+    let inv = example("Invoice-example.json");
+    let e = index(&inv);
+    assert_eq!(
+        of(&e, "totalgross"),
+        [&IndexValue::Quantity {
+            value: 48.0,
+            low: 47.5,
+            high: 48.5,
+            system: Some("urn:iso:std:iso:4217".into()),
+            code: Some("EUR".into()),
+            unit: None
+        }]
+    );
+    // issuer has only an identifier: no reference entry, one `issuer:identifier` token.
+    assert!(of(&e, "issuer").is_empty());
+    assert_eq!(
+        of(&e, "issuer:identifier"),
+        [&tok(
+            Some("http://myhospital/NamingSystem/departments"),
+            Some("CARD_INTERMEDIATE_CARE"),
+            None
+        )]
+    );
+    let (low, high) = date_range("2017-01-25T07:00:00Z").unwrap();
+    assert_eq!(of(&e, "date"), [&IndexValue::Date { low, high }]);
+    let only = extract_param(Registry::r4(), "Invoice", "issuer", &inv);
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].param, "issuer:identifier");
+    assert!(extract_param(Registry::r4(), "Invoice", "nope", &inv).is_empty());
+}
+
+#[test]
+fn meta_tag_profile_and_uri() {
+    let cs = index(&example("CodeSystem-additionalmaterials.json"));
+    assert_eq!(
+        of(&cs, "_profile"),
+        [&IndexValue::Uri {
+            value: "http://hl7.org/fhir/StructureDefinition/shareablecodesystem".into()
+        }]
+    );
+    assert_eq!(
+        of(&cs, "url"),
+        [&IndexValue::Uri {
+            value: "http://hl7.org/fhir/additionalmaterials".into()
+        }]
+    );
+    let mut p = example("Patient-example.json");
+    p["meta"] = json!({"tag": [{"system": "http://s", "code": "t", "display": "Tag One"}],
+        "security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}],
+        "source": "http://src#1"});
+    let e = index(&p);
+    assert_eq!(
+        of(&e, "_tag"),
+        [&tok(Some("http://s"), Some("t"), Some("tag one"))]
+    );
+    assert_eq!(
+        of(&e, "_security"),
+        [&tok(
+            Some("http://terminology.hl7.org/CodeSystem/v3-Confidentiality"),
+            Some("R"),
+            None
+        )]
+    );
+    assert_eq!(
+        of(&e, "_source"),
+        [&IndexValue::Uri {
+            value: "http://src#1".into()
+        }]
+    );
+}
+
+#[test]
+fn references_absolute_versioned_contained_and_canonical() {
+    let o = json!({"resourceType": "Observation", "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": "http://other.org/fhir/Patient/9/_history/2"},
+        "performer": [{"reference": "#p"}, {"reference": "urn:uuid:1f2e"}],
+        "basedOn": [{"reference": "ServiceRequest/s1"}]});
+    let e = index(&o);
+    assert_eq!(
+        of(&e, "subject"),
+        [&IndexValue::Reference {
+            target_type: Some("Patient".into()),
+            id: Some("9".into()),
+            url: "http://other.org/fhir/Patient/9".into(),
+            version: Some("2".into())
+        }]
+    );
+    assert_eq!(
+        of(&e, "performer"),
+        [&IndexValue::Reference {
+            target_type: None,
+            id: None,
+            url: "urn:uuid:1f2e".into(),
+            version: None
+        }]
+    );
+    assert_eq!(of(&e, "based-on"), [&reference("ServiceRequest", "s1")]);
+    assert_eq!(of(&e, "code"), [&tok(None, None, Some("x"))]);
+    // A canonical reference keeps its version apart.
+    let q = json!({"resourceType": "QuestionnaireResponse", "status": "completed",
+        "questionnaire": "http://x.org/Questionnaire/q|3"});
+    assert_eq!(
+        of(&index(&q), "questionnaire"),
+        [&IndexValue::Reference {
+            target_type: Some("Questionnaire".into()),
+            id: Some("q".into()),
+            url: "http://x.org/Questionnaire/q".into(),
+            version: Some("3".into())
+        }]
+    );
+}
+
+/// Prints the extraction cost over all official examples (run with `--ignored --nocapture`,
+/// ideally with `--release`).
+#[test]
+#[ignore]
+fn bench_extraction() {
+    let registry = Registry::r4();
+    let mut docs = Vec::new();
+    for f in std::fs::read_dir(examples_dir()).unwrap() {
+        let path = f.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if v["resourceType"]
+            .as_str()
+            .is_some_and(element_types::is_resource_type)
+        {
+            docs.push(v);
+        }
+    }
+    let _ = extract(registry, "Patient", &docs[0]);
+    for name in ["all", "Patient-example.json", "Observation-example.json"] {
+        let set: Vec<&Value> = if name == "all" {
+            docs.iter().collect()
+        } else {
+            vec![]
+        };
+        let single;
+        let set = if set.is_empty() {
+            single = example(name);
+            vec![&single; 2000]
+        } else {
+            set
+        };
+        let start = Instant::now();
+        let mut n = 0;
+        for d in &set {
+            n += extract(registry, d["resourceType"].as_str().unwrap(), d).len();
+        }
+        let per = start.elapsed().as_secs_f64() * 1e6 / set.len() as f64;
+        eprintln!(
+            "{name}: {per:.1} µs/resource ({} resources, {n} entries)",
+            set.len()
+        );
+    }
+}
