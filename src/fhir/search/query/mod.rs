@@ -5,6 +5,16 @@
 //! the interactions layer into [`Cond::ReferenceIn`] / [`Cond::IdIn`] before a store sees them.
 //! (Owner of `parse`: the query-parsing work; the types are the contract with the stores.)
 
+mod control;
+mod cursor;
+mod escape;
+mod problem;
+mod request;
+mod target;
+mod value;
+
+pub use target::MAX_DEPTH;
+
 use super::params::{ParamType, Registry};
 use crate::fhir::outcome::FhirError;
 
@@ -261,8 +271,8 @@ pub struct SearchRequest {
     /// Parameters ignored under `Prefer: handling=lenient`, with the reason, for the
     /// OperationOutcome entry.
     pub ignored: Vec<(String, String)>,
-    /// The request's parameters in a canonical order, without `_cursor`, for `self`/`next`
-    /// links.
+    /// The request's parameters sorted by name (stable), without `_cursor`, `_format`,
+    /// `_pretty`, ignored or empty ones, for `self`/`next` links.
     pub canonical: Vec<(String, String)>,
 }
 
@@ -279,30 +289,14 @@ pub struct ParseOptions<'a> {
 
 /// Parses a search's query parameters (already percent-decoded, in request order) for the
 /// given types (one type, or the `_type` list / empty for a system-level search). Unknown
-/// parameters, bad values and modifiers the parameter's type does not allow give a 400
-/// OperationOutcome naming the parameter, unless `lenient` (then they are listed in
-/// `ignored`).
+/// or unsupported parameters and modifiers give a 400 OperationOutcome naming the parameter,
+/// unless `lenient` (then they are listed in `ignored`); bad values of known parameters are a
+/// 400 either way. A parameter with an empty value is ignored.
 pub fn parse(
     registry: &Registry,
     resource_type: Option<&str>,
     params: &[(String, String)],
     options: &ParseOptions<'_>,
 ) -> Result<SearchRequest, FhirError> {
-    let _ = (registry, resource_type, params, options);
-    Err(FhirError::new(
-        crate::fhir::outcome::ErrorKind::NotImplemented,
-        "Search is not implemented by this server yet",
-    ))
-}
-
-impl Cursor {
-    /// The cursor as opaque URL-safe text for a `_cursor` link parameter.
-    pub fn encode(&self) -> String {
-        String::new()
-    }
-
-    pub fn decode(text: &str) -> Option<Cursor> {
-        let _ = text;
-        None
-    }
+    request::parse(registry, resource_type, params, options)
 }

@@ -1,0 +1,213 @@
+//! The query string as a whole: which parameter is which, repetition (AND) and comma lists
+//! (OR), lenient handling, and the canonical parameter list for links.
+
+use super::control;
+use super::escape::split_unescaped;
+use super::problem::Problem;
+use super::target::{parse_path, Path};
+use super::value::cond;
+use super::{Criterion, Cursor, Filter, ParseOptions, SearchRequest, Summary, Total};
+use crate::fhir::element_types;
+use crate::fhir::outcome::FhirError;
+use crate::fhir::search::params::Registry;
+
+/// Result parameters that make no sense twice.
+const SINGLE: [&str; 7] = [
+    "_count",
+    "_total",
+    "_summary",
+    "_cursor",
+    "_type",
+    "_sort",
+    "_elements",
+];
+
+pub fn parse(
+    registry: &Registry,
+    resource_type: Option<&str>,
+    params: &[(String, String)],
+    options: &ParseOptions<'_>,
+) -> Result<SearchRequest, FhirError> {
+    let types = match resource_type {
+        Some(t) if element_types::is_resource_type(t) => vec![t.to_string()],
+        Some(t) => return Err(FhirError::invalid(format!("Unknown resource type '{t}'"))),
+        None => system_types(params)?,
+    };
+    let mut request = SearchRequest {
+        resource_types: types.clone(),
+        filters: Vec::new(),
+        sort: Vec::new(),
+        count: options.default_count.min(options.max_count),
+        total: Total::None,
+        summary: Summary::False,
+        elements: Vec::new(),
+        include: Vec::new(),
+        revinclude: Vec::new(),
+        cursor: None,
+        ignored: Vec::new(),
+        canonical: Vec::new(),
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, value) in params {
+        // search.html: a parameter without a value is ignored.
+        if value.is_empty() {
+            continue;
+        }
+        let name = key.split([':', '.']).next().unwrap_or_default();
+        if SINGLE.contains(&name) {
+            if seen.contains(&name) {
+                return Err(FhirError::invalid(format!("'{name}' may appear only once")));
+            }
+            seen.push(name);
+        }
+        let outcome = one(
+            registry,
+            resource_type.is_none(),
+            &types,
+            key,
+            name,
+            value,
+            options,
+            &mut request,
+        );
+        match outcome {
+            Ok(true) => request.canonical.push((key.clone(), value.clone())),
+            Ok(false) => {}
+            Err(Problem::Unknown(m)) if options.lenient => request.ignored.push((key.clone(), m)),
+            Err(p) => return Err(p.into_error()),
+        }
+    }
+    request.canonical.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(request)
+}
+
+/// `_type` of a system-level search, read before everything else because it decides which
+/// parameters exist.
+fn system_types(params: &[(String, String)]) -> Result<Vec<String>, FhirError> {
+    match params.iter().find(|(k, v)| k == "_type" && !v.is_empty()) {
+        Some((_, v)) => control::types(v).map_err(Problem::into_error),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Handles one parameter occurrence; `Ok(true)` when it belongs in the canonical list.
+#[allow(clippy::too_many_arguments)]
+fn one(
+    registry: &Registry,
+    system: bool,
+    types: &[String],
+    key: &str,
+    name: &str,
+    value: &str,
+    options: &ParseOptions<'_>,
+    request: &mut SearchRequest,
+) -> Result<bool, Problem> {
+    let modifier = key.strip_prefix(name).unwrap_or_default();
+    let control = matches!(
+        name,
+        "_format"
+            | "_pretty"
+            | "_cursor"
+            | "_type"
+            | "_sort"
+            | "_count"
+            | "_total"
+            | "_summary"
+            | "_elements"
+            | "_include"
+            | "_revinclude"
+    );
+    let iterate = matches!(modifier, ":iterate" | ":recurse");
+    let include = matches!(name, "_include" | "_revinclude");
+    if control && !modifier.is_empty() && !(include && iterate) {
+        return Err(Problem::Unknown(format!(
+            "Modifier '{modifier}' is not allowed on '{name}'"
+        )));
+    }
+    match name {
+        // The HTTP layer's business; not search criteria.
+        "_format" | "_pretty" => Ok(false),
+        "_cursor" => {
+            request.cursor = Some(
+                Cursor::decode(value)
+                    .ok_or_else(|| Problem::Invalid("Invalid _cursor value".to_string()))?,
+            );
+            Ok(false)
+        }
+        "_type" if system => Ok(true),
+        "_type" => Err(Problem::Unknown(
+            "_type is only allowed in a system-level search".to_string(),
+        )),
+        "_sort" => {
+            request.sort = control::sort(registry, types, value)?;
+            Ok(true)
+        }
+        "_count" => {
+            request.count = control::count(value, options.max_count)?;
+            Ok(true)
+        }
+        "_total" => {
+            request.total = control::total(value)?;
+            Ok(true)
+        }
+        "_summary" => {
+            request.summary = control::summary(value)?;
+            Ok(true)
+        }
+        "_elements" => {
+            request.elements = control::elements(value)?;
+            Ok(true)
+        }
+        "_include" => {
+            let found = control::includes(registry, types, name, value, iterate)?;
+            request.include.extend(found);
+            Ok(true)
+        }
+        "_revinclude" => {
+            let found = control::includes(registry, types, name, value, iterate)?;
+            request.revinclude.extend(found);
+            Ok(true)
+        }
+        _ => {
+            let path = parse_path(registry, types, key, 0)?;
+            let items: Vec<&str> = split_unescaped(value, ',')
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect();
+            if items.is_empty() {
+                return Ok(false);
+            }
+            let any = items
+                .iter()
+                .map(|raw| criterion(&path, raw, options.base_url))
+                .collect::<Result<Vec<_>, _>>()?;
+            request.filters.push(Filter {
+                any,
+                negate: path.negated(),
+            });
+            Ok(true)
+        }
+    }
+}
+
+fn criterion(path: &Path, raw: &str, base_url: &str) -> Result<Criterion, Problem> {
+    Ok(match path {
+        Path::Leaf { param, modifier } => Criterion::Cond(cond(param, modifier, raw, base_url)?),
+        Path::Chain { param, inner } => Criterion::Chain {
+            param: param.clone(),
+            inner: inner
+                .iter()
+                .map(|(t, p)| Ok((t.clone(), Box::new(criterion(p, raw, base_url)?))))
+                .collect::<Result<Vec<_>, Problem>>()?,
+        },
+        Path::Has {
+            resource_type,
+            param,
+            inner,
+        } => Criterion::Has {
+            resource_type: resource_type.clone(),
+            param: param.clone(),
+            inner: Box::new(criterion(inner, raw, base_url)?),
+        },
+    })
+}

@@ -1,0 +1,423 @@
+//! What a parameter name refers to: the search parameter(s) of the searched types, the
+//! modifier, and chains (`subject:Patient.name`) and reverse chains (`_has:Type:param:…`),
+//! resolved against the registry before any value is read.
+
+use super::problem::Problem;
+use crate::fhir::element_types;
+use crate::fhir::search::params::{Component, ParamType, Registry, SearchParam};
+
+/// How deep chains and `_has` may nest: each resolves to a sub-search, so depth multiplies
+/// the work of one request.
+pub const MAX_DEPTH: usize = 4;
+
+/// The parameters every resource has, searchable even without `_type` at system level.
+const RESOURCE_LEVEL: [&str; 6] = [
+    "_id",
+    "_lastUpdated",
+    "_tag",
+    "_profile",
+    "_security",
+    "_source",
+];
+
+/// Named in search.html but not evaluated by this server.
+const NOT_SUPPORTED: [&str; 7] = [
+    "_text",
+    "_content",
+    "_filter",
+    "_query",
+    "_list",
+    "_contained",
+    "_containedType",
+];
+
+/// A parameter as it applies to all the searched types at once.
+#[derive(Debug, Clone)]
+pub struct ParamRef {
+    /// The code the conditions carry (for a composite's component: its index).
+    pub code: String,
+    /// The name used in error messages.
+    pub display: String,
+    pub kind: ParamType,
+    /// The union of the reference targets over the searched types.
+    pub targets: Vec<String>,
+    pub components: Vec<Component>,
+    /// Every expression selects Identifiers, so `:of-type` applies.
+    pub identifier: bool,
+}
+
+impl ParamRef {
+    pub fn component(parent: &ParamRef, index: usize, component: &Component) -> ParamRef {
+        ParamRef {
+            code: index.to_string(),
+            display: format!("{} (component {})", parent.display, index + 1),
+            kind: component.kind,
+            targets: Vec::new(),
+            components: Vec::new(),
+            identifier: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modifier {
+    None,
+    Missing,
+    Exact,
+    Contains,
+    Not,
+    Text,
+    OfType,
+    Identifier,
+    Above,
+    Below,
+    /// `:[Type]` on a reference parameter.
+    Type(String),
+}
+
+/// A resolved parameter name, before values.
+#[derive(Debug, Clone)]
+pub enum Path {
+    Leaf {
+        param: ParamRef,
+        modifier: Modifier,
+    },
+    Chain {
+        param: String,
+        inner: Vec<(String, Path)>,
+    },
+    Has {
+        resource_type: String,
+        param: String,
+        inner: Box<Path>,
+    },
+}
+
+impl Path {
+    /// `:not` on a top-level parameter negates its whole filter.
+    pub fn negated(&self) -> bool {
+        matches!(
+            self,
+            Path::Leaf {
+                modifier: Modifier::Not,
+                ..
+            }
+        )
+    }
+}
+
+pub fn is_not_supported(name: &str) -> bool {
+    NOT_SUPPORTED.contains(&name)
+}
+
+/// Where the searched types are named in messages.
+pub fn describe(types: &[String]) -> String {
+    if types.is_empty() {
+        "a system-level search without _type".to_string()
+    } else {
+        types.join(", ")
+    }
+}
+
+/// The parameter `code` of every type in `types` (system level without `_type`: the
+/// Resource-level ones only).
+pub fn resolve(registry: &Registry, types: &[String], code: &str) -> Result<ParamRef, Problem> {
+    if is_not_supported(code) {
+        return Err(Problem::Unknown(format!(
+            "Search parameter '{code}' is not supported"
+        )));
+    }
+    let unknown = || {
+        Problem::Unknown(format!(
+            "Unknown search parameter '{code}' for {}",
+            describe(types)
+        ))
+    };
+    let defs: Vec<(&str, &SearchParam)> = if types.is_empty() {
+        if !RESOURCE_LEVEL.contains(&code) {
+            return Err(unknown());
+        }
+        vec![(
+            "Patient",
+            registry.param("Patient", code).ok_or_else(unknown)?,
+        )]
+    } else {
+        types
+            .iter()
+            .map(|t| {
+                registry
+                    .param(t, code)
+                    .map(|p| (t.as_str(), p))
+                    .ok_or_else(|| {
+                        Problem::Unknown(format!("Unknown search parameter '{code}' for {t}"))
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let (_, first) = defs[0];
+    for (t, def) in &defs {
+        if let Some(reason) = &def.unsupported {
+            return Err(Problem::Unknown(format!(
+                "Search parameter '{code}' of {t} is not supported: {reason}"
+            )));
+        }
+        if def.kind != first.kind {
+            return Err(Problem::Unknown(format!(
+                "Search parameter '{code}' has different types across the searched types ({})",
+                describe(types)
+            )));
+        }
+    }
+    let mut targets: Vec<String> = Vec::new();
+    for (_, def) in &defs {
+        for t in &def.targets {
+            if !targets.contains(t) {
+                targets.push(t.clone());
+            }
+        }
+    }
+    Ok(ParamRef {
+        code: code.to_string(),
+        display: code.to_string(),
+        kind: first.kind,
+        targets,
+        components: first.components.clone(),
+        identifier: defs
+            .iter()
+            .all(|(t, d)| selects_identifiers(t, d.expression.as_deref())),
+    })
+}
+
+/// Whether every part of `expression` that applies to `resource_type` is a plain path ending
+/// on an Identifier element (the only place `:of-type` means something).
+fn selects_identifiers(resource_type: &str, expression: Option<&str>) -> bool {
+    let Some(expression) = expression else {
+        return false;
+    };
+    let prefix = format!("{resource_type}.");
+    let mut any = false;
+    for part in expression.split('|') {
+        let part = part.trim().trim_start_matches('(').trim_end_matches(')');
+        let Some(path) = part.strip_prefix(&prefix) else {
+            continue;
+        };
+        let mut current = resource_type.to_string();
+        for segment in path.split('.') {
+            if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return false;
+            }
+            match element_types::element(&current, segment) {
+                Some(def) => current = def.type_name.to_string(),
+                None => return false,
+            }
+        }
+        if current != "Identifier" {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+/// Resolves a parameter name (everything left of `=`) for `types`. `depth` counts the chain
+/// links and `_has` levels above this name.
+pub fn parse_path(
+    registry: &Registry,
+    types: &[String],
+    key: &str,
+    depth: usize,
+) -> Result<Path, Problem> {
+    if depth > MAX_DEPTH {
+        return Err(Problem::Invalid(format!(
+            "Chains and _has may nest at most {MAX_DEPTH} levels deep"
+        )));
+    }
+    if let Some(rest) = key.strip_prefix("_has:") {
+        return parse_has(registry, types, key, rest, depth);
+    }
+    if key == "_has" {
+        return Err(has_syntax(key));
+    }
+    match key.split_once('.') {
+        Some((head, tail)) => parse_chain(registry, types, head, tail, depth),
+        None => {
+            let (name, modifier) = match key.split_once(':') {
+                Some((n, m)) => (n, Some(m)),
+                None => (key, None),
+            };
+            let param = resolve(registry, types, name)?;
+            let modifier = parse_modifier(&param, modifier, depth > 0)?;
+            Ok(Path::Leaf { param, modifier })
+        }
+    }
+}
+
+fn has_syntax(key: &str) -> Problem {
+    Problem::Invalid(format!(
+        "Invalid parameter '{key}': expected _has:[type]:[parameter]:[criterion]"
+    ))
+}
+
+fn parse_has(
+    registry: &Registry,
+    types: &[String],
+    key: &str,
+    rest: &str,
+    depth: usize,
+) -> Result<Path, Problem> {
+    let mut parts = rest.splitn(3, ':');
+    let (Some(source), Some(code), Some(inner_key)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(has_syntax(key));
+    };
+    if source.is_empty() || code.is_empty() || inner_key.is_empty() {
+        return Err(has_syntax(key));
+    }
+    if !element_types::is_resource_type(source) {
+        return Err(Problem::Unknown(format!(
+            "Unknown resource type '{source}' in '{key}'"
+        )));
+    }
+    let source_types = [source.to_string()];
+    let param = resolve(registry, &source_types, code)?;
+    if param.kind != ParamType::Reference {
+        return Err(Problem::Invalid(format!(
+            "'{code}' of {source} is not a reference parameter, so it cannot be used in _has"
+        )));
+    }
+    if !types.is_empty()
+        && !param.targets.is_empty()
+        && !types.iter().any(|t| param.targets.contains(t))
+    {
+        return Err(Problem::Invalid(format!(
+            "'{code}' of {source} does not reference {}",
+            describe(types)
+        )));
+    }
+    let inner = parse_path(registry, &source_types, inner_key, depth + 1)?;
+    Ok(Path::Has {
+        resource_type: source.to_string(),
+        param: code.to_string(),
+        inner: Box::new(inner),
+    })
+}
+
+fn parse_chain(
+    registry: &Registry,
+    types: &[String],
+    head: &str,
+    tail: &str,
+    depth: usize,
+) -> Result<Path, Problem> {
+    let (name, type_modifier) = match head.split_once(':') {
+        Some((n, m)) => (n, Some(m)),
+        None => (head, None),
+    };
+    let param = resolve(registry, types, name)?;
+    if param.kind != ParamType::Reference {
+        return Err(Problem::Invalid(format!(
+            "'{name}' is not a reference parameter, so it cannot be chained"
+        )));
+    }
+    let candidates: Vec<String> = match type_modifier {
+        Some(t) => {
+            if !is_target(&param, t) {
+                return Err(Problem::Unknown(format!(
+                    "Modifier ':{t}' is not a target type of reference parameter '{name}'"
+                )));
+            }
+            vec![t.to_string()]
+        }
+        None if param.targets.is_empty() => return Err(Problem::Invalid(format!(
+            "'{name}' may reference any type: name the type to chain through ('{name}:[type].…')"
+        ))),
+        None => param.targets.clone(),
+    };
+    let chained = if tail.starts_with("_has:") {
+        "_has"
+    } else {
+        tail.split([':', '.']).next().unwrap_or_default()
+    };
+    let mut inner = Vec::new();
+    let mut first_error = None;
+    for candidate in candidates {
+        let one = [candidate.clone()];
+        if chained != "_has" && registry.param(&candidate, chained).is_none() {
+            continue;
+        }
+        match parse_path(registry, &one, tail, depth + 1) {
+            Ok(path) => inner.push((candidate, path)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if inner.is_empty() {
+        return Err(first_error.unwrap_or_else(|| {
+            Problem::Unknown(format!(
+                "No target type of '{name}' has a search parameter '{chained}'"
+            ))
+        }));
+    }
+    Ok(Path::Chain {
+        param: name.to_string(),
+        inner,
+    })
+}
+
+fn is_target(param: &ParamRef, t: &str) -> bool {
+    element_types::is_resource_type(t)
+        && (param.targets.is_empty() || param.targets.iter().any(|x| x == t))
+}
+
+/// The modifiers search.html defines per type; those this server does not evaluate are
+/// refused as not supported rather than ignored (ignoring would widen the result).
+fn parse_modifier(
+    param: &ParamRef,
+    modifier: Option<&str>,
+    nested: bool,
+) -> Result<Modifier, Problem> {
+    let Some(m) = modifier else {
+        return Ok(Modifier::None);
+    };
+    let code = param.display.as_str();
+    let kind = param.kind;
+    let not_allowed = || {
+        Problem::Unknown(format!(
+            "Modifier ':{m}' is not allowed on {} parameter '{code}'",
+            kind.as_str()
+        ))
+    };
+    let not_supported =
+        || Problem::Unknown(format!("Modifier ':{m}' on '{code}' is not supported"));
+    let special = matches!(code, "_id" | "_lastUpdated");
+    let parsed = match (m, kind) {
+        ("missing", _) if !special => Modifier::Missing,
+        ("not", ParamType::Token) => Modifier::Not,
+        (_, _) if special => return Err(not_allowed()),
+        ("exact", ParamType::String) => Modifier::Exact,
+        ("contains", ParamType::String) => Modifier::Contains,
+        ("text", ParamType::Token) => Modifier::Text,
+        ("of-type", ParamType::Token) if param.identifier => Modifier::OfType,
+        ("in" | "not-in" | "above" | "below", ParamType::Token) => return Err(not_supported()),
+        ("above", ParamType::Uri) => Modifier::Above,
+        ("below", ParamType::Uri) => Modifier::Below,
+        ("above" | "below", ParamType::Reference) => return Err(not_supported()),
+        ("identifier", ParamType::Reference) => Modifier::Identifier,
+        (t, ParamType::Reference) if element_types::is_resource_type(t) => {
+            if !is_target(param, t) {
+                return Err(Problem::Unknown(format!(
+                    "Modifier ':{t}' is not a target type of reference parameter '{code}'"
+                )));
+            }
+            Modifier::Type(t.to_string())
+        }
+        _ => return Err(not_allowed()),
+    };
+    if nested && parsed == Modifier::Not {
+        return Err(Problem::Unknown(format!(
+            "Modifier ':not' on '{code}' is not supported inside a chain or _has"
+        )));
+    }
+    Ok(parsed)
+}

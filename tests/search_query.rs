@@ -1,0 +1,1560 @@
+//! Search request parsing (query string → SearchRequest) against the official R4 registry.
+//! Expected values are worked out by hand from search.html and the SearchParameter files.
+
+use fhird::fhir::outcome::ErrorKind;
+use fhird::fhir::search::params::{ParamType, Registry};
+use fhird::fhir::search::query::{
+    parse, Cond, Criterion, Cursor, Filter, Include, ParseOptions, Prefix, SearchRequest, Sort,
+    SortKey, SortValue, StringMode, Summary, SystemMatch, Total, UriMode,
+};
+
+const BASE: &str = "http://example.org/fhir";
+
+// Microseconds since the epoch of some UTC midnights (date -u -d … +%s, × 10^6).
+const Y1974_12_25: i64 = 157_161_600_000_000;
+const Y1974_12_26: i64 = 157_248_000_000_000;
+const Y2020: i64 = 1_577_836_800_000_000;
+const Y2021: i64 = 1_609_459_200_000_000;
+const Y2020_03: i64 = 1_583_020_800_000_000;
+const Y2020_04: i64 = 1_585_699_200_000_000;
+
+fn options(lenient: bool) -> ParseOptions<'static> {
+    ParseOptions {
+        base_url: BASE,
+        default_count: 20,
+        max_count: 100,
+        lenient,
+    }
+}
+
+fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
+    query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn run(rt: Option<&str>, query: &[(&str, &str)], lenient: bool) -> Result<SearchRequest, String> {
+    parse(Registry::r4(), rt, &pairs(query), &options(lenient)).map_err(|e| {
+        assert_eq!(e.kind, ErrorKind::Invalid, "every parse error is a 400");
+        e.message()
+    })
+}
+
+fn ok(rt: &str, query: &[(&str, &str)]) -> SearchRequest {
+    match run(Some(rt), query, false) {
+        Ok(r) => r,
+        Err(e) => panic!("{query:?} failed: {e}"),
+    }
+}
+
+fn err(rt: &str, query: &[(&str, &str)]) -> String {
+    match run(Some(rt), query, false) {
+        Ok(r) => panic!("{query:?} parsed: {r:?}"),
+        Err(e) => e,
+    }
+}
+
+/// The one filter of a one-parameter request.
+fn filter(rt: &str, key: &str, value: &str) -> Filter {
+    let r = ok(rt, &[(key, value)]);
+    assert_eq!(r.filters.len(), 1, "{key}={value}");
+    r.filters[0].clone()
+}
+
+/// The one condition of a one-value, one-parameter request.
+fn cond(rt: &str, key: &str, value: &str) -> Cond {
+    let f = filter(rt, key, value);
+    assert!(!f.negate);
+    match f.any.as_slice() {
+        [Criterion::Cond(c)] => c.clone(),
+        other => panic!("{key}={value}: {other:?}"),
+    }
+}
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+fn string_cond(param: &str, mode: StringMode, value: &str) -> Cond {
+    Cond::String {
+        param: s(param),
+        mode,
+        value: s(value),
+    }
+}
+
+fn token(param: &str, system: SystemMatch, code: Option<&str>) -> Cond {
+    Cond::Token {
+        param: s(param),
+        system,
+        code: code.map(s),
+    }
+}
+
+fn reference(param: &str, target_type: Option<&str>, id: Option<&str>, url: Option<&str>) -> Cond {
+    Cond::Reference {
+        param: s(param),
+        target_type: target_type.map(s),
+        id: id.map(s),
+        url: url.map(s),
+        version: None,
+    }
+}
+
+fn leaf(c: Cond) -> Box<Criterion> {
+    Box::new(Criterion::Cond(c))
+}
+
+// ---------- string ----------
+
+#[test]
+fn string_default_is_normalised_starts_with() {
+    assert_eq!(
+        cond("Patient", "name", "  Évé  MÜLLER "),
+        string_cond("name", StringMode::StartsWith, "eve muller")
+    );
+}
+
+#[test]
+fn string_exact_keeps_the_text() {
+    assert_eq!(
+        cond("Patient", "family", "Évé"),
+        string_cond("family", StringMode::StartsWith, "eve")
+    );
+    assert_eq!(
+        cond("Patient", "family:exact", "Évé "),
+        string_cond("family", StringMode::Exact, "Évé ")
+    );
+}
+
+#[test]
+fn string_contains_is_normalised() {
+    assert_eq!(
+        cond("Patient", "address:contains", "Straße"),
+        string_cond("address", StringMode::Contains, "straße")
+    );
+}
+
+#[test]
+fn comma_is_or_and_repetition_is_and() {
+    let r = ok("Patient", &[("given", "eve,adam"), ("given", "x")]);
+    assert_eq!(
+        r.filters,
+        vec![
+            Filter {
+                any: vec![
+                    Criterion::Cond(string_cond("given", StringMode::StartsWith, "eve")),
+                    Criterion::Cond(string_cond("given", StringMode::StartsWith, "adam")),
+                ],
+                negate: false,
+            },
+            Filter {
+                any: vec![Criterion::Cond(string_cond(
+                    "given",
+                    StringMode::StartsWith,
+                    "x"
+                ))],
+                negate: false,
+            },
+        ]
+    );
+}
+
+#[test]
+fn escapes_keep_separators_literal() {
+    let f = filter("Patient", "family:exact", r"a\,b,c\\,d\$e\|f");
+    assert_eq!(
+        f.any,
+        vec![
+            Criterion::Cond(string_cond("family", StringMode::Exact, "a,b")),
+            Criterion::Cond(string_cond("family", StringMode::Exact, r"c\")),
+            Criterion::Cond(string_cond("family", StringMode::Exact, "d$e|f")),
+        ]
+    );
+}
+
+#[test]
+fn string_rejects_token_modifiers() {
+    assert_eq!(
+        err("Patient", &[("name:text", "x")]),
+        "Modifier ':text' is not allowed on string parameter 'name'"
+    );
+}
+
+// ---------- token ----------
+
+#[test]
+fn token_code_only_matches_any_system() {
+    assert_eq!(
+        cond("Patient", "gender", "male"),
+        token("gender", SystemMatch::Any, Some("male"))
+    );
+}
+
+#[test]
+fn token_system_and_code() {
+    assert_eq!(
+        cond("Observation", "code", "http://loinc.org|1234-5"),
+        token(
+            "code",
+            SystemMatch::Is(s("http://loinc.org")),
+            Some("1234-5")
+        )
+    );
+}
+
+#[test]
+fn token_no_system() {
+    assert_eq!(
+        cond("Observation", "code", "|1234-5"),
+        token("code", SystemMatch::None, Some("1234-5"))
+    );
+}
+
+#[test]
+fn token_system_only() {
+    assert_eq!(
+        cond("Patient", "identifier", "http://acme.org/mrn|"),
+        token(
+            "identifier",
+            SystemMatch::Is(s("http://acme.org/mrn")),
+            None
+        )
+    );
+}
+
+#[test]
+fn token_escaped_bar_is_part_of_the_code() {
+    assert_eq!(
+        cond("Patient", "identifier", r"urn:x|a\|b"),
+        token("identifier", SystemMatch::Is(s("urn:x")), Some("a|b"))
+    );
+}
+
+#[test]
+fn token_malformed_values() {
+    assert_eq!(
+        err("Patient", &[("identifier", "a|b|c")]),
+        "Invalid token value 'a|b|c' for 'identifier'"
+    );
+    assert_eq!(
+        err("Patient", &[("gender", "|")]),
+        "Invalid token value '|' for 'gender'"
+    );
+}
+
+#[test]
+fn token_not_negates_the_filter() {
+    let f = filter("Patient", "gender:not", "male,female");
+    assert_eq!(
+        f,
+        Filter {
+            any: vec![
+                Criterion::Cond(token("gender", SystemMatch::Any, Some("male"))),
+                Criterion::Cond(token("gender", SystemMatch::Any, Some("female"))),
+            ],
+            negate: true,
+        }
+    );
+}
+
+#[test]
+fn token_text_is_normalised() {
+    assert_eq!(
+        cond("Observation", "code:text", "Blood  Préssure"),
+        Cond::TokenText {
+            param: s("code"),
+            text: s("blood pressure")
+        }
+    );
+}
+
+#[test]
+fn token_of_type_on_identifier() {
+    assert_eq!(
+        cond(
+            "Patient",
+            "identifier:of-type",
+            "http://terminology.hl7.org/CodeSystem/v2-0203|MR|446053"
+        ),
+        token(
+            "identifier:of-type",
+            SystemMatch::Is(s("http://terminology.hl7.org/CodeSystem/v2-0203")),
+            Some("MR|446053")
+        )
+    );
+    assert_eq!(
+        err("Patient", &[("identifier:of-type", "sys|MR")]),
+        "Invalid value 'sys|MR' for 'identifier:of-type' (expected system|code|value)"
+    );
+}
+
+#[test]
+fn of_type_is_only_for_identifier_params() {
+    assert_eq!(
+        err("Patient", &[("gender:of-type", "a|b|c")]),
+        "Modifier ':of-type' is not allowed on token parameter 'gender'"
+    );
+}
+
+#[test]
+fn token_rejects_exact() {
+    assert_eq!(
+        err("Patient", &[("gender:exact", "male")]),
+        "Modifier ':exact' is not allowed on token parameter 'gender'"
+    );
+}
+
+#[test]
+fn terminology_modifiers_are_not_supported() {
+    for m in ["in", "not-in", "above", "below"] {
+        assert_eq!(
+            err("Observation", &[(&format!("code:{m}"), "http://x/vs")]),
+            format!("Modifier ':{m}' on 'code' is not supported")
+        );
+    }
+}
+
+#[test]
+fn unknown_modifier_is_refused() {
+    assert_eq!(
+        err("Patient", &[("gender:foo", "male")]),
+        "Modifier ':foo' is not allowed on token parameter 'gender'"
+    );
+}
+
+// ---------- date ----------
+
+#[test]
+fn date_without_prefix_is_eq_over_the_day() {
+    assert_eq!(
+        cond("Patient", "birthdate", "1974-12-25"),
+        Cond::Date {
+            param: s("birthdate"),
+            prefix: Prefix::Eq,
+            low: Y1974_12_25,
+            high: Y1974_12_26 - 1
+        }
+    );
+}
+
+#[test]
+fn date_every_prefix() {
+    let cases = [
+        ("eq", Prefix::Eq),
+        ("ne", Prefix::Ne),
+        ("gt", Prefix::Gt),
+        ("lt", Prefix::Lt),
+        ("ge", Prefix::Ge),
+        ("le", Prefix::Le),
+        ("sa", Prefix::Sa),
+        ("eb", Prefix::Eb),
+        ("ap", Prefix::Ap),
+    ];
+    for (text, prefix) in cases {
+        assert_eq!(
+            cond("Observation", "date", &format!("{text}2020")),
+            Cond::Date {
+                param: s("date"),
+                prefix,
+                low: Y2020,
+                high: Y2021 - 1
+            }
+        );
+    }
+}
+
+#[test]
+fn date_month_precision() {
+    assert_eq!(
+        cond("Observation", "date", "ge2020-03"),
+        Cond::Date {
+            param: s("date"),
+            prefix: Prefix::Ge,
+            low: Y2020_03,
+            high: Y2020_04 - 1
+        }
+    );
+}
+
+#[test]
+fn date_with_zone_and_unencoded_plus() {
+    // 2013-01-14T10:00+01:00 is 09:00Z; the whole minute. A `+` decoded as space still works.
+    let expected = Cond::Date {
+        param: s("date"),
+        prefix: Prefix::Lt,
+        low: 1_358_154_000_000_000,
+        high: 1_358_154_060_000_000 - 1,
+    };
+    assert_eq!(
+        cond("Observation", "date", "lt2013-01-14T10:00+01:00"),
+        expected
+    );
+    assert_eq!(
+        cond("Observation", "date", "lt2013-01-14T10:00 01:00"),
+        expected
+    );
+}
+
+#[test]
+fn date_invalid_values() {
+    assert_eq!(
+        err("Patient", &[("birthdate", "xx")]),
+        "Invalid date value 'xx' for 'birthdate'"
+    );
+    assert_eq!(
+        err("Patient", &[("birthdate", "gt2020-13-01")]),
+        "Invalid date value 'gt2020-13-01' for 'birthdate'"
+    );
+    assert_eq!(
+        err("Patient", &[("birthdate", "zz2020")]),
+        "Invalid date value 'zz2020' for 'birthdate'"
+    );
+}
+
+#[test]
+fn date_refuses_string_modifiers() {
+    assert_eq!(
+        err("Patient", &[("birthdate:exact", "2020")]),
+        "Modifier ':exact' is not allowed on date parameter 'birthdate'"
+    );
+}
+
+// ---------- number ----------
+
+#[test]
+fn number_precision_range() {
+    assert_eq!(
+        cond("RiskAssessment", "probability", "100"),
+        Cond::Number {
+            param: s("probability"),
+            prefix: Prefix::Eq,
+            value: 100.0,
+            low: 99.5,
+            high: 100.5
+        }
+    );
+}
+
+#[test]
+fn number_prefixes_and_exponent() {
+    assert_eq!(
+        cond("RiskAssessment", "probability", "gt1e2"),
+        Cond::Number {
+            param: s("probability"),
+            prefix: Prefix::Gt,
+            value: 100.0,
+            low: 50.0,
+            high: 150.0
+        }
+    );
+    match cond("RiskAssessment", "probability", "le0.8") {
+        Cond::Number {
+            prefix: Prefix::Le,
+            value,
+            low,
+            high,
+            ..
+        } => {
+            assert_eq!(value, 0.8);
+            assert!((low - 0.75).abs() < 1e-12 && (high - 0.85).abs() < 1e-12);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn number_invalid_values() {
+    for v in ["abc", "1.", ".5", "NaN", "inf", "1e", "--1", "gt"] {
+        assert_eq!(
+            err("RiskAssessment", &[("probability", v)]),
+            format!("Invalid number value '{v}' for 'probability'")
+        );
+    }
+}
+
+// ---------- quantity ----------
+
+#[test]
+fn quantity_with_system_and_code() {
+    assert_eq!(
+        cond(
+            "Observation",
+            "value-quantity",
+            "5|http://unitsofmeasure.org|mg"
+        ),
+        Cond::Quantity {
+            param: s("value-quantity"),
+            prefix: Prefix::Eq,
+            value: 5.0,
+            low: 4.5,
+            high: 5.5,
+            system: Some(s("http://unitsofmeasure.org")),
+            code: Some(s("mg"))
+        }
+    );
+}
+
+#[test]
+fn quantity_code_without_system_and_value_only() {
+    match cond("Observation", "value-quantity", "ap5.4||mg") {
+        Cond::Quantity {
+            prefix: Prefix::Ap,
+            system: None,
+            code: Some(c),
+            ..
+        } => assert_eq!(c, "mg"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        cond("Observation", "value-quantity", "lt60"),
+        Cond::Quantity {
+            param: s("value-quantity"),
+            prefix: Prefix::Lt,
+            value: 60.0,
+            low: 59.5,
+            high: 60.5,
+            system: None,
+            code: None
+        }
+    );
+}
+
+#[test]
+fn quantity_invalid_values() {
+    assert_eq!(
+        err("Observation", &[("value-quantity", "5.4|mg")]),
+        "Invalid quantity value '5.4|mg' for 'value-quantity' (expected [prefix]value[|system|code])"
+    );
+    assert_eq!(
+        err("Observation", &[("value-quantity", "x||mg")]),
+        "Invalid quantity value 'x' for 'value-quantity'"
+    );
+}
+
+// ---------- reference ----------
+
+#[test]
+fn reference_plain_id() {
+    assert_eq!(
+        cond("Observation", "subject", "123"),
+        reference("subject", None, Some("123"), None)
+    );
+}
+
+#[test]
+fn reference_type_and_id() {
+    assert_eq!(
+        cond("Observation", "subject", "Patient/123"),
+        reference("subject", Some("Patient"), Some("123"), None)
+    );
+    assert_eq!(
+        cond("Observation", "subject", "Patient/123/_history/2"),
+        reference("subject", Some("Patient"), Some("123"), None)
+    );
+}
+
+#[test]
+fn reference_type_modifier() {
+    assert_eq!(
+        cond("Observation", "subject:Patient", "123"),
+        reference("subject", Some("Patient"), Some("123"), None)
+    );
+    assert_eq!(
+        err("Observation", &[("subject:Practitioner", "123")]),
+        "Modifier ':Practitioner' is not a target type of reference parameter 'subject'"
+    );
+    assert_eq!(
+        err("Observation", &[("subject:Patient", "Group/1")]),
+        "Reference 'Group/1' does not match the modifier ':Patient' of 'subject'"
+    );
+}
+
+#[test]
+fn reference_to_a_type_that_is_not_a_target() {
+    assert_eq!(
+        err("Patient", &[("organization", "Practitioner/1")]),
+        "'Practitioner' is not a target type of reference parameter 'organization'"
+    );
+}
+
+#[test]
+fn reference_absolute_local_and_external() {
+    assert_eq!(
+        cond(
+            "Observation",
+            "subject",
+            "http://example.org/fhir/Patient/123"
+        ),
+        reference("subject", Some("Patient"), Some("123"), None)
+    );
+    assert_eq!(
+        cond(
+            "Observation",
+            "subject",
+            "http://other.org/fhir/Patient/123"
+        ),
+        reference(
+            "subject",
+            None,
+            None,
+            Some("http://other.org/fhir/Patient/123")
+        )
+    );
+    // Only under the base followed by `/`: a sibling path is external.
+    assert_eq!(
+        cond(
+            "Observation",
+            "subject",
+            "http://example.org/fhirx/Patient/1"
+        ),
+        reference(
+            "subject",
+            None,
+            None,
+            Some("http://example.org/fhirx/Patient/1")
+        )
+    );
+}
+
+#[test]
+fn reference_canonical_with_version() {
+    assert_eq!(
+        cond(
+            "QuestionnaireResponse",
+            "questionnaire",
+            "http://hl7.org/fhir/Questionnaire/phq9|2.0"
+        ),
+        Cond::Reference {
+            param: s("questionnaire"),
+            target_type: None,
+            id: None,
+            url: Some(s("http://hl7.org/fhir/Questionnaire/phq9")),
+            version: Some(s("2.0")),
+        }
+    );
+}
+
+#[test]
+fn reference_identifier_modifier_is_a_token() {
+    assert_eq!(
+        cond(
+            "Observation",
+            "subject:identifier",
+            "http://acme.org/mrn|12345"
+        ),
+        token(
+            "subject:identifier",
+            SystemMatch::Is(s("http://acme.org/mrn")),
+            Some("12345")
+        )
+    );
+}
+
+#[test]
+fn reference_invalid_values() {
+    assert_eq!(
+        err("Observation", &[("subject", "Nope/1")]),
+        "Invalid reference value 'Nope/1' for 'subject'"
+    );
+    assert_eq!(
+        err("Observation", &[("subject", "a b")]),
+        "Invalid reference value 'a b' for 'subject'"
+    );
+}
+
+// ---------- uri ----------
+
+#[test]
+fn uri_modes() {
+    let url = "http://acme.org/fhir/ValueSet/123";
+    for (key, mode) in [
+        ("url", UriMode::Equals),
+        ("url:above", UriMode::Above),
+        ("url:below", UriMode::Below),
+    ] {
+        assert_eq!(
+            cond("ValueSet", key, url),
+            Cond::Uri {
+                param: s("url"),
+                mode,
+                value: s(url)
+            }
+        );
+    }
+}
+
+// ---------- composite ----------
+
+#[test]
+fn composite_token_quantity() {
+    assert_eq!(
+        cond(
+            "Observation",
+            "code-value-quantity",
+            "http://loinc.org|8480-6$gt100"
+        ),
+        Cond::Composite {
+            param: s("code-value-quantity"),
+            parts: vec![
+                token("0", SystemMatch::Is(s("http://loinc.org")), Some("8480-6")),
+                Cond::Quantity {
+                    param: s("1"),
+                    prefix: Prefix::Gt,
+                    value: 100.0,
+                    low: 99.5,
+                    high: 100.5,
+                    system: None,
+                    code: None
+                },
+            ]
+        }
+    );
+}
+
+#[test]
+fn composite_token_date_and_escaped_dollar() {
+    assert_eq!(
+        cond("Observation", "code-value-date", r"a\$b$ge2020"),
+        Cond::Composite {
+            param: s("code-value-date"),
+            parts: vec![
+                token("0", SystemMatch::Any, Some("a$b")),
+                Cond::Date {
+                    param: s("1"),
+                    prefix: Prefix::Ge,
+                    low: Y2020,
+                    high: Y2021 - 1
+                },
+            ]
+        }
+    );
+}
+
+#[test]
+fn composite_wrong_part_count() {
+    assert_eq!(
+        err("Observation", &[("code-value-quantity", "8480-6")]),
+        "Invalid composite value '8480-6' for 'code-value-quantity': expected 2 parts separated by '$'"
+    );
+    assert_eq!(
+        err("Observation", &[("code-value-quantity", "8480-6$x")]),
+        "Invalid quantity value 'x' for 'code-value-quantity (component 2)'"
+    );
+}
+
+// ---------- :missing ----------
+
+#[test]
+fn missing_on_every_type() {
+    for (rt, key, param) in [
+        ("Patient", "name:missing", "name"),
+        ("Patient", "gender:missing", "gender"),
+        ("Patient", "birthdate:missing", "birthdate"),
+        ("Observation", "subject:missing", "subject"),
+        ("Observation", "value-quantity:missing", "value-quantity"),
+        ("RiskAssessment", "probability:missing", "probability"),
+        ("ValueSet", "url:missing", "url"),
+        (
+            "Observation",
+            "code-value-quantity:missing",
+            "code-value-quantity",
+        ),
+    ] {
+        assert_eq!(
+            cond(rt, key, "true"),
+            Cond::Missing {
+                param: s(param),
+                missing: true
+            }
+        );
+    }
+    assert_eq!(
+        cond("Patient", "name:missing", "false"),
+        Cond::Missing {
+            param: s("name"),
+            missing: false
+        }
+    );
+    assert_eq!(
+        err("Patient", &[("name:missing", "yes")]),
+        "Invalid value 'yes' for 'name:missing' (expected true or false)"
+    );
+}
+
+// ---------- common parameters ----------
+
+#[test]
+fn id_and_not_id() {
+    assert_eq!(cond("Patient", "_id", "abc"), Cond::Id(vec![s("abc")]));
+    let f = filter("Patient", "_id:not", "a,b");
+    assert!(f.negate);
+    assert_eq!(
+        f.any,
+        vec![
+            Criterion::Cond(Cond::Id(vec![s("a")])),
+            Criterion::Cond(Cond::Id(vec![s("b")]))
+        ]
+    );
+    assert_eq!(
+        err("Patient", &[("_id", "a b")]),
+        "Invalid id 'a b' for '_id'"
+    );
+}
+
+#[test]
+fn last_updated_is_a_date() {
+    assert_eq!(
+        cond("Patient", "_lastUpdated", "gt2020"),
+        Cond::LastUpdated {
+            prefix: Prefix::Gt,
+            low: Y2020,
+            high: Y2021 - 1
+        }
+    );
+    assert_eq!(
+        err("Patient", &[("_lastUpdated:missing", "true")]),
+        "Modifier ':missing' is not allowed on date parameter '_lastUpdated'"
+    );
+}
+
+#[test]
+fn tag_security_profile_source() {
+    assert_eq!(
+        cond("Patient", "_tag", "http://acme.org/tags|vip"),
+        token(
+            "_tag",
+            SystemMatch::Is(s("http://acme.org/tags")),
+            Some("vip")
+        )
+    );
+    assert_eq!(
+        cond("Claim", "_security", "R"),
+        token("_security", SystemMatch::Any, Some("R"))
+    );
+    assert_eq!(
+        cond(
+            "Patient",
+            "_profile",
+            "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+        ),
+        Cond::Uri {
+            param: s("_profile"),
+            mode: UriMode::Equals,
+            value: s("http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient")
+        }
+    );
+    assert_eq!(
+        cond("Patient", "_source", "http://ehr.example/x"),
+        Cond::Uri {
+            param: s("_source"),
+            mode: UriMode::Equals,
+            value: s("http://ehr.example/x")
+        }
+    );
+}
+
+#[test]
+fn unsupported_common_parameters() {
+    for p in [
+        "_text",
+        "_content",
+        "_filter",
+        "_query",
+        "_list",
+        "_contained",
+        "_containedType",
+    ] {
+        assert_eq!(
+            err("Patient", &[(p, "x")]),
+            format!("Search parameter '{p}' is not supported")
+        );
+    }
+}
+
+#[test]
+fn special_parameters_give_the_registry_reason() {
+    // Location.near is the one R4 `special` parameter with a Location base.
+    assert_eq!(
+        err("Location", &[("near", "42|-71|10|km")]),
+        "Search parameter 'near' of Location is not supported: special parameters are not supported"
+    );
+}
+
+#[test]
+fn unknown_parameter() {
+    assert_eq!(
+        err("Patient", &[("foo", "bar")]),
+        "Unknown search parameter 'foo' for Patient"
+    );
+}
+
+#[test]
+fn format_and_pretty_are_ignored() {
+    let r = ok(
+        "Patient",
+        &[("_format", "json"), ("_pretty", "true"), ("gender", "male")],
+    );
+    assert_eq!(r.filters.len(), 1);
+    assert_eq!(r.canonical, vec![(s("gender"), s("male"))]);
+}
+
+#[test]
+fn empty_values_are_ignored() {
+    let r = ok("Patient", &[("name", ""), ("gender", ",,"), ("_count", "")]);
+    assert!(r.filters.is_empty());
+    assert_eq!(r.count, 20);
+    assert!(r.canonical.is_empty());
+}
+
+// ---------- chains ----------
+
+#[test]
+fn chain_fans_out_to_targets_that_define_the_parameter() {
+    // Observation.subject targets Group, Device, Patient, Location; only Patient and Location
+    // define `name`.
+    let f = filter("Observation", "subject.name", "peter");
+    assert_eq!(
+        f.any,
+        vec![Criterion::Chain {
+            param: s("subject"),
+            inner: vec![
+                (
+                    s("Patient"),
+                    leaf(string_cond("name", StringMode::StartsWith, "peter"))
+                ),
+                (
+                    s("Location"),
+                    leaf(string_cond("name", StringMode::StartsWith, "peter"))
+                ),
+            ],
+        }]
+    );
+}
+
+#[test]
+fn chain_with_type_modifier_and_leaf_modifier() {
+    let f = filter("Observation", "subject:Patient.name:exact", "Peter");
+    assert_eq!(
+        f.any,
+        vec![Criterion::Chain {
+            param: s("subject"),
+            inner: vec![(
+                s("Patient"),
+                leaf(string_cond("name", StringMode::Exact, "Peter"))
+            )],
+        }]
+    );
+}
+
+#[test]
+fn multi_level_chain() {
+    // Observation.patient targets Patient and Group; only Patient has `organization`.
+    let f = filter("Observation", "patient.organization.name", "Acme");
+    assert_eq!(
+        f.any,
+        vec![Criterion::Chain {
+            param: s("patient"),
+            inner: vec![(
+                s("Patient"),
+                Box::new(Criterion::Chain {
+                    param: s("organization"),
+                    inner: vec![(
+                        s("Organization"),
+                        leaf(string_cond("name", StringMode::StartsWith, "acme"))
+                    )],
+                })
+            )],
+        }]
+    );
+}
+
+#[test]
+fn chain_values_or_per_value() {
+    let f = filter("Patient", "organization.name", "a,b");
+    assert_eq!(f.any.len(), 2);
+    assert_eq!(
+        f.any[1],
+        Criterion::Chain {
+            param: s("organization"),
+            inner: vec![(
+                s("Organization"),
+                leaf(string_cond("name", StringMode::StartsWith, "b"))
+            )],
+        }
+    );
+}
+
+#[test]
+fn chain_errors() {
+    assert_eq!(
+        err("Patient", &[("name.family", "x")]),
+        "'name' is not a reference parameter, so it cannot be chained"
+    );
+    assert_eq!(
+        err("Observation", &[("subject.nope", "x")]),
+        "No target type of 'subject' has a search parameter 'nope'"
+    );
+    assert_eq!(
+        err("Observation", &[("subject:Patient.gender:not", "male")]),
+        "Modifier ':not' on 'gender' is not supported inside a chain or _has"
+    );
+}
+
+#[test]
+fn chain_depth_cap() {
+    // Organization.partof → Organization: 4 links are fine, 5 are not.
+    let ok4 = ok("Organization", &[("partof.partof.partof.partof.name", "x")]);
+    assert_eq!(ok4.filters.len(), 1);
+    assert_eq!(
+        err(
+            "Organization",
+            &[("partof.partof.partof.partof.partof.name", "x")]
+        ),
+        "Chains and _has may nest at most 4 levels deep"
+    );
+}
+
+// ---------- _has ----------
+
+#[test]
+fn reverse_chain() {
+    let f = filter("Patient", "_has:Observation:patient:code", "1234-5");
+    assert_eq!(
+        f.any,
+        vec![Criterion::Has {
+            resource_type: s("Observation"),
+            param: s("patient"),
+            inner: leaf(token("code", SystemMatch::Any, Some("1234-5"))),
+        }]
+    );
+}
+
+#[test]
+fn nested_reverse_chain() {
+    let f = filter(
+        "Patient",
+        "_has:Observation:patient:_has:AuditEvent:entity:agent",
+        "MyUserId",
+    );
+    assert_eq!(
+        f.any,
+        vec![Criterion::Has {
+            resource_type: s("Observation"),
+            param: s("patient"),
+            inner: Box::new(Criterion::Has {
+                resource_type: s("AuditEvent"),
+                param: s("entity"),
+                inner: Box::new(Criterion::Cond(reference(
+                    "agent",
+                    None,
+                    Some("MyUserId"),
+                    None
+                ))),
+            }),
+        }]
+    );
+}
+
+#[test]
+fn chain_inside_reverse_chain() {
+    let f = filter(
+        "Patient",
+        "_has:Observation:subject:performer:Practitioner.family",
+        "smith",
+    );
+    assert_eq!(
+        f.any,
+        vec![Criterion::Has {
+            resource_type: s("Observation"),
+            param: s("subject"),
+            inner: Box::new(Criterion::Chain {
+                param: s("performer"),
+                inner: vec![(
+                    s("Practitioner"),
+                    leaf(string_cond("family", StringMode::StartsWith, "smith"))
+                )],
+            }),
+        }]
+    );
+}
+
+#[test]
+fn reverse_chain_errors() {
+    assert_eq!(
+        err("Patient", &[("_has:Observation:patient", "x")]),
+        "Invalid parameter '_has:Observation:patient': expected _has:[type]:[parameter]:[criterion]"
+    );
+    assert_eq!(
+        err("Patient", &[("_has:Observation:code:status", "final")]),
+        "'code' of Observation is not a reference parameter, so it cannot be used in _has"
+    );
+    assert_eq!(
+        err("Organization", &[("_has:Observation:patient:code", "x")]),
+        "'patient' of Observation does not reference Organization"
+    );
+    assert_eq!(
+        err("Patient", &[("_has:Nope:patient:code", "x")]),
+        "Unknown resource type 'Nope' in '_has:Nope:patient:code'"
+    );
+    assert_eq!(
+        err(
+            "Patient",
+            &[("_has:Observation:patient:_has:Observation:has-member:_has:Observation:has-member:_has:Observation:has-member:_has:Observation:has-member:code", "x")]
+        ),
+        "Chains and _has may nest at most 4 levels deep"
+    );
+}
+
+// ---------- _sort ----------
+
+#[test]
+fn sort_keys() {
+    let r = ok("Patient", &[("_sort", "-birthdate,_id,name,-_lastUpdated")]);
+    assert_eq!(
+        r.sort,
+        vec![
+            Sort {
+                key: SortKey::Param {
+                    param: s("birthdate"),
+                    kind: ParamType::Date
+                },
+                descending: true
+            },
+            Sort {
+                key: SortKey::Id,
+                descending: false
+            },
+            Sort {
+                key: SortKey::Param {
+                    param: s("name"),
+                    kind: ParamType::String
+                },
+                descending: false
+            },
+            Sort {
+                key: SortKey::LastUpdated,
+                descending: true
+            },
+        ]
+    );
+}
+
+#[test]
+fn sort_errors() {
+    assert_eq!(
+        err("Patient", &[("_sort", "foo")]),
+        "Unknown sort parameter 'foo' for Patient"
+    );
+    assert_eq!(
+        err("Observation", &[("_sort", "code-value-quantity")]),
+        "Sorting by composite parameter 'code-value-quantity' is not supported"
+    );
+}
+
+// ---------- _count, _total, _summary, _elements ----------
+
+#[test]
+fn count_default_cap_and_zero() {
+    assert_eq!(ok("Patient", &[]).count, 20);
+    assert_eq!(ok("Patient", &[("_count", "5")]).count, 5);
+    assert_eq!(ok("Patient", &[("_count", "0")]).count, 0);
+    assert_eq!(ok("Patient", &[("_count", "5000")]).count, 100);
+    assert_eq!(
+        ok("Patient", &[("_count", "99999999999999999999999")]).count,
+        100
+    );
+    for v in ["-1", "abc", "1.5"] {
+        assert_eq!(
+            err("Patient", &[("_count", v)]),
+            format!("Invalid _count value '{v}' (expected a non-negative integer)")
+        );
+    }
+    assert_eq!(
+        err("Patient", &[("_count", "1"), ("_count", "2")]),
+        "'_count' may appear only once"
+    );
+}
+
+#[test]
+fn total_summary_elements() {
+    let r = ok(
+        "Patient",
+        &[
+            ("_total", "accurate"),
+            ("_summary", "count"),
+            ("_elements", "name, Patient.birthDate,gender"),
+        ],
+    );
+    assert_eq!(r.total, Total::Accurate);
+    assert_eq!(r.summary, Summary::Count);
+    assert_eq!(r.elements, vec![s("name"), s("birthDate"), s("gender")]);
+    let d = ok("Patient", &[]);
+    assert_eq!((d.total, d.summary), (Total::None, Summary::False));
+    assert_eq!(
+        ok("Patient", &[("_total", "estimate")]).total,
+        Total::Estimate
+    );
+    assert_eq!(
+        ok("Patient", &[("_summary", "text")]).summary,
+        Summary::Text
+    );
+    assert_eq!(
+        err("Patient", &[("_total", "all")]),
+        "Invalid _total value 'all' (expected none, estimate or accurate)"
+    );
+    assert_eq!(
+        err("Patient", &[("_summary", "yes")]),
+        "Invalid _summary value 'yes' (expected true, text, data, count or false)"
+    );
+    assert_eq!(
+        err("Patient", &[("_elements", "name,a-b")]),
+        "Invalid element name 'a-b' in _elements"
+    );
+}
+
+// ---------- _include / _revinclude ----------
+
+#[test]
+fn includes() {
+    let r = ok(
+        "MedicationRequest",
+        &[
+            ("_include", "MedicationRequest:patient"),
+            (
+                "_include:iterate",
+                "Patient:general-practitioner:Practitioner",
+            ),
+            ("_include:recurse", "Patient:organization"),
+            ("_revinclude", "Provenance:target"),
+        ],
+    );
+    assert_eq!(
+        r.include,
+        vec![
+            Include {
+                source_type: s("MedicationRequest"),
+                param: Some(s("patient")),
+                target_type: None,
+                iterate: false
+            },
+            Include {
+                source_type: s("Patient"),
+                param: Some(s("general-practitioner")),
+                target_type: Some(s("Practitioner")),
+                iterate: true
+            },
+            Include {
+                source_type: s("Patient"),
+                param: Some(s("organization")),
+                target_type: None,
+                iterate: true
+            },
+        ]
+    );
+    assert_eq!(
+        r.revinclude,
+        vec![Include {
+            source_type: s("Provenance"),
+            param: Some(s("target")),
+            target_type: None,
+            iterate: false
+        }]
+    );
+}
+
+#[test]
+fn include_wildcards() {
+    let r = ok(
+        "Observation",
+        &[("_include", "*"), ("_revinclude", "Provenance:*")],
+    );
+    assert_eq!(
+        r.include,
+        vec![Include {
+            source_type: s("Observation"),
+            param: None,
+            target_type: None,
+            iterate: false
+        }]
+    );
+    assert_eq!(
+        r.revinclude,
+        vec![Include {
+            source_type: s("Provenance"),
+            param: None,
+            target_type: None,
+            iterate: false
+        }]
+    );
+}
+
+#[test]
+fn include_errors() {
+    assert_eq!(
+        err("Patient", &[("_include", "Patient:name")]),
+        "'name' of Patient is not a reference parameter, so it cannot be used in _include"
+    );
+    assert_eq!(
+        err("Patient", &[("_include", "Patient:foo")]),
+        "Unknown search parameter 'foo' for Patient in _include"
+    );
+    assert_eq!(
+        err("Patient", &[("_include", "Patient:organization:Patient")]),
+        "'Patient' is not a target type of 'organization' of Patient in _include"
+    );
+    assert_eq!(
+        err("Patient", &[("_include", "patient")]),
+        "Invalid _include value 'patient' (expected [type]:[parameter] or [type]:[parameter]:[target type])"
+    );
+    assert_eq!(
+        err("Patient", &[("_include:foo", "Patient:organization")]),
+        "Modifier ':foo' is not allowed on '_include'"
+    );
+}
+
+// ---------- _cursor ----------
+
+#[test]
+fn cursor_round_trip() {
+    let c = Cursor {
+        values: vec![
+            SortValue::Null,
+            SortValue::Int(-42),
+            SortValue::Float(0.1 + 0.2),
+            SortValue::Text(s("Müller, \"Eve\" $|\\ 😀")),
+        ],
+        resource_type: s("Patient"),
+        id: s("a-1.b"),
+        backward: true,
+    };
+    let text = c.encode();
+    assert!(text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert_eq!(Cursor::decode(&text), Some(c.clone()));
+    let r = ok("Patient", &[("_cursor", &text), ("gender", "male")]);
+    assert_eq!(r.cursor, Some(c));
+    assert_eq!(r.canonical, vec![(s("gender"), s("male"))]);
+}
+
+#[test]
+fn malformed_cursor() {
+    for bad in ["!!", "abc", "W10", "WyIyIiwiZiIsIlBhdGllbnQiLCIxIl0"] {
+        assert_eq!(Cursor::decode(bad), None, "{bad}");
+        assert_eq!(err("Patient", &[("_cursor", bad)]), "Invalid _cursor value");
+    }
+    // A well-formed cursor of version 1 decodes: ["1","f","Patient","1"].
+    assert_eq!(
+        Cursor::decode("WyIxIiwiZiIsIlBhdGllbnQiLCIxIl0"),
+        Some(Cursor {
+            values: vec![],
+            resource_type: s("Patient"),
+            id: s("1"),
+            backward: false
+        })
+    );
+}
+
+// ---------- system level ----------
+
+#[test]
+fn system_level_without_type_allows_resource_parameters_only() {
+    let r = run(None, &[("_id", "1"), ("_tag", "x")], false).unwrap();
+    assert!(r.resource_types.is_empty());
+    assert_eq!(r.filters.len(), 2);
+    assert_eq!(
+        run(None, &[("name", "x")], false).unwrap_err(),
+        "Unknown search parameter 'name' for a system-level search without _type"
+    );
+}
+
+#[test]
+fn system_level_with_type() {
+    let r = run(
+        None,
+        &[
+            ("_type", "Patient,Practitioner"),
+            ("name", "eve"),
+            ("_sort", "name"),
+        ],
+        false,
+    )
+    .unwrap();
+    assert_eq!(r.resource_types, vec![s("Patient"), s("Practitioner")]);
+    assert_eq!(
+        r.filters[0].any,
+        vec![Criterion::Cond(string_cond(
+            "name",
+            StringMode::StartsWith,
+            "eve"
+        ))]
+    );
+    assert_eq!(r.canonical[0], (s("_sort"), s("name")));
+    assert_eq!(
+        run(
+            None,
+            &[("_type", "Patient,Observation"), ("gender", "male")],
+            false
+        )
+        .unwrap_err(),
+        "Unknown search parameter 'gender' for Observation"
+    );
+    assert_eq!(
+        run(None, &[("_type", "Patient,Nope")], false).unwrap_err(),
+        "Unknown resource type 'Nope' in _type"
+    );
+}
+
+#[test]
+fn type_is_system_level_only() {
+    assert_eq!(
+        err("Patient", &[("_type", "Patient")]),
+        "_type is only allowed in a system-level search"
+    );
+}
+
+// ---------- lenient ----------
+
+#[test]
+fn lenient_skips_unknown_parameters_and_modifiers() {
+    let r = run(
+        Some("Patient"),
+        &[
+            ("foo", "1"),
+            ("gender:exact", "male"),
+            ("_text", "x"),
+            ("code:in", "y"),
+            ("name", "eve"),
+        ],
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        r.ignored,
+        vec![
+            (s("foo"), s("Unknown search parameter 'foo' for Patient")),
+            (
+                s("gender:exact"),
+                s("Modifier ':exact' is not allowed on token parameter 'gender'")
+            ),
+            (s("_text"), s("Search parameter '_text' is not supported")),
+            (
+                s("code:in"),
+                s("Unknown search parameter 'code' for Patient")
+            ),
+        ]
+    );
+    assert_eq!(r.filters.len(), 1);
+    assert_eq!(r.canonical, vec![(s("name"), s("eve"))]);
+}
+
+#[test]
+fn lenient_still_refuses_bad_values() {
+    assert_eq!(
+        run(Some("Patient"), &[("birthdate", "xx")], true).unwrap_err(),
+        "Invalid date value 'xx' for 'birthdate'"
+    );
+    assert_eq!(
+        run(Some("Patient"), &[("_count", "-1")], true).unwrap_err(),
+        "Invalid _count value '-1' (expected a non-negative integer)"
+    );
+}
+
+// ---------- canonical ----------
+
+#[test]
+fn canonical_is_sorted_by_name_and_stable() {
+    let r = ok(
+        "Patient",
+        &[
+            ("name", "b"),
+            ("_count", "10"),
+            ("gender", "male"),
+            ("name", "a"),
+            ("_format", "json"),
+        ],
+    );
+    assert_eq!(
+        r.canonical,
+        vec![
+            (s("_count"), s("10")),
+            (s("gender"), s("male")),
+            (s("name"), s("b")),
+            (s("name"), s("a")),
+        ]
+    );
+}
+
+// ---------- robustness ----------
+
+#[test]
+fn odd_input_never_panics() {
+    let long = "x".repeat(100_000);
+    let keys = [
+        "",
+        ":",
+        "::",
+        ".",
+        "..",
+        "name:",
+        "name::",
+        "_has",
+        "_has:",
+        "_has::::",
+        "subject.",
+        "subject:.name",
+        "subject:Patient.",
+        ".name",
+        "code-value-quantity",
+        "_sort",
+        "_include",
+        "_cursor",
+        "_count",
+        "_elements",
+        "名前",
+        "subject:Patient.name:exact",
+        "birthdate",
+        "value-quantity",
+        "_lastUpdated",
+        "identifier:of-type",
+        "_type",
+        "subject",
+        "_id",
+    ];
+    let values = [
+        "",
+        "\\",
+        "\\\\",
+        "$$",
+        "$",
+        "|",
+        "||",
+        "|||",
+        ",",
+        "::",
+        "gt",
+        "ap",
+        "e",
+        "😀",
+        "é\u{301}",
+        "-",
+        "*",
+        "\u{0}",
+        "Patient/",
+        "/1",
+        "http://example.org/fhir/",
+        "gt-",
+        &long,
+    ];
+    for rt in [Some("Patient"), Some("Observation"), None] {
+        for k in keys {
+            for v in values {
+                for lenient in [false, true] {
+                    let _ = parse(Registry::r4(), rt, &pairs(&[(k, v)]), &options(lenient));
+                }
+            }
+        }
+    }
+}
