@@ -6,7 +6,10 @@
 //! compare-and-set preconditions hold at commit time.
 
 pub mod mongo;
+mod mongo_search;
+mod search_common;
 pub mod sqlite;
+pub mod sqlite_search;
 
 use crate::fhir::search::query::{SortValue, StoreQuery};
 use crate::fhir::search::IndexEntry;

@@ -15,10 +15,13 @@
 //!
 //! A commit is one multi-document transaction (replica set or sharded cluster required).
 
+use super::mongo_search;
+use super::search_common;
 use super::{
-    HistoryCursor, HistoryQuery, HistoryScope, Method, Store, StoreError, StoreResult, Version,
-    Write,
+    HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError, StoreResult,
+    Version, Write,
 };
+use crate::fhir::search::query::StoreQuery;
 use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -249,6 +252,10 @@ impl MongoStore {
                 return Err(classify(e));
             }
         }
+        self.current_coll(p, rt)
+            .create_indexes(mongo_search::current_indexes())
+            .await
+            .map_err(classify)?;
         self.ensured
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -298,6 +305,45 @@ impl MongoStore {
         Ok(out)
     }
 
+    async fn query_types(&self, p: &Partition, query: &StoreQuery) -> StoreResult<Vec<String>> {
+        if query.resource_types.is_empty() {
+            let mut types = self.types_in(p).await?;
+            types.sort();
+            Ok(types)
+        } else {
+            Ok(query.resource_types.clone())
+        }
+    }
+
+    /// The query plans the server picks for a search, one explain document per collection
+    /// (for tests that check every query shape is index-served).
+    pub async fn explain_search(
+        &self,
+        partition: &Partition,
+        query: &StoreQuery,
+    ) -> StoreResult<Vec<Document>> {
+        let backward = query.after.as_ref().is_some_and(|c| c.backward);
+        let keys = search_common::order_keys(&query.sort, backward);
+        let now = search_common::now_micros();
+        let mut out = Vec::new();
+        for rt in self.query_types(partition, query).await? {
+            let Some(pipeline) = mongo_search::pipeline(query, &keys, &rt, now) else {
+                continue;
+            };
+            let mut aggregate = doc! {
+                "aggregate": collection_name(partition, &rt),
+                "pipeline": pipeline,
+                "cursor": {},
+            };
+            if let Some(h) = mongo_search::hint(query, &keys) {
+                aggregate.insert("hint", h);
+            }
+            let cmd = doc! {"explain": aggregate, "verbosity": "queryPlanner"};
+            out.push(self.db.run_command(cmd).await.map_err(classify)?);
+        }
+        Ok(out)
+    }
+
     /// The resource types that have a history collection in a partition.
     async fn types_in(&self, p: &Partition) -> StoreResult<Vec<String>> {
         let prefix = match p {
@@ -326,7 +372,8 @@ impl MongoStore {
             for w in writes {
                 let v = &w.version;
                 let current = self.current_coll(p, &v.resource_type);
-                let doc = to_doc(v, false)?;
+                let mut doc = to_doc(v, false)?;
+                mongo_search::add_index_fields(&mut doc, &w.index);
                 match w.expected {
                     None => {
                         current
@@ -440,28 +487,90 @@ impl Store for MongoStore {
         }
     }
 
-    async fn search(
-        &self,
-        _partition: &Partition,
-        _query: &crate::fhir::search::query::StoreQuery,
-    ) -> StoreResult<Vec<super::Match>> {
-        Err(StoreError::Other("search is not implemented yet".into()))
+    async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>> {
+        let backward = query.after.as_ref().is_some_and(|c| c.backward);
+        let keys = search_common::order_keys(&query.sort, backward);
+        let now = search_common::now_micros();
+        let mut all: Vec<(Vec<crate::fhir::search::query::SortValue>, Match)> = Vec::new();
+        for rt in self.query_types(partition, query).await? {
+            let Some(pipeline) = mongo_search::pipeline(query, &keys, &rt, now) else {
+                continue;
+            };
+            let coll = self.current_coll(partition, &rt);
+            let mut aggregate = coll.aggregate(pipeline);
+            if let Some(h) = mongo_search::hint(query, &keys) {
+                aggregate = aggregate.hint(mongodb::options::Hint::Keys(h));
+            }
+            let mut cursor = aggregate.await.map_err(classify)?;
+            while cursor.advance().await.map_err(classify)? {
+                let d = cursor.deserialize_current().map_err(classify)?;
+                let Some(version) = from_doc(&rt, &d) else {
+                    continue;
+                };
+                let full = mongo_search::match_sort_values(&d, &keys, keys.len(), &rt);
+                let sort = full[..query.sort.len().min(full.len())].to_vec();
+                all.push((full, Match { version, sort }));
+            }
+        }
+        // Each type's first `limit` in order, merged: the overall first `limit` are among them.
+        all.sort_by(|a, b| search_common::compare_tuples(&keys, &a.0, &b.0));
+        all.truncate(query.limit);
+        let mut out: Vec<Match> = all.into_iter().map(|(_, m)| m).collect();
+        if backward {
+            out.reverse();
+        }
+        Ok(out)
     }
 
-    async fn count(
-        &self,
-        _partition: &Partition,
-        _query: &crate::fhir::search::query::StoreQuery,
-    ) -> StoreResult<u64> {
-        Err(StoreError::Other("search is not implemented yet".into()))
+    async fn count(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<u64> {
+        let now = search_common::now_micros();
+        let mut n = 0;
+        for rt in self.query_types(partition, query).await? {
+            let filter = match mongo_search::filter_q(query, &rt, now) {
+                mongo_search::Q::Nothing => continue,
+                mongo_search::Q::All => Document::new(),
+                mongo_search::Q::Doc(d) => d,
+            };
+            n += self
+                .current_coll(partition, &rt)
+                .count_documents(filter)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(n)
     }
 
     async fn read_many(
         &self,
-        _partition: &Partition,
-        _refs: &[(String, String)],
+        partition: &Partition,
+        refs: &[(String, String)],
     ) -> StoreResult<Vec<Version>> {
-        Err(StoreError::Other("read_many is not implemented yet".into()))
+        let mut types: Vec<&str> = refs.iter().map(|(t, _)| t.as_str()).collect();
+        types.sort_unstable();
+        types.dedup();
+        let mut out = Vec::new();
+        for rt in types {
+            let ids: Vec<&str> = refs
+                .iter()
+                .filter(|(t, _)| t == rt)
+                .map(|(_, id)| id.as_str())
+                .collect();
+            let mut cursor = self
+                .current_coll(partition, rt)
+                .find(doc! {"_id": {"$in": ids}})
+                .projection(doc! {"ix": 0, "so": 0})
+                .await
+                .map_err(classify)?;
+            while cursor.advance().await.map_err(classify)? {
+                let d = cursor.deserialize_current().map_err(classify)?;
+                if let Some(v) = from_doc(rt, &d) {
+                    if !v.is_deleted() {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn reindex(

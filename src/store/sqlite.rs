@@ -12,7 +12,11 @@
 //! being killed at any point (the WAL is in the OS before `COMMIT` returns); only a power loss or
 //! kernel crash can lose the last commits. `FHIRD_SQLITE_SYNC=full` trades speed for that too.
 
-use super::{HistoryQuery, HistoryScope, Method, Store, StoreError, StoreResult, Version, Write};
+use super::sqlite_search;
+use super::{
+    HistoryQuery, HistoryScope, Match, Method, Store, StoreError, StoreResult, Version, Write,
+};
+use crate::fhir::search::query::StoreQuery;
 use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -129,6 +133,7 @@ impl SqliteStore {
         let path = Path::new(dir).join("fhird.sqlite");
         let mut writer = open_connection(&path)?;
         writer.execute_batch(SCHEMA)?;
+        writer.execute_batch(sqlite_search::SCHEMA)?;
         // Most checkpoint work runs on a thread of its own (below), so the checkpoint that the
         // writer still makes when the WAL passes 1,000 pages finds little left to copy and
         // returns quickly; the writer's own checkpoint is what lets the WAL start over.
@@ -237,7 +242,7 @@ fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResul
     {
         let mut current = tx
             .prepare_cached(
-                "SELECT version FROM resource_current WHERE partition = ?1 AND rtype = ?2 AND id = ?3",
+                "SELECT version, seq FROM resource_current WHERE partition = ?1 AND rtype = ?2 AND id = ?3",
             )
             .map_err(other)?;
         let mut insert_history = tx
@@ -256,13 +261,13 @@ fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResul
             .map_err(other)?;
         for w in writes {
             let v = &w.version;
-            let found: Option<i64> = current
+            let found: Option<(i64, i64)> = current
                 .query_row(params![partition.key(), v.resource_type, v.id], |r| {
-                    r.get(0)
+                    Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()
                 .map_err(other)?;
-            if found.map(|n| n as u64) != w.expected {
+            if found.map(|(n, _)| n as u64) != w.expected {
                 return Err(StoreError::Conflict);
             }
             insert_history
@@ -285,6 +290,12 @@ fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResul
                     v.version as i64,
                     seq
                 ])
+                .map_err(other)?;
+            // The index follows the current version, inside the same savepoint.
+            if let Some((_, old_seq)) = found {
+                sqlite_search::delete_entries(tx, old_seq).map_err(other)?;
+            }
+            sqlite_search::write_entries(tx, partition.key(), &v.resource_type, seq, &w.index)
                 .map_err(other)?;
         }
     }
@@ -399,28 +410,20 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn search(
-        &self,
-        _partition: &Partition,
-        _query: &crate::fhir::search::query::StoreQuery,
-    ) -> StoreResult<Vec<super::Match>> {
-        Err(StoreError::Other("search is not implemented yet".into()))
+    async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>> {
+        blocking(|| self.with_reader(|c| sqlite_search::search(c, partition.key(), query)))
     }
 
-    async fn count(
-        &self,
-        _partition: &Partition,
-        _query: &crate::fhir::search::query::StoreQuery,
-    ) -> StoreResult<u64> {
-        Err(StoreError::Other("search is not implemented yet".into()))
+    async fn count(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<u64> {
+        blocking(|| self.with_reader(|c| sqlite_search::count(c, partition.key(), query)))
     }
 
     async fn read_many(
         &self,
-        _partition: &Partition,
-        _refs: &[(String, String)],
+        partition: &Partition,
+        refs: &[(String, String)],
     ) -> StoreResult<Vec<Version>> {
-        Err(StoreError::Other("read_many is not implemented yet".into()))
+        blocking(|| self.with_reader(|c| sqlite_search::read_many(c, partition.key(), refs)))
     }
 
     async fn reindex(

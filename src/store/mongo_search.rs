@@ -1,0 +1,663 @@
+//! Search on MongoDB with the attribute pattern (DESIGN.md §3): a current document carries its
+//! index entries in `ix: [{p: param, …short typed fields}]` and its per-parameter sort values in
+//! `so: {param: {a: ascending, d: descending}}`; queries use `$elemMatch` on `ix`, served by a
+//! few multikey compound indexes that all start with `ix.p`.
+//!
+//! Entry fields: string `n` (normalised), `e` (exact); token `c` code, `s` system, `tx` text;
+//! date `lo`, `hi`; number `v`; quantity `v`, `s`, `c`, `un` (unit); reference `ri` id, `rt`
+//! type, `u` url, `rv` version; uri `u`; composite `x: [component entries]`.
+
+use super::search_common::{
+    self as common, date_pred, number_pred, prefix_upper_bound, Field, Key, KeyKind, KeyOp, Op,
+    RangePred,
+};
+use crate::fhir::search::query::{Cond, SortValue, StoreQuery, StringMode, SystemMatch, UriMode};
+use crate::fhir::search::values::normalize_string;
+use crate::fhir::search::{IndexEntry, IndexValue};
+use mongodb::bson::{doc, Bson, Document, Regex};
+use mongodb::IndexModel;
+
+/// The indexes of a current-version collection besides `_id`: 7, so 8 in all.
+pub fn current_indexes() -> Vec<IndexModel> {
+    [
+        doc! {"ix.p": 1, "ix.c": 1, "ix.s": 1},
+        doc! {"ix.p": 1, "ix.n": 1},
+        doc! {"ix.p": 1, "ix.lo": 1, "ix.hi": 1},
+        doc! {"ix.p": 1, "ix.ri": 1, "ix.rt": 1},
+        doc! {"ix.p": 1, "ix.v": 1},
+        doc! {"ix.p": 1, "ix.u": 1},
+        doc! {"t": 1, "_id": 1},
+    ]
+    .into_iter()
+    .map(|keys| IndexModel::builder().keys(keys).build())
+    .collect()
+}
+
+/// A parameter code as a field name of `so`: field names must not contain `.` or start
+/// with `$` (no official code does; custom ones might).
+fn so_field(param: &str) -> String {
+    let mut s = param.replace('.', "\u{2024}");
+    if s.starts_with('$') {
+        s.replace_range(0..1, "\u{FF04}");
+    }
+    s
+}
+
+fn set_opt(d: &mut Document, k: &str, v: &Option<String>) {
+    if let Some(v) = v {
+        d.insert(k, v.as_str());
+    }
+}
+
+fn value_doc(v: &IndexValue) -> Document {
+    let mut d = Document::new();
+    match v {
+        IndexValue::String { norm, exact } => {
+            d.insert("n", norm.as_str());
+            d.insert("e", exact.as_str());
+        }
+        IndexValue::Token { system, code, text } => {
+            set_opt(&mut d, "c", code);
+            set_opt(&mut d, "s", system);
+            set_opt(&mut d, "tx", text);
+        }
+        IndexValue::Date { low, high } => {
+            d.insert("lo", *low);
+            d.insert("hi", *high);
+        }
+        IndexValue::Number { value, .. } => {
+            d.insert("v", *value);
+        }
+        IndexValue::Quantity {
+            value,
+            system,
+            code,
+            unit,
+            ..
+        } => {
+            d.insert("v", *value);
+            set_opt(&mut d, "s", system);
+            set_opt(&mut d, "c", code);
+            set_opt(&mut d, "un", unit);
+        }
+        IndexValue::Reference {
+            target_type,
+            id,
+            url,
+            version,
+        } => {
+            set_opt(&mut d, "ri", id);
+            set_opt(&mut d, "rt", target_type);
+            d.insert("u", url.as_str());
+            set_opt(&mut d, "rv", version);
+        }
+        IndexValue::Uri { value } => {
+            d.insert("u", value.as_str());
+        }
+        IndexValue::Composite(parts) => {
+            d.insert(
+                "x",
+                parts
+                    .iter()
+                    .map(|p| Bson::Document(value_doc(p)))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    d
+}
+
+fn sort_bson(v: &SortValue) -> Bson {
+    match v {
+        SortValue::Null => Bson::Null,
+        SortValue::Int(i) => Bson::Int64(*i),
+        SortValue::Float(f) => Bson::Double(*f),
+        SortValue::Text(s) => Bson::String(s.clone()),
+    }
+}
+
+pub fn sort_value_of(b: Option<&Bson>) -> SortValue {
+    match b {
+        Some(Bson::Int64(i)) => SortValue::Int(*i),
+        Some(Bson::Int32(i)) => SortValue::Int(i64::from(*i)),
+        Some(Bson::Double(f)) => SortValue::Float(*f),
+        Some(Bson::String(s)) => SortValue::Text(s.clone()),
+        _ => SortValue::Null,
+    }
+}
+
+/// Adds `ix` and `so` to a current-version document.
+pub fn add_index_fields(d: &mut Document, entries: &[IndexEntry]) {
+    let ix: Vec<Bson> = entries
+        .iter()
+        .map(|e| {
+            let mut x = doc! {"p": e.param.as_str()};
+            x.extend(value_doc(&e.value));
+            Bson::Document(x)
+        })
+        .collect();
+    let mut so = Document::new();
+    for (param, a, dv) in common::param_sort_values(entries) {
+        let mut s = Document::new();
+        if a != SortValue::Null {
+            s.insert("a", sort_bson(&a));
+        }
+        if dv != SortValue::Null {
+            s.insert("d", sort_bson(&dv));
+        }
+        so.insert(so_field(&param), s);
+    }
+    d.insert("ix", ix);
+    d.insert("so", so);
+}
+
+/// A filter that may be known to match everything or nothing before it reaches the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Q {
+    All,
+    Nothing,
+    Doc(Document),
+}
+
+fn q_and(parts: Vec<Q>) -> Q {
+    let mut docs = Vec::new();
+    for p in parts {
+        match p {
+            Q::Nothing => return Q::Nothing,
+            Q::All => {}
+            Q::Doc(d) => docs.push(d),
+        }
+    }
+    match docs.len() {
+        0 => Q::All,
+        1 => Q::Doc(docs.remove(0)),
+        _ => Q::Doc(doc! {"$and": docs}),
+    }
+}
+
+fn q_or(parts: Vec<Q>) -> Q {
+    let mut docs = Vec::new();
+    for p in parts {
+        match p {
+            Q::All => return Q::All,
+            Q::Nothing => {}
+            Q::Doc(d) => docs.push(d),
+        }
+    }
+    match docs.len() {
+        0 => Q::Nothing,
+        1 => Q::Doc(docs.remove(0)),
+        _ => Q::Doc(doc! {"$or": docs}),
+    }
+}
+
+fn q_not(q: Q) -> Q {
+    match q {
+        Q::All => Q::Nothing,
+        Q::Nothing => Q::All,
+        Q::Doc(d) => Q::Doc(doc! {"$nor": [d]}),
+    }
+}
+
+fn range_q<T: Copy + Into<Bson>>(pred: &RangePred<T>, field: impl Fn(Field) -> String) -> Q {
+    q_or(
+        pred.iter()
+            .map(|conj| {
+                // Bounds on one field merge into one operator document.
+                let mut d = Document::new();
+                for bd in conj {
+                    let op = match bd.op {
+                        Op::Lt => "$lt",
+                        Op::Le => "$lte",
+                        Op::Gt => "$gt",
+                        Op::Ge => "$gte",
+                    };
+                    let f = field(bd.field);
+                    match d.get_mut(&f) {
+                        Some(Bson::Document(ops)) => {
+                            ops.insert(op, bd.value.into());
+                        }
+                        _ => {
+                            d.insert(f, doc! {op: bd.value.into()});
+                        }
+                    }
+                }
+                if d.is_empty() {
+                    Q::All
+                } else {
+                    Q::Doc(d)
+                }
+            })
+            .collect(),
+    )
+}
+
+fn prefix_range(field: &str, prefix: &str) -> Document {
+    doc! {field: {"$gte": prefix, "$lt": prefix_upper_bound(prefix)}}
+}
+
+fn escape_regex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        if "\\^$.|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The test of one entry (its fields, without `p`) for a typed condition; `None` for
+/// conditions not about one entry.
+fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
+    Some(match cond {
+        Cond::String { mode, value, .. } => Q::Doc(match mode {
+            StringMode::StartsWith => prefix_range("n", value),
+            StringMode::Contains => doc! {"n": Regex {
+                pattern: escape_regex(value),
+                options: String::new(),
+            }},
+            StringMode::Exact => doc! {"n": normalize_string(value), "e": value.as_str()},
+        }),
+        Cond::Token { system, code, .. } => {
+            let mut d = Document::new();
+            if let Some(c) = code {
+                d.insert("c", c.as_str());
+            }
+            match system {
+                SystemMatch::Any => {}
+                SystemMatch::None => {
+                    d.insert("s", Bson::Null);
+                }
+                SystemMatch::Is(s) => {
+                    d.insert("s", s.as_str());
+                }
+            }
+            if d.is_empty() {
+                Q::All
+            } else {
+                Q::Doc(d)
+            }
+        }
+        Cond::TokenText { text, .. } => Q::Doc(prefix_range("tx", text)),
+        Cond::Date {
+            prefix, low, high, ..
+        } => range_q(&date_pred(*prefix, *low, *high, now), |f| {
+            if f == Field::High { "hi" } else { "lo" }.to_string()
+        }),
+        Cond::Number {
+            prefix,
+            value,
+            low,
+            high,
+            ..
+        } => range_q(&number_pred(*prefix, *value, *low, *high), |_| "v".into()),
+        Cond::Quantity {
+            prefix,
+            value,
+            low,
+            high,
+            system,
+            code,
+            ..
+        } => {
+            let mut parts = vec![range_q(&number_pred(*prefix, *value, *low, *high), |_| {
+                "v".into()
+            })];
+            if let Some(s) = system {
+                parts.push(Q::Doc(doc! {"s": s.as_str()}));
+            }
+            match (code, system) {
+                (Some(c), Some(_)) => parts.push(Q::Doc(doc! {"c": c.as_str()})),
+                (Some(c), None) => parts.push(Q::Doc(
+                    doc! {"$or": [{"c": c.as_str()}, {"un": c.as_str()}]},
+                )),
+                (None, _) => {}
+            }
+            q_and(parts)
+        }
+        Cond::Reference {
+            target_type,
+            id,
+            url,
+            version,
+            ..
+        } => {
+            if id.is_none() && url.is_none() {
+                return Some(Q::Nothing);
+            }
+            let mut d = Document::new();
+            if let Some(id) = id {
+                d.insert("ri", id.as_str());
+                if let Some(t) = target_type {
+                    d.insert("rt", t.as_str());
+                }
+            }
+            if let Some(u) = url {
+                d.insert("u", u.as_str());
+            }
+            if let Some(v) = version {
+                d.insert("rv", v.as_str());
+            }
+            Q::Doc(d)
+        }
+        Cond::ReferenceIn { targets, .. } => q_or(
+            targets
+                .iter()
+                .map(|(t, id)| Q::Doc(doc! {"ri": id.as_str(), "rt": t.as_str()}))
+                .collect(),
+        ),
+        Cond::Uri { mode, value, .. } => Q::Doc(match mode {
+            UriMode::Equals => doc! {"u": value.as_str()},
+            UriMode::Below => prefix_range("u", value),
+            UriMode::Above => doc! {"u": {"$in": common::uri_above_candidates(value)}},
+        }),
+        Cond::Id(_)
+        | Cond::LastUpdated { .. }
+        | Cond::Composite { .. }
+        | Cond::Missing { .. }
+        | Cond::IdIn(_) => return None,
+    })
+}
+
+/// Renames the field paths of a filter (not its operators) under `prefix`.
+fn prefix_fields(d: Document, prefix: &str) -> Document {
+    d.into_iter()
+        .map(|(k, v)| {
+            if k.starts_with('$') {
+                let v = match v {
+                    Bson::Array(items) => Bson::Array(
+                        items
+                            .into_iter()
+                            .map(|i| match i {
+                                Bson::Document(d) => Bson::Document(prefix_fields(d, prefix)),
+                                other => other,
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                };
+                (k, v)
+            } else {
+                (format!("{prefix}{k}"), v)
+            }
+        })
+        .collect()
+}
+
+fn elem_match(param: &str, test: Q) -> Q {
+    match test {
+        Q::Nothing => Q::Nothing,
+        Q::All => Q::Doc(doc! {"ix.p": param}),
+        Q::Doc(t) => {
+            let mut inner = doc! {"p": param};
+            if t.keys().any(|k| k == "p") {
+                inner.insert("$and", vec![t]);
+            } else {
+                inner.extend(t);
+            }
+            Q::Doc(doc! {"ix": {"$elemMatch": inner}})
+        }
+    }
+}
+
+fn part_index(part: &Cond, fallback: usize) -> usize {
+    match part {
+        Cond::String { param, .. }
+        | Cond::Token { param, .. }
+        | Cond::TokenText { param, .. }
+        | Cond::Date { param, .. }
+        | Cond::Number { param, .. }
+        | Cond::Quantity { param, .. }
+        | Cond::Reference { param, .. }
+        | Cond::ReferenceIn { param, .. }
+        | Cond::Uri { param, .. } => param.parse().unwrap_or(fallback),
+        _ => fallback,
+    }
+}
+
+fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
+    match cond {
+        Cond::Id(ids) => {
+            if ids.is_empty() {
+                Q::Nothing
+            } else {
+                Q::Doc(doc! {"_id": {"$in": ids.clone()}})
+            }
+        }
+        Cond::IdIn(pairs) => {
+            let ids: Vec<&str> = pairs
+                .iter()
+                .filter(|(t, _)| t == rtype)
+                .map(|(_, id)| id.as_str())
+                .collect();
+            if ids.is_empty() {
+                Q::Nothing
+            } else {
+                Q::Doc(doc! {"_id": {"$in": ids}})
+            }
+        }
+        Cond::LastUpdated { prefix, low, high } => {
+            range_q(&common::instant_pred(*prefix, *low, *high, now), |_| {
+                "t".into()
+            })
+        }
+        Cond::Missing { param, missing } => Q::Doc(if *missing {
+            doc! {"ix.p": {"$ne": param.as_str()}}
+        } else {
+            doc! {"ix.p": param.as_str()}
+        }),
+        Cond::Composite { param, parts } => {
+            let mut tests = Vec::new();
+            for (i, part) in parts.iter().enumerate() {
+                let Some(t) = entry_test(part, now) else {
+                    return Q::Nothing;
+                };
+                let path = format!("x.{}.", part_index(part, i));
+                tests.push(match t {
+                    Q::Doc(d) => Q::Doc(prefix_fields(d, &path)),
+                    other => other,
+                });
+            }
+            if parts.is_empty() {
+                return Q::Nothing;
+            }
+            elem_match(param, q_and(tests))
+        }
+        _ => {
+            let param = match cond {
+                Cond::String { param, .. }
+                | Cond::Token { param, .. }
+                | Cond::TokenText { param, .. }
+                | Cond::Date { param, .. }
+                | Cond::Number { param, .. }
+                | Cond::Quantity { param, .. }
+                | Cond::Reference { param, .. }
+                | Cond::ReferenceIn { param, .. }
+                | Cond::Uri { param, .. } => param,
+                _ => return Q::Nothing,
+            };
+            match entry_test(cond, now) {
+                Some(t) => elem_match(param, t),
+                None => Q::Nothing,
+            }
+        }
+    }
+}
+
+/// The filter of a query on one type's collection: live documents matching every filter.
+pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
+    let mut parts = vec![Q::Doc(doc! {"m": {"$ne": "DELETE"}})];
+    for f in &query.filters {
+        let any = q_or(f.any.iter().map(|c| cond_q(c, rtype, now)).collect());
+        parts.push(if f.negate { q_not(any) } else { any });
+    }
+    q_and(parts)
+}
+
+/// The document field a key reads, or the key's constant value in this collection.
+enum KeyField {
+    Path(String),
+    Const(SortValue),
+}
+
+fn key_field(k: &Key, rtype: &str) -> KeyField {
+    match &k.kind {
+        KeyKind::Id => KeyField::Path("_id".into()),
+        KeyKind::LastUpdated => KeyField::Path("t".into()),
+        KeyKind::ResourceType => KeyField::Const(SortValue::Text(rtype.to_string())),
+        KeyKind::Param { param, descending } => KeyField::Path(format!(
+            "so.{}.{}",
+            so_field(param),
+            if *descending { "d" } else { "a" }
+        )),
+    }
+}
+
+fn keyset_q(keys: &[Key], after: &[SortValue], rtype: &str) -> Q {
+    q_or(
+        common::keyset_after(keys, after)
+            .into_iter()
+            .map(|conj| {
+                q_and(
+                    conj.into_iter()
+                        .map(|(i, op)| match key_field(&keys[i], rtype) {
+                            KeyField::Const(v) => {
+                                if common::key_op_holds(&op, &v) {
+                                    Q::All
+                                } else {
+                                    Q::Nothing
+                                }
+                            }
+                            KeyField::Path(f) => Q::Doc(match op {
+                                KeyOp::IsNull => doc! {f: Bson::Null},
+                                KeyOp::NotNull => doc! {f: {"$ne": Bson::Null}},
+                                KeyOp::Eq(v) => doc! {f: sort_bson(&v)},
+                                KeyOp::Gt(v) => doc! {f: {"$gt": sort_bson(&v)}},
+                                KeyOp::Lt(v) => doc! {f: {"$lt": sort_bson(&v)}},
+                            }),
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The aggregation pipeline of a search on one type's collection, or `None` when nothing can
+/// match. Absent sort values are ranked with a computed flag, since MongoDB itself puts them
+/// first in ascending order; sorts on `_id` / `t` alone stay index-backed.
+pub fn pipeline(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<Vec<Document>> {
+    let mut q = filter_q(query, rtype, now);
+    if let Some(c) = &query.after {
+        q = q_and(vec![q, keyset_q(keys, &common::cursor_tuple(c), rtype)]);
+    }
+    let filter = match q {
+        Q::Nothing => return None,
+        Q::All => Document::new(),
+        Q::Doc(d) => d,
+    };
+    let mut stages = vec![doc! {"$match": filter}];
+    let mut flags = Document::new();
+    let mut sort = Document::new();
+    for (i, k) in keys.iter().enumerate() {
+        let KeyField::Path(f) = key_field(k, rtype) else {
+            continue;
+        };
+        if k.nullable() {
+            let flag = format!("_null{i}");
+            flags.insert(
+                flag.clone(),
+                doc! {"$cond": [{"$eq": [{"$ifNull": [format!("${f}"), Bson::Null]}, Bson::Null]}, 1, 0]},
+            );
+            sort.insert(flag, if k.nulls_first { -1 } else { 1 });
+        }
+        if !sort.contains_key(&f) {
+            sort.insert(f, if k.descending { -1 } else { 1 });
+        }
+    }
+    if !flags.is_empty() {
+        stages.push(doc! {"$addFields": flags});
+    }
+    stages.push(doc! {"$sort": sort});
+    stages.push(doc! {"$limit": i64::try_from(query.limit).unwrap_or(i64::MAX)});
+    stages.push(doc! {"$project": {"ix": 0}});
+    Some(stages)
+}
+
+/// The index to use when the order is by a parameter's sort value: no index provides that
+/// order, and a planner that must sort anyway may otherwise settle for a collection scan. The
+/// hint is the index of the first positive single-condition filter, whose `ix.p` prefix
+/// always bounds the scan.
+pub fn hint(query: &StoreQuery, keys: &[Key]) -> Option<Document> {
+    if !keys.iter().any(|k| k.nullable()) {
+        return None;
+    }
+    query
+        .filters
+        .iter()
+        .filter(|f| !f.negate && f.any.len() == 1)
+        .find_map(|f| index_for(&f.any[0]))
+}
+
+fn index_for(cond: &Cond) -> Option<Document> {
+    Some(match cond {
+        Cond::Id(_) | Cond::IdIn(_) => doc! {"_id": 1},
+        Cond::LastUpdated { .. } => doc! {"t": 1, "_id": 1},
+        Cond::String { .. } => doc! {"ix.p": 1, "ix.n": 1},
+        Cond::Token { .. } | Cond::TokenText { .. } | Cond::Composite { .. } => {
+            doc! {"ix.p": 1, "ix.c": 1, "ix.s": 1}
+        }
+        Cond::Missing { missing: false, .. } => doc! {"ix.p": 1, "ix.c": 1, "ix.s": 1},
+        Cond::Date { .. } => doc! {"ix.p": 1, "ix.lo": 1, "ix.hi": 1},
+        Cond::Number { .. } | Cond::Quantity { .. } => doc! {"ix.p": 1, "ix.v": 1},
+        Cond::Reference { id: Some(_), .. } | Cond::ReferenceIn { .. } => {
+            doc! {"ix.p": 1, "ix.ri": 1, "ix.rt": 1}
+        }
+        Cond::Reference { .. } | Cond::Uri { .. } => doc! {"ix.p": 1, "ix.u": 1},
+        Cond::Missing { missing: true, .. } => return None,
+    })
+}
+
+/// The sort values of a result document, in the order of the query's own sort keys.
+pub fn match_sort_values(d: &Document, keys: &[Key], n: usize, rtype: &str) -> Vec<SortValue> {
+    keys.iter()
+        .take(n)
+        .map(|k| match key_field(k, rtype) {
+            KeyField::Const(v) => v,
+            KeyField::Path(p) => {
+                let mut cur: Option<&Bson> = None;
+                let mut doc = Some(d);
+                for part in p.split('.') {
+                    cur = doc.and_then(|x| x.get(part));
+                    doc = match cur {
+                        Some(Bson::Document(inner)) => Some(inner),
+                        _ => None,
+                    };
+                }
+                sort_value_of(cur)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composite_parts_are_paths_into_one_entry() {
+        let d = prefix_fields(doc! {"c": "x", "$or": [{"v": 1}]}, "x.0.");
+        assert_eq!(d, doc! {"x.0.c": "x", "$or": [{"x.0.v": 1}]});
+    }
+
+    #[test]
+    fn known_empty_branches_fold_away() {
+        assert_eq!(q_or(vec![Q::Nothing, Q::Nothing]), Q::Nothing);
+        assert_eq!(
+            q_and(vec![Q::All, Q::Doc(doc! {"a": 1})]),
+            Q::Doc(doc! {"a": 1})
+        );
+        assert_eq!(q_not(Q::Nothing), Q::All);
+    }
+}

@@ -1,0 +1,486 @@
+//! What the SQLite and MongoDB search backends share: the prefix rules of dates and numbers as
+//! data (each backend only spells them in its own query language), keyset-paging conditions,
+//! the sort values of a resource computed from its index entries at write time, and the
+//! comparison that merges per-type result lists.
+
+use crate::fhir::search::query::{Cursor, Prefix, Sort, SortKey, SortValue};
+use crate::fhir::search::{IndexEntry, IndexValue};
+use std::cmp::Ordering;
+
+/// A column of a range entry a bound applies to: a date's `low`/`high`, a number's `value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Low,
+    High,
+    Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bound<T> {
+    pub field: Field,
+    pub op: Op,
+    pub value: T,
+}
+
+/// A disjunction of conjunctions of bounds: an empty outer list matches nothing, an empty
+/// inner list matches every entry.
+pub type RangePred<T> = Vec<Vec<Bound<T>>>;
+
+fn b<T>(field: Field, op: Op, value: T) -> Bound<T> {
+    Bound { field, op, value }
+}
+
+/// search.html "Prefixes", for a search range [low, high] against an entry range: eq = the
+/// search range contains the entry; gt/lt = the range above/below the search value overlaps
+/// the entry; ge/le = gt/lt or eq; sa/eb = the entry starts after / ends before the search
+/// range; ap = the ranges overlap once the search range is widened by 10 % of its gap to `now`.
+pub fn date_pred(prefix: Prefix, low: i64, high: i64, now: i64) -> RangePred<i64> {
+    use Field::{High, Low};
+    let eq = vec![b(Low, Op::Ge, low), b(High, Op::Le, high)];
+    match prefix {
+        Prefix::Eq => vec![eq],
+        Prefix::Ne => vec![vec![b(Low, Op::Lt, low)], vec![b(High, Op::Gt, high)]],
+        Prefix::Gt => vec![vec![b(High, Op::Gt, high)]],
+        Prefix::Lt => vec![vec![b(Low, Op::Lt, low)]],
+        Prefix::Ge => vec![vec![b(High, Op::Gt, high)], eq],
+        Prefix::Le => vec![vec![b(Low, Op::Lt, low)], eq],
+        Prefix::Sa => vec![vec![b(Low, Op::Gt, high)]],
+        Prefix::Eb => vec![vec![b(High, Op::Lt, low)]],
+        Prefix::Ap => {
+            let gap = if now < low {
+                low.saturating_sub(now)
+            } else if now > high {
+                now.saturating_sub(high)
+            } else {
+                0
+            };
+            let widen = gap / 10;
+            vec![vec![
+                b(Low, Op::Le, high.saturating_add(widen)),
+                b(High, Op::Ge, low.saturating_sub(widen)),
+            ]]
+        }
+    }
+}
+
+/// The date prefixes for an entry that is one instant (the stored `_lastUpdated`): the same
+/// rules as [`date_pred`] with low = high, folded so that each prefix is one range an index
+/// can seek (ge = gt or contained = at or after the search range's start).
+pub fn instant_pred(prefix: Prefix, low: i64, high: i64, now: i64) -> RangePred<i64> {
+    use Field::Value as V;
+    match prefix {
+        Prefix::Eq => vec![vec![b(V, Op::Ge, low), b(V, Op::Le, high)]],
+        Prefix::Ne => vec![vec![b(V, Op::Lt, low)], vec![b(V, Op::Gt, high)]],
+        Prefix::Gt | Prefix::Sa => vec![vec![b(V, Op::Gt, high)]],
+        Prefix::Lt | Prefix::Eb => vec![vec![b(V, Op::Lt, low)]],
+        Prefix::Ge => vec![vec![b(V, Op::Ge, low)]],
+        Prefix::Le => vec![vec![b(V, Op::Le, high)]],
+        Prefix::Ap => date_pred(prefix, low, high, now)
+            .into_iter()
+            .map(|c| c.into_iter().map(|x| b(V, x.op, x.value)).collect())
+            .collect(),
+    }
+}
+
+/// Number and quantity prefixes: eq/ne test the entry value against the search value's
+/// precision range [low, high]; the others compare it with the value itself; ap allows 10 %.
+pub fn number_pred(prefix: Prefix, value: f64, low: f64, high: f64) -> RangePred<f64> {
+    use Field::Value as V;
+    match prefix {
+        Prefix::Eq => vec![vec![b(V, Op::Ge, low), b(V, Op::Le, high)]],
+        Prefix::Ne => vec![vec![b(V, Op::Lt, low)], vec![b(V, Op::Gt, high)]],
+        Prefix::Gt | Prefix::Sa => vec![vec![b(V, Op::Gt, value)]],
+        Prefix::Lt | Prefix::Eb => vec![vec![b(V, Op::Lt, value)]],
+        Prefix::Ge => vec![vec![b(V, Op::Ge, value)]],
+        Prefix::Le => vec![vec![b(V, Op::Le, value)]],
+        Prefix::Ap => {
+            let (a, z) = (value * 0.9, value * 1.1);
+            vec![vec![b(V, Op::Ge, a.min(z)), b(V, Op::Le, a.max(z))]]
+        }
+    }
+}
+
+/// The exclusive upper bound of the strings that start with `prefix`. U+10FFFF is a
+/// noncharacter, so no real value continues past it.
+pub fn prefix_upper_bound(prefix: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + 4);
+    s.push_str(prefix);
+    s.push(char::MAX);
+    s
+}
+
+/// The stored uris `:above` matches: the search uri and every prefix of it that ends before a
+/// `/` of its path (search.html: "the stored uri is a parent of the search uri").
+pub fn uri_above_candidates(uri: &str) -> Vec<String> {
+    let path_start = uri.find("://").map(|i| i + 3).unwrap_or(0);
+    let mut out = vec![uri.to_string()];
+    let trimmed = uri.trim_end_matches('/');
+    if trimmed.len() != uri.len() && !trimmed.is_empty() {
+        out.push(trimmed.to_string());
+    }
+    for (i, c) in trimmed.char_indices() {
+        if c == '/' && i > path_start {
+            out.push(trimmed[..i].to_string());
+            out.push(trimmed[..=i].to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The name a component of a composite parameter is indexed under. `$` never appears in a
+/// search parameter code, so these cannot collide with real parameters.
+pub fn composite_part_param(param: &str, index: usize) -> String {
+    format!("{param}${index}")
+}
+
+/// The sort value of one entry for ascending and for descending order: a date sorts by its
+/// low end ascending and its high end descending; other kinds by their one value.
+fn entry_sort_values(v: &IndexValue) -> Option<(SortValue, SortValue)> {
+    let one = |s: SortValue| Some((s.clone(), s));
+    match v {
+        IndexValue::String { norm, .. } => one(SortValue::Text(norm.clone())),
+        IndexValue::Token { code, .. } => one(SortValue::Text(code.clone()?)),
+        IndexValue::Date { low, high } => Some((SortValue::Int(*low), SortValue::Int(*high))),
+        IndexValue::Number { value, .. } | IndexValue::Quantity { value, .. } => {
+            one(SortValue::Float(*value))
+        }
+        IndexValue::Reference { url, .. } => one(SortValue::Text(url.clone())),
+        IndexValue::Uri { value } => one(SortValue::Text(value.clone())),
+        IndexValue::Composite(_) => None,
+    }
+}
+
+/// Per parameter a resource has entries for: its smallest ascending and largest descending
+/// sort value (`Null` when its entries have none, e.g. composites). Also records which
+/// parameters are present, for `:missing`.
+pub fn param_sort_values(entries: &[IndexEntry]) -> Vec<(String, SortValue, SortValue)> {
+    let mut out: Vec<(String, SortValue, SortValue)> = Vec::new();
+    for e in entries {
+        let vals = entry_sort_values(&e.value);
+        let slot = match out.iter_mut().position(|(p, _, _)| *p == e.param) {
+            Some(i) => &mut out[i],
+            None => {
+                out.push((e.param.clone(), SortValue::Null, SortValue::Null));
+                let last = out.len() - 1;
+                &mut out[last]
+            }
+        };
+        if let Some((a, d)) = vals {
+            if slot.1 == SortValue::Null || compare_values(&a, &slot.1) == Ordering::Less {
+                slot.1 = a;
+            }
+            if slot.2 == SortValue::Null || compare_values(&d, &slot.2) == Ordering::Greater {
+                slot.2 = d;
+            }
+        }
+    }
+    out
+}
+
+/// Total order of non-null sort values as both databases compare them: numbers numerically,
+/// text by UTF-8 bytes, numbers before text. `Null` is ordered by the key's rules, not here.
+pub fn compare_values(a: &SortValue, b: &SortValue) -> Ordering {
+    fn rank(v: &SortValue) -> u8 {
+        match v {
+            SortValue::Null => 0,
+            SortValue::Int(_) | SortValue::Float(_) => 1,
+            SortValue::Text(_) => 2,
+        }
+    }
+    match (a, b) {
+        (SortValue::Int(x), SortValue::Int(y)) => x.cmp(y),
+        (SortValue::Int(x), SortValue::Float(y)) => (*x as f64).total_cmp(y),
+        (SortValue::Float(x), SortValue::Int(y)) => x.total_cmp(&(*y as f64)),
+        (SortValue::Float(x), SortValue::Float(y)) => x.total_cmp(y),
+        (SortValue::Text(x), SortValue::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// What a result list is ordered by: the request's sort keys, then resource type, then id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyKind {
+    Id,
+    LastUpdated,
+    /// A parameter's stored sort value: the ascending (`descending == false`) or descending one.
+    Param {
+        param: String,
+        descending: bool,
+    },
+    ResourceType,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub kind: KeyKind,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+impl Key {
+    /// Only a parameter's sort value can be absent.
+    pub fn nullable(&self) -> bool {
+        matches!(self.kind, KeyKind::Param { .. })
+    }
+}
+
+/// The ordering keys of a query; for a backward cursor every direction is reversed (the store
+/// reads the page before the cursor in reverse and then flips it back).
+pub fn order_keys(sort: &[Sort], backward: bool) -> Vec<Key> {
+    let mut keys: Vec<Key> = sort
+        .iter()
+        .map(|s| Key {
+            kind: match &s.key {
+                SortKey::Id => KeyKind::Id,
+                SortKey::LastUpdated => KeyKind::LastUpdated,
+                SortKey::Param { param, .. } => KeyKind::Param {
+                    param: param.clone(),
+                    descending: s.descending,
+                },
+            },
+            descending: s.descending,
+            nulls_first: false,
+        })
+        .collect();
+    keys.push(Key {
+        kind: KeyKind::ResourceType,
+        descending: false,
+        nulls_first: false,
+    });
+    keys.push(Key {
+        kind: KeyKind::Id,
+        descending: false,
+        nulls_first: false,
+    });
+    if backward {
+        for k in &mut keys {
+            k.descending = !k.descending;
+            k.nulls_first = !k.nulls_first;
+        }
+    }
+    keys
+}
+
+/// The full key tuple of a cursor: its sort values, then its type and id.
+pub fn cursor_tuple(c: &Cursor) -> Vec<SortValue> {
+    let mut v = c.values.clone();
+    v.push(SortValue::Text(c.resource_type.clone()));
+    v.push(SortValue::Text(c.id.clone()));
+    v
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyOp {
+    IsNull,
+    NotNull,
+    Eq(SortValue),
+    Gt(SortValue),
+    Lt(SortValue),
+}
+
+/// The rows strictly after `after` in `keys` order, as a disjunction of conjunctions of
+/// (key index, test): for each position i, keys before i equal and key i strictly after.
+pub fn keyset_after(keys: &[Key], after: &[SortValue]) -> Vec<Vec<(usize, KeyOp)>> {
+    let mut out = Vec::new();
+    let mut prefix: Vec<(usize, KeyOp)> = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let v = after.get(i).cloned().unwrap_or(SortValue::Null);
+        let mut strict: Vec<KeyOp> = Vec::new();
+        if v == SortValue::Null {
+            if key.nulls_first {
+                strict.push(KeyOp::NotNull);
+            }
+        } else {
+            strict.push(if key.descending {
+                KeyOp::Lt(v.clone())
+            } else {
+                KeyOp::Gt(v.clone())
+            });
+            if !key.nulls_first && key.nullable() {
+                strict.push(KeyOp::IsNull);
+            }
+        }
+        for op in strict {
+            let mut conj = prefix.clone();
+            conj.push((i, op));
+            out.push(conj);
+        }
+        prefix.push((
+            i,
+            if v == SortValue::Null {
+                KeyOp::IsNull
+            } else {
+                KeyOp::Eq(v)
+            },
+        ));
+    }
+    out
+}
+
+/// Whether a known value passes a key test (for keys that are constant in a query, such as the
+/// resource type of a per-type collection).
+pub fn key_op_holds(op: &KeyOp, v: &SortValue) -> bool {
+    let null = *v == SortValue::Null;
+    match op {
+        KeyOp::IsNull => null,
+        KeyOp::NotNull => !null,
+        KeyOp::Eq(x) => !null && compare_values(v, x) == Ordering::Equal,
+        KeyOp::Gt(x) => !null && compare_values(v, x) == Ordering::Greater,
+        KeyOp::Lt(x) => !null && compare_values(v, x) == Ordering::Less,
+    }
+}
+
+/// Orders two key tuples by `keys` (used to merge per-type result lists).
+pub fn compare_tuples(keys: &[Key], a: &[SortValue], b: &[SortValue]) -> Ordering {
+    for (i, key) in keys.iter().enumerate() {
+        let x = a.get(i).unwrap_or(&SortValue::Null);
+        let y = b.get(i).unwrap_or(&SortValue::Null);
+        let o = match (x == &SortValue::Null, y == &SortValue::Null) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if key.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if key.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (false, false) => {
+                let o = compare_values(x, y);
+                if key.descending {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// "Now" for `ap` on dates, in microseconds.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(desc: bool, nulls_first: bool) -> Key {
+        Key {
+            kind: KeyKind::Param {
+                param: "p".into(),
+                descending: desc,
+            },
+            descending: desc,
+            nulls_first,
+        }
+    }
+
+    #[test]
+    fn keyset_puts_nulls_last_after_values() {
+        let keys = [key(false, false), key(false, false)];
+        let after = [SortValue::Int(5), SortValue::Text("a".into())];
+        let got = keyset_after(&keys, &after);
+        assert_eq!(
+            got,
+            vec![
+                vec![(0, KeyOp::Gt(SortValue::Int(5)))],
+                vec![(0, KeyOp::IsNull)],
+                vec![
+                    (0, KeyOp::Eq(SortValue::Int(5))),
+                    (1, KeyOp::Gt(SortValue::Text("a".into())))
+                ],
+                vec![(0, KeyOp::Eq(SortValue::Int(5))), (1, KeyOp::IsNull)],
+            ]
+        );
+        let after_null = [SortValue::Null, SortValue::Text("a".into())];
+        assert_eq!(
+            keyset_after(&keys, &after_null),
+            vec![
+                vec![
+                    (0, KeyOp::IsNull),
+                    (1, KeyOp::Gt(SortValue::Text("a".into())))
+                ],
+                vec![(0, KeyOp::IsNull), (1, KeyOp::IsNull)],
+            ]
+        );
+    }
+
+    #[test]
+    fn uri_above_lists_parents() {
+        assert_eq!(
+            uri_above_candidates("http://a.org/fhir/ValueSet/x"),
+            vec![
+                "http://a.org",
+                "http://a.org/",
+                "http://a.org/fhir",
+                "http://a.org/fhir/",
+                "http://a.org/fhir/ValueSet",
+                "http://a.org/fhir/ValueSet/",
+                "http://a.org/fhir/ValueSet/x",
+            ]
+        );
+    }
+
+    #[test]
+    fn instant_rules_agree_with_range_rules() {
+        // For every prefix and a few instants around a search range, the folded rule gives the
+        // same answer as the range rule with low = high = t.
+        let holds = |p: &RangePred<i64>, lo: i64, hi: i64| {
+            p.iter().any(|conj| {
+                conj.iter().all(|x| {
+                    let v = if x.field == Field::High { hi } else { lo };
+                    match x.op {
+                        Op::Lt => v < x.value,
+                        Op::Le => v <= x.value,
+                        Op::Gt => v > x.value,
+                        Op::Ge => v >= x.value,
+                    }
+                })
+            })
+        };
+        use Prefix::*;
+        for prefix in [Eq, Ne, Gt, Lt, Ge, Le, Sa, Eb, Ap] {
+            for t in [5, 9, 10, 15, 20, 21, 30] {
+                assert_eq!(
+                    holds(&date_pred(prefix, 10, 20, 100), t, t),
+                    holds(&instant_pred(prefix, 10, 20, 100), t, t),
+                    "{prefix:?} at {t}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn date_ge_is_gt_or_contained() {
+        let p = date_pred(Prefix::Ge, 10, 20, 0);
+        assert_eq!(
+            p,
+            vec![
+                vec![b(Field::High, Op::Gt, 20)],
+                vec![b(Field::Low, Op::Ge, 10), b(Field::High, Op::Le, 20)]
+            ]
+        );
+    }
+}

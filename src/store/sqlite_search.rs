@@ -1,0 +1,875 @@
+//! Search on SQLite: typed index tables written in the commit's savepoint, and the translation
+//! of a [`StoreQuery`] into one SQL statement over `resource_current`.
+//!
+//! Every index row carries the `seq` of the version it belongs to (the current one), so an
+//! update or delete drops the rows of the previous `seq` and a query filters
+//! `resource_current.seq IN (SELECT seq FROM ix_… WHERE …)`, each sub-query served by an index
+//! that starts with (partition, rtype, param) and the selective value. A composite entry's
+//! components are rows of the typed tables under `{param}${i}`, tied together by `grp`.
+//! `ix_present` holds one row per (resource, parameter) with its sort values: it answers
+//! `:missing` and `_sort`.
+
+use super::search_common::{
+    self as common, composite_part_param, date_pred, number_pred, prefix_upper_bound, Field, Key,
+    KeyKind, KeyOp, Op, RangePred,
+};
+use super::{Match, Method, Version};
+use crate::fhir::search::query::{Cond, SortValue, StoreQuery, StringMode, SystemMatch, UriMode};
+use crate::fhir::search::values::normalize_string;
+use crate::fhir::search::{IndexEntry, IndexValue};
+use bytes::Bytes;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
+
+pub const SCHEMA: &str = "
+CREATE INDEX IF NOT EXISTS current_by_seq ON resource_current (seq);
+CREATE TABLE IF NOT EXISTS ix_string (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
+    norm TEXT NOT NULL, exact TEXT NOT NULL, seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_string_norm ON ix_string (partition, rtype, param, norm);
+CREATE INDEX IF NOT EXISTS ix_string_seq ON ix_string (seq);
+CREATE TABLE IF NOT EXISTS ix_token (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
+    code TEXT, system TEXT, text TEXT, seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_token_code ON ix_token (partition, rtype, param, code, system);
+CREATE INDEX IF NOT EXISTS ix_token_system ON ix_token (partition, rtype, param, system);
+CREATE INDEX IF NOT EXISTS ix_token_seq ON ix_token (seq);
+CREATE TABLE IF NOT EXISTS ix_date (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
+    low INTEGER NOT NULL, high INTEGER NOT NULL, seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_date_low ON ix_date (partition, rtype, param, low, high);
+CREATE INDEX IF NOT EXISTS ix_date_high ON ix_date (partition, rtype, param, high);
+CREATE INDEX IF NOT EXISTS ix_date_seq ON ix_date (seq);
+CREATE TABLE IF NOT EXISTS ix_number (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
+    value REAL NOT NULL, system TEXT, code TEXT, unit TEXT,
+    seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_number_value ON ix_number (partition, rtype, param, value);
+CREATE INDEX IF NOT EXISTS ix_number_seq ON ix_number (seq);
+CREATE TABLE IF NOT EXISTS ix_reference (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
+    tid TEXT, ttype TEXT, url TEXT NOT NULL, version TEXT,
+    seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_reference_id ON ix_reference (partition, rtype, param, tid, ttype);
+CREATE INDEX IF NOT EXISTS ix_reference_url ON ix_reference (partition, rtype, param, url);
+CREATE INDEX IF NOT EXISTS ix_reference_seq ON ix_reference (seq);
+CREATE TABLE IF NOT EXISTS ix_uri (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
+    value TEXT NOT NULL, seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_uri_value ON ix_uri (partition, rtype, param, value);
+CREATE INDEX IF NOT EXISTS ix_uri_seq ON ix_uri (seq);
+CREATE TABLE IF NOT EXISTS ix_present (
+    seq INTEGER NOT NULL, param TEXT NOT NULL,
+    partition TEXT NOT NULL, rtype TEXT NOT NULL,
+    a ANY, d ANY,
+    PRIMARY KEY (seq, param)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_present_param ON ix_present (partition, rtype, param);
+";
+
+const TABLES: [&str; 7] = [
+    "ix_string",
+    "ix_token",
+    "ix_date",
+    "ix_number",
+    "ix_reference",
+    "ix_uri",
+    "ix_present",
+];
+
+/// Drops every index row of a version that stops being current.
+pub fn delete_entries(tx: &Connection, seq: i64) -> rusqlite::Result<()> {
+    for t in TABLES {
+        tx.prepare_cached(&format!("DELETE FROM {t} WHERE seq = ?1"))?
+            .execute([seq])?;
+    }
+    Ok(())
+}
+
+fn opt(s: &Option<String>) -> Value {
+    match s {
+        Some(s) => Value::Text(s.clone()),
+        None => Value::Null,
+    }
+}
+
+fn sort_value_sql(v: &SortValue) -> Value {
+    match v {
+        SortValue::Null => Value::Null,
+        SortValue::Int(i) => Value::Integer(*i),
+        SortValue::Float(f) => Value::Real(*f),
+        SortValue::Text(s) => Value::Text(s.clone()),
+    }
+}
+
+fn sort_value_of(v: Value) -> SortValue {
+    match v {
+        Value::Integer(i) => SortValue::Int(i),
+        Value::Real(f) => SortValue::Float(f),
+        Value::Text(s) => SortValue::Text(s),
+        Value::Null | Value::Blob(_) => SortValue::Null,
+    }
+}
+
+/// Writes the index rows of the version stored at `seq`.
+pub fn write_entries(
+    tx: &Connection,
+    partition: &str,
+    rtype: &str,
+    seq: i64,
+    entries: &[IndexEntry],
+) -> rusqlite::Result<()> {
+    let mut grp = 0i64;
+    for e in entries {
+        match &e.value {
+            IndexValue::Composite(parts) => {
+                grp += 1;
+                for (i, part) in parts.iter().enumerate() {
+                    let p = composite_part_param(&e.param, i);
+                    write_value(tx, partition, rtype, &p, part, seq, grp)?;
+                }
+            }
+            v => write_value(tx, partition, rtype, &e.param, v, seq, 0)?,
+        }
+    }
+    let mut present = tx.prepare_cached(
+        "INSERT INTO ix_present (seq, param, partition, rtype, a, d) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (param, a, d) in common::param_sort_values(entries) {
+        present.execute(params![
+            seq,
+            param,
+            partition,
+            rtype,
+            sort_value_sql(&a),
+            sort_value_sql(&d)
+        ])?;
+    }
+    Ok(())
+}
+
+fn write_value(
+    tx: &Connection,
+    partition: &str,
+    rtype: &str,
+    param: &str,
+    v: &IndexValue,
+    seq: i64,
+    grp: i64,
+) -> rusqlite::Result<()> {
+    match v {
+        IndexValue::String { norm, exact } => tx
+            .prepare_cached(
+                "INSERT INTO ix_string (partition, rtype, param, norm, exact, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![partition, rtype, param, norm, exact, seq, grp])?,
+        IndexValue::Token { system, code, text } => tx
+            .prepare_cached(
+                "INSERT INTO ix_token (partition, rtype, param, code, system, text, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                partition,
+                rtype,
+                param,
+                opt(code),
+                opt(system),
+                opt(text),
+                seq,
+                grp
+            ])?,
+        IndexValue::Date { low, high } => tx
+            .prepare_cached(
+                "INSERT INTO ix_date (partition, rtype, param, low, high, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![partition, rtype, param, low, high, seq, grp])?,
+        IndexValue::Number { value, .. } => tx
+            .prepare_cached(
+                "INSERT INTO ix_number (partition, rtype, param, value, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![partition, rtype, param, value, seq, grp])?,
+        IndexValue::Quantity {
+            value,
+            system,
+            code,
+            unit,
+            ..
+        } => tx
+            .prepare_cached(
+                "INSERT INTO ix_number (partition, rtype, param, value, system, code, unit, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                partition,
+                rtype,
+                param,
+                value,
+                opt(system),
+                opt(code),
+                opt(unit),
+                seq,
+                grp
+            ])?,
+        IndexValue::Reference {
+            target_type,
+            id,
+            url,
+            version,
+        } => tx
+            .prepare_cached(
+                "INSERT INTO ix_reference (partition, rtype, param, tid, ttype, url, version, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                partition,
+                rtype,
+                param,
+                opt(id),
+                opt(target_type),
+                url,
+                opt(version),
+                seq,
+                grp
+            ])?,
+        IndexValue::Uri { value } => tx
+            .prepare_cached(
+                "INSERT INTO ix_uri (partition, rtype, param, value, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![partition, rtype, param, value, seq, grp])?,
+        // Composites do not nest in R4.
+        IndexValue::Composite(_) => 0,
+    };
+    Ok(())
+}
+
+/// SQL text with its positional parameters, in text order.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    params: Vec<Value>,
+}
+
+impl Sql {
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    fn bind(&mut self, v: impl Into<Value>) -> &mut Self {
+        self.text.push('?');
+        self.params.push(v.into());
+        self
+    }
+
+    fn bind_list<I: IntoIterator<Item = V>, V: Into<Value>>(&mut self, vs: I) -> &mut Self {
+        let mut first = true;
+        for v in vs {
+            if !first {
+                self.text.push_str(", ");
+            }
+            first = false;
+            self.bind(v);
+        }
+        self
+    }
+
+    fn append(&mut self, other: Sql) {
+        self.text.push_str(&other.text);
+        self.params.extend(other.params);
+    }
+}
+
+struct Ctx<'a> {
+    partition: &'a str,
+    types: &'a [String],
+    now: i64,
+}
+
+impl Ctx<'_> {
+    /// The leading, index-served part of a sub-query on an index table.
+    fn scope(&self, sql: &mut Sql, alias: &str, param: &str) {
+        sql.push(&format!("{alias}.partition = "))
+            .bind(self.partition.to_string())
+            .push(&format!(" AND {alias}.rtype IN ("))
+            .bind_list(self.types.iter().cloned())
+            .push(&format!(") AND {alias}.param = "))
+            .bind(param.to_string());
+    }
+}
+
+fn range_sql<T: Copy + Into<Value>>(
+    sql: &mut Sql,
+    pred: &RangePred<T>,
+    col: impl Fn(Field) -> String,
+) {
+    if pred.is_empty() {
+        sql.push("0");
+        return;
+    }
+    sql.push("(");
+    for (i, conj) in pred.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(1");
+        for bd in conj {
+            let op = match bd.op {
+                Op::Lt => "<",
+                Op::Le => "<=",
+                Op::Gt => ">",
+                Op::Ge => ">=",
+            };
+            sql.push(&format!(" AND {} {op} ", col(bd.field)))
+                .bind(bd.value);
+        }
+        sql.push(")");
+    }
+    sql.push(")");
+}
+
+/// Appends ` AND …` tests of one entry row `a` for `cond`, and names the table it lives in;
+/// `None` for conditions that are not about one entry.
+fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'static str> {
+    Some(match cond {
+        Cond::String { mode, value, .. } => {
+            match mode {
+                StringMode::StartsWith => {
+                    sql.push(&format!(" AND {a}.norm >= "))
+                        .bind(value.clone())
+                        .push(&format!(" AND {a}.norm < "))
+                        .bind(prefix_upper_bound(value));
+                }
+                StringMode::Contains => {
+                    sql.push(&format!(" AND instr({a}.norm, "))
+                        .bind(value.clone())
+                        .push(") > 0");
+                }
+                StringMode::Exact => {
+                    sql.push(&format!(" AND {a}.norm = "))
+                        .bind(normalize_string(value))
+                        .push(&format!(" AND {a}.exact = "))
+                        .bind(value.clone());
+                }
+            }
+            "ix_string"
+        }
+        Cond::Token { system, code, .. } => {
+            if let Some(c) = code {
+                sql.push(&format!(" AND {a}.code = ")).bind(c.clone());
+            }
+            match system {
+                SystemMatch::Any => {}
+                SystemMatch::None => {
+                    sql.push(&format!(" AND {a}.system IS NULL"));
+                }
+                SystemMatch::Is(s) => {
+                    sql.push(&format!(" AND {a}.system = ")).bind(s.clone());
+                }
+            }
+            "ix_token"
+        }
+        Cond::TokenText { text, .. } => {
+            sql.push(&format!(" AND {a}.text >= "))
+                .bind(text.clone())
+                .push(&format!(" AND {a}.text < "))
+                .bind(prefix_upper_bound(text));
+            "ix_token"
+        }
+        Cond::Date {
+            prefix, low, high, ..
+        } => {
+            sql.push(" AND ");
+            range_sql(sql, &date_pred(*prefix, *low, *high, ctx.now), |f| {
+                format!("{a}.{}", if f == Field::High { "high" } else { "low" })
+            });
+            "ix_date"
+        }
+        Cond::Number {
+            prefix,
+            value,
+            low,
+            high,
+            ..
+        } => {
+            sql.push(" AND ");
+            range_sql(sql, &number_pred(*prefix, *value, *low, *high), |_| {
+                format!("{a}.value")
+            });
+            "ix_number"
+        }
+        Cond::Quantity {
+            prefix,
+            value,
+            low,
+            high,
+            system,
+            code,
+            ..
+        } => {
+            sql.push(" AND ");
+            range_sql(sql, &number_pred(*prefix, *value, *low, *high), |_| {
+                format!("{a}.value")
+            });
+            if let Some(s) = system {
+                sql.push(&format!(" AND {a}.system = ")).bind(s.clone());
+            }
+            match (code, system) {
+                (Some(c), Some(_)) => {
+                    sql.push(&format!(" AND {a}.code = ")).bind(c.clone());
+                }
+                (Some(c), None) => {
+                    sql.push(&format!(" AND ({a}.code = "))
+                        .bind(c.clone())
+                        .push(&format!(" OR {a}.unit = "))
+                        .bind(c.clone())
+                        .push(")");
+                }
+                (None, _) => {}
+            }
+            "ix_number"
+        }
+        Cond::Reference {
+            target_type,
+            id,
+            url,
+            version,
+            ..
+        } => {
+            if let Some(id) = id {
+                sql.push(&format!(" AND {a}.tid = ")).bind(id.clone());
+                if let Some(t) = target_type {
+                    sql.push(&format!(" AND {a}.ttype = ")).bind(t.clone());
+                }
+            }
+            if let Some(u) = url {
+                sql.push(&format!(" AND {a}.url = ")).bind(u.clone());
+            }
+            if let Some(v) = version {
+                sql.push(&format!(" AND {a}.version = ")).bind(v.clone());
+            }
+            if id.is_none() && url.is_none() {
+                sql.push(" AND 0");
+            }
+            "ix_reference"
+        }
+        Cond::ReferenceIn { targets, .. } => {
+            sql.push(" AND (0");
+            for (t, id) in targets {
+                sql.push(&format!(" OR ({a}.tid = "))
+                    .bind(id.clone())
+                    .push(&format!(" AND {a}.ttype = "))
+                    .bind(t.clone())
+                    .push(")");
+            }
+            sql.push(")");
+            "ix_reference"
+        }
+        Cond::Uri { mode, value, .. } => {
+            match mode {
+                UriMode::Equals => {
+                    sql.push(&format!(" AND {a}.value = ")).bind(value.clone());
+                }
+                UriMode::Below => {
+                    sql.push(&format!(" AND {a}.value >= "))
+                        .bind(value.clone())
+                        .push(&format!(" AND {a}.value < "))
+                        .bind(prefix_upper_bound(value));
+                }
+                UriMode::Above => {
+                    sql.push(&format!(" AND {a}.value IN ("))
+                        .bind_list(common::uri_above_candidates(value))
+                        .push(")");
+                }
+            }
+            "ix_uri"
+        }
+        Cond::Id(_)
+        | Cond::LastUpdated { .. }
+        | Cond::Composite { .. }
+        | Cond::Missing { .. }
+        | Cond::IdIn(_) => return None,
+    })
+}
+
+fn cond_param(cond: &Cond) -> Option<&str> {
+    match cond {
+        Cond::String { param, .. }
+        | Cond::Token { param, .. }
+        | Cond::TokenText { param, .. }
+        | Cond::Date { param, .. }
+        | Cond::Number { param, .. }
+        | Cond::Quantity { param, .. }
+        | Cond::Reference { param, .. }
+        | Cond::ReferenceIn { param, .. }
+        | Cond::Uri { param, .. }
+        | Cond::Composite { param, .. }
+        | Cond::Missing { param, .. } => Some(param),
+        Cond::Id(_) | Cond::LastUpdated { .. } | Cond::IdIn(_) => None,
+    }
+}
+
+/// A boolean SQL expression on `c` (resource_current) and `h` (its history row).
+fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
+    match cond {
+        Cond::Id(ids) => {
+            if ids.is_empty() {
+                sql.push("0");
+            } else {
+                sql.push("c.id IN (")
+                    .bind_list(ids.iter().cloned())
+                    .push(")");
+            }
+        }
+        Cond::IdIn(pairs) => {
+            if pairs.is_empty() {
+                sql.push("0");
+            } else {
+                sql.push("(c.rtype, c.id) IN (VALUES ");
+                for (i, (t, id)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.push("(")
+                        .bind(t.clone())
+                        .push(", ")
+                        .bind(id.clone())
+                        .push(")");
+                }
+                sql.push(")");
+            }
+        }
+        Cond::LastUpdated { prefix, low, high } => {
+            // Served by history_by_type_time; earlier versions' seqs are never current.
+            sql.push("c.seq IN (SELECT x.seq FROM resource_history x WHERE x.partition = ")
+                .bind(ctx.partition.to_string())
+                .push(" AND x.rtype IN (")
+                .bind_list(ctx.types.iter().cloned())
+                .push(") AND ");
+            range_sql(
+                sql,
+                &common::instant_pred(*prefix, *low, *high, ctx.now),
+                |_| "x.t".to_string(),
+            );
+            sql.push(")");
+        }
+        Cond::Missing { param, missing } => {
+            if *missing {
+                sql.push(
+                    "NOT EXISTS (SELECT 1 FROM ix_present m WHERE m.seq = c.seq AND m.param = ",
+                )
+                .bind(param.clone())
+                .push(")");
+            } else {
+                sql.push("c.seq IN (SELECT m.seq FROM ix_present m WHERE ");
+                ctx.scope(sql, "m", param);
+                sql.push(")");
+            }
+        }
+        Cond::Composite { param, parts } => {
+            let mut from = Sql::default();
+            let mut tests = Sql::default();
+            for (i, part) in parts.iter().enumerate() {
+                let alias = format!("p{i}");
+                let part_param = composite_part_param(param, part_index(part, i));
+                let mut t = Sql::default();
+                let Some(table) = entry_test(part, &alias, ctx, &mut t) else {
+                    sql.push("0");
+                    return;
+                };
+                if i == 0 {
+                    from.push(&format!("{table} {alias}"));
+                    tests.push(" WHERE ");
+                    ctx.scope(&mut tests, &alias, &part_param);
+                } else {
+                    from.push(&format!(
+                        " JOIN {table} {alias} ON {alias}.seq = p0.seq AND {alias}.grp = p0.grp AND {alias}.param = "
+                    ))
+                    .bind(part_param);
+                }
+                tests.append(t);
+            }
+            if parts.is_empty() {
+                sql.push("0");
+                return;
+            }
+            sql.push("c.seq IN (SELECT p0.seq FROM ");
+            sql.append(from);
+            sql.append(tests);
+            sql.push(")");
+        }
+        _ => {
+            let mut t = Sql::default();
+            let table = entry_test(cond, "x", ctx, &mut t);
+            match (table, cond_param(cond)) {
+                (Some(table), Some(param)) => {
+                    sql.push(&format!("c.seq IN (SELECT x.seq FROM {table} x WHERE "));
+                    ctx.scope(sql, "x", param);
+                    sql.append(t);
+                    sql.push(")");
+                }
+                _ => {
+                    sql.push("0");
+                }
+            }
+        }
+    }
+}
+
+/// The component a composite part tests: its `param` is the component index as text.
+fn part_index(part: &Cond, fallback: usize) -> usize {
+    cond_param(part)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(fallback)
+}
+
+fn filters_sql(query: &StoreQuery, ctx: &Ctx<'_>, sql: &mut Sql) {
+    for f in &query.filters {
+        sql.push(if f.negate { " AND NOT (" } else { " AND (" });
+        if f.any.is_empty() {
+            sql.push("0");
+        }
+        for (i, cond) in f.any.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            cond_sql(cond, ctx, sql);
+        }
+        sql.push(")");
+    }
+}
+
+/// The resource types present in a partition, by skipping through the primary key.
+fn types_in(conn: &Connection, partition: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "WITH RECURSIVE t(r) AS (
+            SELECT (SELECT MIN(rtype) FROM resource_current WHERE partition = ?1)
+            UNION ALL
+            SELECT (SELECT MIN(rtype) FROM resource_current WHERE partition = ?1 AND rtype > t.r)
+            FROM t WHERE t.r IS NOT NULL)
+         SELECT r FROM t WHERE r IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([partition], |r| r.get(0))?;
+    rows.collect()
+}
+
+fn query_types(
+    conn: &Connection,
+    partition: &str,
+    query: &StoreQuery,
+) -> rusqlite::Result<Vec<String>> {
+    if query.resource_types.is_empty() {
+        types_in(conn, partition)
+    } else {
+        Ok(query.resource_types.clone())
+    }
+}
+
+fn key_expr(k: &Key, i: usize) -> String {
+    match &k.kind {
+        KeyKind::Id => "c.id".into(),
+        KeyKind::ResourceType => "c.rtype".into(),
+        KeyKind::LastUpdated => "h.t".into(),
+        KeyKind::Param { descending, .. } => {
+            format!("s{i}.{}", if *descending { "d" } else { "a" })
+        }
+    }
+}
+
+/// The base `FROM … WHERE` of a query: live current versions of the types, matching the
+/// filters. `joins` go between the FROM and the WHERE.
+fn from_where(ctx: &Ctx<'_>, query: &StoreQuery, joins: Sql, sql: &mut Sql) {
+    sql.push(" FROM resource_current c JOIN resource_history h ON h.seq = c.seq");
+    sql.append(joins);
+    sql.push(" WHERE c.partition = ")
+        .bind(ctx.partition.to_string())
+        .push(" AND c.rtype IN (")
+        .bind_list(ctx.types.iter().cloned())
+        .push(") AND h.method <> 'DELETE'");
+    filters_sql(query, ctx, sql);
+}
+
+pub fn search(
+    conn: &Connection,
+    partition: &str,
+    query: &StoreQuery,
+) -> rusqlite::Result<Vec<Match>> {
+    let types = query_types(conn, partition, query)?;
+    if types.is_empty() || query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let ctx = Ctx {
+        partition,
+        types: &types,
+        now: common::now_micros(),
+    };
+    let backward = query.after.as_ref().is_some_and(|c| c.backward);
+    let keys = common::order_keys(&query.sort, backward);
+    let mut joins = Sql::default();
+    for (i, k) in keys.iter().enumerate() {
+        if let KeyKind::Param { param, .. } = &k.kind {
+            joins
+                .push(&format!(
+                    " LEFT JOIN ix_present s{i} ON s{i}.seq = c.seq AND s{i}.param = "
+                ))
+                .bind(param.clone());
+        }
+    }
+    let mut sql = Sql::default();
+    sql.push("SELECT c.rtype, c.id, h.version, h.t, h.method, h.body");
+    for (i, k) in keys.iter().enumerate().take(query.sort.len()) {
+        sql.push(&format!(", {}", key_expr(k, i)));
+    }
+    from_where(&ctx, query, joins, &mut sql);
+    if let Some(cursor) = &query.after {
+        let after = common::keyset_after(&keys, &common::cursor_tuple(cursor));
+        sql.push(" AND (0");
+        for conj in after {
+            sql.push(" OR (1");
+            for (i, op) in conj {
+                let e = key_expr(&keys[i], i);
+                match op {
+                    KeyOp::IsNull => sql.push(&format!(" AND {e} IS NULL")),
+                    KeyOp::NotNull => sql.push(&format!(" AND {e} IS NOT NULL")),
+                    KeyOp::Eq(v) => sql.push(&format!(" AND {e} = ")).bind(sort_value_sql(&v)),
+                    KeyOp::Gt(v) => sql.push(&format!(" AND {e} > ")).bind(sort_value_sql(&v)),
+                    KeyOp::Lt(v) => sql.push(&format!(" AND {e} < ")).bind(sort_value_sql(&v)),
+                };
+            }
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+    sql.push(" ORDER BY ");
+    for (i, k) in keys.iter().enumerate() {
+        let e = key_expr(k, i);
+        if i > 0 {
+            sql.push(", ");
+        }
+        if k.nullable() {
+            let nulls = if k.nulls_first { "DESC" } else { "ASC" };
+            sql.push(&format!("({e} IS NULL) {nulls}, "));
+        }
+        sql.push(&format!(
+            "{e} {}",
+            if k.descending { "DESC" } else { "ASC" }
+        ));
+    }
+    sql.push(" LIMIT ")
+        .bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+    let mut stmt = conn.prepare_cached(&sql.text)?;
+    let n_sort = query.sort.len();
+    let rows = stmt.query_map(params_from_iter(sql.params.iter()), |row| {
+        let method: String = row.get(4)?;
+        let body: Option<Vec<u8>> = row.get(5)?;
+        let mut sort = Vec::with_capacity(n_sort);
+        for i in 0..n_sort {
+            sort.push(sort_value_of(row.get::<_, Value>(6 + i)?));
+        }
+        Ok(Match {
+            version: Version {
+                resource_type: row.get(0)?,
+                id: row.get(1)?,
+                version: row.get::<_, i64>(2)? as u64,
+                last_updated: row.get(3)?,
+                method: Method::parse(&method).unwrap_or(Method::Put),
+                body: body.map(Bytes::from),
+            },
+            sort,
+        })
+    })?;
+    let mut out: Vec<Match> = rows.collect::<rusqlite::Result<_>>()?;
+    if backward {
+        out.reverse();
+    }
+    Ok(out)
+}
+
+pub fn count(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite::Result<u64> {
+    let types = query_types(conn, partition, query)?;
+    if types.is_empty() {
+        return Ok(0);
+    }
+    let ctx = Ctx {
+        partition,
+        types: &types,
+        now: common::now_micros(),
+    };
+    let mut sql = Sql::default();
+    sql.push("SELECT count(*)");
+    from_where(&ctx, query, Sql::default(), &mut sql);
+    let n: i64 = conn
+        .prepare_cached(&sql.text)?
+        .query_row(params_from_iter(sql.params.iter()), |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+/// The query plan SQLite picks for a search, one line per step (for tests and diagnostics).
+pub fn explain(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite::Result<String> {
+    let types = query_types(conn, partition, query)?;
+    let ctx = Ctx {
+        partition,
+        types: &types,
+        now: common::now_micros(),
+    };
+    let mut sql = Sql::default();
+    sql.push("EXPLAIN QUERY PLAN SELECT c.id");
+    from_where(&ctx, query, Sql::default(), &mut sql);
+    let mut stmt = conn.prepare(&sql.text)?;
+    let rows = stmt.query_map(params_from_iter(sql.params.iter()), |r| {
+        r.get::<_, String>(3)
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join("\n"))
+}
+
+/// Current, live versions of the given resources: one query per type.
+pub fn read_many(
+    conn: &Connection,
+    partition: &str,
+    refs: &[(String, String)],
+) -> rusqlite::Result<Vec<Version>> {
+    let mut types: Vec<&str> = refs.iter().map(|(t, _)| t.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let mut out = Vec::new();
+    for t in types {
+        let ids: Vec<String> = refs
+            .iter()
+            .filter(|(rt, _)| rt == t)
+            .map(|(_, id)| id.clone())
+            .collect();
+        for chunk in ids.chunks(500) {
+            let mut sql = Sql::default();
+            sql.push(
+                "SELECT c.rtype, c.id, h.version, h.t, h.method, h.body
+                 FROM resource_current c JOIN resource_history h ON h.seq = c.seq
+                 WHERE c.partition = ",
+            )
+            .bind(partition.to_string())
+            .push(" AND c.rtype = ")
+            .bind(t.to_string())
+            .push(" AND c.id IN (")
+            .bind_list(chunk.iter().cloned())
+            .push(") AND h.body IS NOT NULL");
+            let mut stmt = conn.prepare_cached(&sql.text)?;
+            let rows = stmt.query_map(params_from_iter(sql.params.iter()), |row| {
+                let method: String = row.get(4)?;
+                let body: Option<Vec<u8>> = row.get(5)?;
+                Ok(Version {
+                    resource_type: row.get(0)?,
+                    id: row.get(1)?,
+                    version: row.get::<_, i64>(2)? as u64,
+                    last_updated: row.get(3)?,
+                    method: Method::parse(&method).unwrap_or(Method::Put),
+                    body: body.map(Bytes::from),
+                })
+            })?;
+            for r in rows {
+                out.push(r?);
+            }
+        }
+    }
+    Ok(out)
+}

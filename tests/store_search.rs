@@ -1,0 +1,1479 @@
+//! Search in both stores with hand-built index entries: every condition kind and prefix,
+//! negation, `:missing`, composites, multi-type queries, sorting, keyset paging, count,
+//! read_many and the write path (update, delete, failed commits, partitions). Expected ids are
+//! worked out by hand from the entries below and search.html. MongoDB cases need
+//! `FHIRD_TEST_MONGODB` (scripts/test.sh starts a server).
+
+mod common;
+
+use bytes::Bytes;
+use fhird::fhir::search::params::ParamType;
+use fhird::fhir::search::query::{
+    Cond, Cursor, Prefix, Sort, SortKey, SortValue, StoreFilter, StoreQuery, StringMode,
+    SystemMatch, UriMode,
+};
+use fhird::fhir::search::values::{date_range, decimal_range, normalize_string};
+use fhird::fhir::search::{IndexEntry, IndexValue};
+use fhird::partition::Partition;
+use fhird::store::{Method, Store, StoreError, Version, Write};
+use std::sync::Arc;
+
+const GENDER: &str = "http://hl7.org/fhir/administrative-gender";
+const LOINC: &str = "http://loinc.org";
+const UCUM: &str = "http://unitsofmeasure.org";
+const MRN: &str = "http://acme.org/mrn";
+
+// ---- entry builders -------------------------------------------------------------------------
+
+fn s(param: &str, exact: &str) -> IndexEntry {
+    IndexEntry {
+        param: param.into(),
+        value: IndexValue::String {
+            norm: normalize_string(exact),
+            exact: exact.into(),
+        },
+    }
+}
+
+fn token_value(system: Option<&str>, code: &str, text: Option<&str>) -> IndexValue {
+    IndexValue::Token {
+        system: system.map(Into::into),
+        code: Some(code.into()),
+        text: text.map(normalize_string),
+    }
+}
+
+fn tok(param: &str, system: Option<&str>, code: &str, text: Option<&str>) -> IndexEntry {
+    IndexEntry {
+        param: param.into(),
+        value: token_value(system, code, text),
+    }
+}
+
+fn date(param: &str, text: &str) -> IndexEntry {
+    let (low, high) = date_range(text).unwrap();
+    IndexEntry {
+        param: param.into(),
+        value: IndexValue::Date { low, high },
+    }
+}
+
+fn num(param: &str, text: &str) -> IndexEntry {
+    let (value, low, high) = decimal_range(text).unwrap();
+    IndexEntry {
+        param: param.into(),
+        value: IndexValue::Number { value, low, high },
+    }
+}
+
+fn qty_value(text: &str, system: Option<&str>, code: Option<&str>, unit: &str) -> IndexValue {
+    let (value, low, high) = decimal_range(text).unwrap();
+    IndexValue::Quantity {
+        value,
+        low,
+        high,
+        system: system.map(Into::into),
+        code: code.map(Into::into),
+        unit: Some(unit.into()),
+    }
+}
+
+fn qty(
+    param: &str,
+    text: &str,
+    system: Option<&str>,
+    code: Option<&str>,
+    unit: &str,
+) -> IndexEntry {
+    IndexEntry {
+        param: param.into(),
+        value: qty_value(text, system, code, unit),
+    }
+}
+
+fn rf(param: &str, target_type: &str, id: &str) -> IndexEntry {
+    IndexEntry {
+        param: param.into(),
+        value: IndexValue::Reference {
+            target_type: Some(target_type.into()),
+            id: Some(id.into()),
+            url: format!("{target_type}/{id}"),
+            version: None,
+        },
+    }
+}
+
+fn uri(param: &str, value: &str) -> IndexEntry {
+    IndexEntry {
+        param: param.into(),
+        value: IndexValue::Uri {
+            value: value.into(),
+        },
+    }
+}
+
+fn composite(param: &str, parts: Vec<IndexValue>) -> IndexEntry {
+    IndexEntry {
+        param: param.into(),
+        value: IndexValue::Composite(parts),
+    }
+}
+
+fn version(rtype: &str, id: &str, v: u64, t: i64) -> Version {
+    Version {
+        resource_type: rtype.into(),
+        id: id.into(),
+        version: v,
+        last_updated: t,
+        method: if v == 1 { Method::Post } else { Method::Put },
+        body: Some(Bytes::from(format!(
+            r#"{{"resourceType":"{rtype}","id":"{id}","meta":{{"versionId":"{v}"}}}}"#
+        ))),
+    }
+}
+
+fn create(rtype: &str, id: &str, t: i64, index: Vec<IndexEntry>) -> Write {
+    Write {
+        expected: None,
+        version: version(rtype, id, 1, t),
+        index,
+    }
+}
+
+// ---- fixture --------------------------------------------------------------------------------
+
+/// Patients p1–p4, Observations o1–o3, RiskAssessments ra1–ra2, ValueSets vs1–vs3, with
+/// `_lastUpdated` p1 1000 < o1 1500 < p2 2000 < o2 2500 < p3 3000 < o3 3500 < p4 4000 < others.
+fn fixture() -> Vec<Write> {
+    vec![
+        create(
+            "Patient",
+            "p1",
+            1000,
+            vec![
+                s("name", "Eve"),
+                s("name", "Müller"),
+                tok("gender", Some(GENDER), "female", None),
+                tok(
+                    "identifier",
+                    Some(MRN),
+                    "111",
+                    Some("Medical record number"),
+                ),
+                date("birthdate", "1980"),
+                rf("general-practitioner", "Practitioner", "d1"),
+            ],
+        ),
+        create(
+            "Patient",
+            "p2",
+            2000,
+            vec![
+                s("name", "Evelyn"),
+                s("name", "Smith"),
+                s("name", "Bob"),
+                tok("gender", Some(GENDER), "male", None),
+                tok("identifier", Some("http://other.org"), "111", None),
+                date("birthdate", "1990-05-17"),
+            ],
+        ),
+        create(
+            "Patient",
+            "p3",
+            3000,
+            vec![
+                s("name", "Adam"),
+                s("name", "Everett"),
+                tok("gender", None, "female", None),
+                tok("identifier", Some(MRN), "222", None),
+            ],
+        ),
+        create(
+            "Patient",
+            "p4",
+            4000,
+            vec![s("name", "Zoë"), date("birthdate", "1980-06")],
+        ),
+        create(
+            "Observation",
+            "o1",
+            1500,
+            vec![
+                tok(
+                    "code",
+                    Some(LOINC),
+                    "8480-6",
+                    Some("Systolic blood pressure"),
+                ),
+                tok("code", Some(LOINC), "8462-4", None),
+                qty("value-quantity", "120", Some(UCUM), Some("mm[Hg]"), "mmHg"),
+                rf("subject", "Patient", "p1"),
+                date("date", "2020-01-01T10:00Z"),
+                composite(
+                    "code-value-quantity",
+                    vec![
+                        token_value(Some(LOINC), "8480-6", None),
+                        qty_value("120", Some(UCUM), Some("mm[Hg]"), "mmHg"),
+                    ],
+                ),
+                composite(
+                    "code-value-quantity",
+                    vec![
+                        token_value(Some(LOINC), "8462-4", None),
+                        qty_value("80", Some(UCUM), Some("mm[Hg]"), "mmHg"),
+                    ],
+                ),
+            ],
+        ),
+        create(
+            "Observation",
+            "o2",
+            2500,
+            vec![
+                tok("code", Some(LOINC), "8462-4", None),
+                qty("value-quantity", "80", Some(UCUM), Some("mm[Hg]"), "mmHg"),
+                rf("subject", "Patient", "p2"),
+                composite(
+                    "code-value-quantity",
+                    vec![
+                        token_value(Some(LOINC), "8462-4", None),
+                        qty_value("80", Some(UCUM), Some("mm[Hg]"), "mmHg"),
+                    ],
+                ),
+            ],
+        ),
+        create(
+            "Observation",
+            "o3",
+            3500,
+            vec![
+                qty("value-quantity", "5.4", None, None, "mg"),
+                IndexEntry {
+                    param: "subject".into(),
+                    value: IndexValue::Reference {
+                        target_type: None,
+                        id: None,
+                        url: "http://ext.org/fhir/Patient/9".into(),
+                        version: None,
+                    },
+                },
+            ],
+        ),
+        create(
+            "RiskAssessment",
+            "ra1",
+            5000,
+            vec![num("probability", "0.25")],
+        ),
+        create(
+            "RiskAssessment",
+            "ra2",
+            5100,
+            vec![num("probability", "100")],
+        ),
+        create(
+            "ValueSet",
+            "vs1",
+            6000,
+            vec![uri("url", "http://acme.org/fhir/ValueSet/a")],
+        ),
+        create(
+            "ValueSet",
+            "vs2",
+            6100,
+            vec![uri("url", "http://acme.org/fhir/ValueSet/a/b")],
+        ),
+        create(
+            "ValueSet",
+            "vs3",
+            6200,
+            vec![uri("url", "http://acme.org/fhirx")],
+        ),
+    ]
+}
+
+async fn load(store: &dyn Store, partition: &Partition) {
+    for w in fixture() {
+        store.commit(partition, vec![w]).await.unwrap();
+    }
+}
+
+async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fhird::store::open(&format!("sqlite:{}", dir.path().display()))
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+async fn mongo_store() -> Arc<dyn Store> {
+    fhird::store::open(&common::fresh_mongo_spec())
+        .await
+        .unwrap()
+}
+
+// ---- query builders -------------------------------------------------------------------------
+
+fn query(types: &[&str], filters: Vec<StoreFilter>) -> StoreQuery {
+    StoreQuery {
+        resource_types: types.iter().map(|t| t.to_string()).collect(),
+        filters,
+        sort: Vec::new(),
+        after: None,
+        limit: 100,
+    }
+}
+
+fn all(conds: Vec<Cond>) -> Vec<StoreFilter> {
+    conds
+        .into_iter()
+        .map(|c| StoreFilter {
+            any: vec![c],
+            negate: false,
+        })
+        .collect()
+}
+
+fn one(types: &[&str], c: Cond) -> StoreQuery {
+    query(types, all(vec![c]))
+}
+
+fn string(param: &str, mode: StringMode, value: &str) -> Cond {
+    Cond::String {
+        param: param.into(),
+        mode,
+        value: if mode == StringMode::Exact {
+            value.into()
+        } else {
+            normalize_string(value)
+        },
+    }
+}
+
+fn token(param: &str, system: SystemMatch, code: Option<&str>) -> Cond {
+    Cond::Token {
+        param: param.into(),
+        system,
+        code: code.map(Into::into),
+    }
+}
+
+fn date_cond(param: &str, prefix: Prefix, text: &str) -> Cond {
+    let (low, high) = date_range(text).unwrap();
+    Cond::Date {
+        param: param.into(),
+        prefix,
+        low,
+        high,
+    }
+}
+
+fn number(param: &str, prefix: Prefix, text: &str) -> Cond {
+    let (value, low, high) = decimal_range(text).unwrap();
+    Cond::Number {
+        param: param.into(),
+        prefix,
+        value,
+        low,
+        high,
+    }
+}
+
+fn quantity(
+    param: &str,
+    prefix: Prefix,
+    text: &str,
+    system: Option<&str>,
+    code: Option<&str>,
+) -> Cond {
+    let (value, low, high) = decimal_range(text).unwrap();
+    Cond::Quantity {
+        param: param.into(),
+        prefix,
+        value,
+        low,
+        high,
+        system: system.map(Into::into),
+        code: code.map(Into::into),
+    }
+}
+
+fn reference(param: &str, target_type: Option<&str>, id: Option<&str>, url: Option<&str>) -> Cond {
+    Cond::Reference {
+        param: param.into(),
+        target_type: target_type.map(Into::into),
+        id: id.map(Into::into),
+        url: url.map(Into::into),
+        version: None,
+    }
+}
+
+fn uri_cond(mode: UriMode, value: &str) -> Cond {
+    Cond::Uri {
+        param: "url".into(),
+        mode,
+        value: value.into(),
+    }
+}
+
+fn cvq(code: &str, prefix: Prefix, value: &str) -> Cond {
+    let mut q = quantity("1", prefix, value, None, None);
+    if let Cond::Quantity { param, .. } = &mut q {
+        *param = "1".into();
+    }
+    Cond::Composite {
+        param: "code-value-quantity".into(),
+        parts: vec![token("0", SystemMatch::Is(LOINC.into()), Some(code)), q],
+    }
+}
+
+fn sorted(mut q: StoreQuery, key: SortKey, descending: bool) -> StoreQuery {
+    q.sort.push(Sort { key, descending });
+    q
+}
+
+fn by_param(param: &str, kind: ParamType) -> SortKey {
+    SortKey::Param {
+        param: param.into(),
+        kind,
+    }
+}
+
+async fn ids(store: &dyn Store, p: &Partition, q: &StoreQuery) -> Vec<String> {
+    store
+        .search(p, q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.version.id)
+        .collect()
+}
+
+const PATIENT: &[&str] = &["Patient"];
+const OBS: &[&str] = &["Observation"];
+
+/// Every query case: (name, query, expected ids in order).
+fn cases() -> Vec<(&'static str, StoreQuery, Vec<&'static str>)> {
+    use Prefix::*;
+    let mut c: Vec<(&'static str, StoreQuery, Vec<&'static str>)> = vec![
+        // strings
+        (
+            "string starts-with",
+            one(PATIENT, string("name", StringMode::StartsWith, "Eve")),
+            vec!["p1", "p2", "p3"],
+        ),
+        (
+            "string starts-with longer",
+            one(PATIENT, string("name", StringMode::StartsWith, "evel")),
+            vec!["p2"],
+        ),
+        (
+            "string accent-folded",
+            one(PATIENT, string("name", StringMode::StartsWith, "ZOE")),
+            vec!["p4"],
+        ),
+        (
+            "string contains",
+            one(PATIENT, string("name", StringMode::Contains, "ret")),
+            vec!["p3"],
+        ),
+        (
+            "string contains folded",
+            one(PATIENT, string("name", StringMode::Contains, "ll")),
+            vec!["p1"],
+        ),
+        (
+            "string exact",
+            one(PATIENT, string("name", StringMode::Exact, "Müller")),
+            vec!["p1"],
+        ),
+        (
+            "string exact is case-sensitive",
+            one(PATIENT, string("name", StringMode::Exact, "müller")),
+            vec![],
+        ),
+        // tokens
+        (
+            "token code",
+            one(PATIENT, token("gender", SystemMatch::Any, Some("female"))),
+            vec!["p1", "p3"],
+        ),
+        (
+            "token system|code",
+            one(
+                PATIENT,
+                token("gender", SystemMatch::Is(GENDER.into()), Some("female")),
+            ),
+            vec!["p1"],
+        ),
+        (
+            "token |code",
+            one(PATIENT, token("gender", SystemMatch::None, Some("female"))),
+            vec!["p3"],
+        ),
+        (
+            "token system|",
+            one(
+                PATIENT,
+                token("identifier", SystemMatch::Is(MRN.into()), None),
+            ),
+            vec!["p1", "p3"],
+        ),
+        (
+            "token code in two systems",
+            one(PATIENT, token("identifier", SystemMatch::Any, Some("111"))),
+            vec!["p1", "p2"],
+        ),
+        (
+            "token :text",
+            one(
+                PATIENT,
+                Cond::TokenText {
+                    param: "identifier".into(),
+                    text: "medical rec".into(),
+                },
+            ),
+            vec!["p1"],
+        ),
+        (
+            "token :text no match",
+            one(
+                PATIENT,
+                Cond::TokenText {
+                    param: "identifier".into(),
+                    text: "record".into(),
+                },
+            ),
+            vec![],
+        ),
+        // dates (search.html prefixes on ranges)
+        (
+            "date eq year",
+            one(PATIENT, date_cond("birthdate", Eq, "1980")),
+            vec!["p1", "p4"],
+        ),
+        (
+            "date eq month",
+            one(PATIENT, date_cond("birthdate", Eq, "1980-06")),
+            vec!["p4"],
+        ),
+        (
+            "date ne",
+            one(PATIENT, date_cond("birthdate", Ne, "1980")),
+            vec!["p2"],
+        ),
+        (
+            "date gt",
+            one(PATIENT, date_cond("birthdate", Gt, "1980-06")),
+            vec!["p1", "p2"],
+        ),
+        (
+            "date lt",
+            one(PATIENT, date_cond("birthdate", Lt, "1980-06")),
+            vec!["p1"],
+        ),
+        (
+            "date ge",
+            one(PATIENT, date_cond("birthdate", Ge, "1980-06")),
+            vec!["p1", "p2", "p4"],
+        ),
+        (
+            "date le",
+            one(PATIENT, date_cond("birthdate", Le, "1980-06")),
+            vec!["p1", "p4"],
+        ),
+        (
+            "date sa",
+            one(PATIENT, date_cond("birthdate", Sa, "1980")),
+            vec!["p2"],
+        ),
+        (
+            "date eb",
+            one(PATIENT, date_cond("birthdate", Eb, "1990")),
+            vec!["p1", "p4"],
+        ),
+        (
+            "date ap",
+            one(PATIENT, date_cond("birthdate", Ap, "1990-05-17")),
+            vec!["p2"],
+        ),
+        (
+            "date eq minute with zone",
+            one(OBS, date_cond("date", Eq, "2020-01-01T11:00+01:00")),
+            vec!["o1"],
+        ),
+        // numbers
+        (
+            "number eq precision",
+            one(&["RiskAssessment"], number("probability", Eq, "0.25")),
+            vec!["ra1"],
+        ),
+        (
+            "number eq integer",
+            one(&["RiskAssessment"], number("probability", Eq, "100")),
+            vec!["ra2"],
+        ),
+        (
+            "number eq outside precision",
+            one(&["RiskAssessment"], number("probability", Eq, "0.26")),
+            vec![],
+        ),
+        (
+            "number ne",
+            one(&["RiskAssessment"], number("probability", Ne, "100")),
+            vec!["ra1"],
+        ),
+        (
+            "number gt",
+            one(&["RiskAssessment"], number("probability", Gt, "0.5")),
+            vec!["ra2"],
+        ),
+        (
+            "number lt",
+            one(&["RiskAssessment"], number("probability", Lt, "0.5")),
+            vec!["ra1"],
+        ),
+        (
+            "number ge",
+            one(&["RiskAssessment"], number("probability", Ge, "100")),
+            vec!["ra2"],
+        ),
+        (
+            "number le",
+            one(&["RiskAssessment"], number("probability", Le, "0.25")),
+            vec!["ra1"],
+        ),
+        (
+            "number sa",
+            one(&["RiskAssessment"], number("probability", Sa, "0.25")),
+            vec!["ra2"],
+        ),
+        (
+            "number eb",
+            one(&["RiskAssessment"], number("probability", Eb, "100")),
+            vec!["ra1"],
+        ),
+        (
+            "number ap",
+            one(&["RiskAssessment"], number("probability", Ap, "0.24")),
+            vec!["ra1"],
+        ),
+        // quantities
+        (
+            "quantity gt",
+            one(OBS, quantity("value-quantity", Gt, "100", None, None)),
+            vec!["o1"],
+        ),
+        (
+            "quantity system and code",
+            one(
+                OBS,
+                quantity("value-quantity", Eq, "80", Some(UCUM), Some("mm[Hg]")),
+            ),
+            vec!["o2"],
+        ),
+        (
+            "quantity code matches unit",
+            one(OBS, quantity("value-quantity", Eq, "5.4", None, Some("mg"))),
+            vec!["o3"],
+        ),
+        (
+            "quantity wrong system",
+            one(
+                OBS,
+                quantity("value-quantity", Eq, "5.4", Some(UCUM), Some("mg")),
+            ),
+            vec![],
+        ),
+        (
+            "quantity le",
+            one(OBS, quantity("value-quantity", Le, "80", None, None)),
+            vec!["o2", "o3"],
+        ),
+        // references
+        (
+            "reference type/id",
+            one(OBS, reference("subject", Some("Patient"), Some("p1"), None)),
+            vec!["o1"],
+        ),
+        (
+            "reference id only",
+            one(OBS, reference("subject", None, Some("p2"), None)),
+            vec!["o2"],
+        ),
+        (
+            "reference wrong type",
+            one(OBS, reference("subject", Some("Group"), Some("p1"), None)),
+            vec![],
+        ),
+        (
+            "reference absolute url",
+            one(
+                OBS,
+                reference("subject", None, None, Some("http://ext.org/fhir/Patient/9")),
+            ),
+            vec!["o3"],
+        ),
+        (
+            "reference in",
+            one(
+                OBS,
+                Cond::ReferenceIn {
+                    param: "subject".into(),
+                    targets: vec![
+                        ("Patient".into(), "p2".into()),
+                        ("Patient".into(), "p1".into()),
+                    ],
+                },
+            ),
+            vec!["o1", "o2"],
+        ),
+        (
+            "reference in other type",
+            one(
+                OBS,
+                Cond::ReferenceIn {
+                    param: "subject".into(),
+                    targets: vec![("Group".into(), "p1".into())],
+                },
+            ),
+            vec![],
+        ),
+        // uris
+        (
+            "uri equals",
+            one(
+                &["ValueSet"],
+                uri_cond(UriMode::Equals, "http://acme.org/fhir/ValueSet/a"),
+            ),
+            vec!["vs1"],
+        ),
+        (
+            "uri below",
+            one(
+                &["ValueSet"],
+                uri_cond(UriMode::Below, "http://acme.org/fhir"),
+            ),
+            vec!["vs1", "vs2", "vs3"],
+        ),
+        (
+            "uri above",
+            one(
+                &["ValueSet"],
+                uri_cond(UriMode::Above, "http://acme.org/fhir/ValueSet/a/v2"),
+            ),
+            vec!["vs1"],
+        ),
+        // composites: both parts on the same entry
+        (
+            "composite match",
+            one(OBS, cvq("8480-6", Gt, "100")),
+            vec!["o1"],
+        ),
+        (
+            "composite parts on different entries",
+            one(OBS, cvq("8462-4", Gt, "100")),
+            vec![],
+        ),
+        (
+            "composite two resources",
+            one(OBS, cvq("8462-4", Lt, "100")),
+            vec!["o1", "o2"],
+        ),
+        // missing, ids, _lastUpdated
+        (
+            "missing true",
+            one(
+                PATIENT,
+                Cond::Missing {
+                    param: "birthdate".into(),
+                    missing: true,
+                },
+            ),
+            vec!["p3"],
+        ),
+        (
+            "missing false",
+            one(
+                PATIENT,
+                Cond::Missing {
+                    param: "birthdate".into(),
+                    missing: false,
+                },
+            ),
+            vec!["p1", "p2", "p4"],
+        ),
+        (
+            "missing composite false",
+            one(
+                OBS,
+                Cond::Missing {
+                    param: "code-value-quantity".into(),
+                    missing: false,
+                },
+            ),
+            vec!["o1", "o2"],
+        ),
+        (
+            "_id",
+            one(
+                PATIENT,
+                Cond::Id(vec!["p4".into(), "p2".into(), "nope".into()]),
+            ),
+            vec!["p2", "p4"],
+        ),
+        (
+            "_has ids across types",
+            one(
+                &["Patient", "Observation"],
+                Cond::IdIn(vec![
+                    ("Patient".into(), "p3".into()),
+                    ("Observation".into(), "o1".into()),
+                ]),
+            ),
+            vec!["o1", "p3"],
+        ),
+        (
+            "_lastUpdated ge",
+            one(
+                PATIENT,
+                Cond::LastUpdated {
+                    prefix: Ge,
+                    low: 2000,
+                    high: 2000,
+                },
+            ),
+            vec!["p2", "p3", "p4"],
+        ),
+        (
+            "_lastUpdated lt",
+            one(
+                PATIENT,
+                Cond::LastUpdated {
+                    prefix: Lt,
+                    low: 3000,
+                    high: 3000,
+                },
+            ),
+            vec!["p1", "p2"],
+        ),
+        // combinations
+        (
+            "negate includes resources without the param",
+            query(
+                PATIENT,
+                vec![StoreFilter {
+                    any: vec![token("gender", SystemMatch::Any, Some("female"))],
+                    negate: true,
+                }],
+            ),
+            vec!["p2", "p4"],
+        ),
+        (
+            "negate of two values",
+            query(
+                PATIENT,
+                vec![StoreFilter {
+                    any: vec![
+                        token("gender", SystemMatch::Any, Some("female")),
+                        token("gender", SystemMatch::Any, Some("male")),
+                    ],
+                    negate: true,
+                }],
+            ),
+            vec!["p4"],
+        ),
+        (
+            "values of one param are ORed",
+            query(
+                PATIENT,
+                vec![StoreFilter {
+                    any: vec![
+                        token("gender", SystemMatch::Any, Some("male")),
+                        string("name", StringMode::StartsWith, "zoe"),
+                    ],
+                    negate: false,
+                }],
+            ),
+            vec!["p2", "p4"],
+        ),
+        (
+            "filters are ANDed",
+            query(
+                PATIENT,
+                all(vec![
+                    token("gender", SystemMatch::Any, Some("female")),
+                    date_cond("birthdate", Eq, "1980"),
+                ]),
+            ),
+            vec!["p1"],
+        ),
+        (
+            "every type, no filter",
+            query(&[], vec![]),
+            vec![
+                "o1", "o2", "o3", "p1", "p2", "p3", "p4", "ra1", "ra2", "vs1", "vs2", "vs3",
+            ],
+        ),
+        (
+            "every type, _id",
+            one(&[], Cond::Id(vec!["p1".into(), "o1".into()])),
+            vec!["o1", "p1"],
+        ),
+        // sorting
+        (
+            "sort date asc by low, missing last",
+            sorted(
+                query(PATIENT, vec![]),
+                by_param("birthdate", ParamType::Date),
+                false,
+            ),
+            vec!["p1", "p4", "p2", "p3"],
+        ),
+        (
+            "sort date desc by high, missing last",
+            sorted(
+                query(PATIENT, vec![]),
+                by_param("birthdate", ParamType::Date),
+                true,
+            ),
+            vec!["p2", "p1", "p4", "p3"],
+        ),
+        (
+            "sort string asc by smallest",
+            sorted(
+                query(PATIENT, vec![]),
+                by_param("name", ParamType::String),
+                false,
+            ),
+            vec!["p3", "p2", "p1", "p4"],
+        ),
+        (
+            "sort string desc by largest",
+            sorted(
+                query(PATIENT, vec![]),
+                by_param("name", ParamType::String),
+                true,
+            ),
+            vec!["p4", "p2", "p1", "p3"],
+        ),
+        (
+            "sort token asc, ties by id",
+            sorted(
+                query(PATIENT, vec![]),
+                by_param("gender", ParamType::Token),
+                false,
+            ),
+            vec!["p1", "p3", "p2", "p4"],
+        ),
+        (
+            "sort token desc, ties by id",
+            sorted(
+                query(PATIENT, vec![]),
+                by_param("gender", ParamType::Token),
+                true,
+            ),
+            vec!["p2", "p1", "p3", "p4"],
+        ),
+        (
+            "sort _lastUpdated desc",
+            sorted(query(PATIENT, vec![]), SortKey::LastUpdated, true),
+            vec!["p4", "p3", "p2", "p1"],
+        ),
+        (
+            "sort _id desc",
+            sorted(query(PATIENT, vec![]), SortKey::Id, true),
+            vec!["p4", "p3", "p2", "p1"],
+        ),
+        (
+            "multi-type merged by _lastUpdated",
+            sorted(
+                query(&["Patient", "Observation"], vec![]),
+                SortKey::LastUpdated,
+                false,
+            ),
+            vec!["p1", "o1", "p2", "o2", "p3", "o3", "p4"],
+        ),
+        (
+            "sort with filter and limit",
+            {
+                let mut q = sorted(
+                    one(PATIENT, token("gender", SystemMatch::Any, Some("female"))),
+                    by_param("name", ParamType::String),
+                    false,
+                );
+                q.limit = 1;
+                q
+            },
+            vec!["p3"],
+        ),
+    ];
+    // Two-key sort: gender asc then birthdate desc.
+    let mut q = sorted(
+        query(PATIENT, vec![]),
+        by_param("gender", ParamType::Token),
+        false,
+    );
+    q.sort.push(Sort {
+        key: by_param("birthdate", ParamType::Date),
+        descending: true,
+    });
+    c.push(("sort by two keys", q, vec!["p1", "p3", "p2", "p4"]));
+    c
+}
+
+// ---- tests ----------------------------------------------------------------------------------
+
+async fn query_cases(store: &dyn Store) {
+    let p = Partition::Default;
+    load(store, &p).await;
+    let cases = cases();
+    assert!(cases.len() >= 60);
+    let mut failures = Vec::new();
+    for (name, q, expected) in &cases {
+        let got = ids(store, &p, q).await;
+        if got != *expected {
+            failures.push(format!("{name}: expected {expected:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+async fn sort_values_and_count(store: &dyn Store) {
+    let p = Partition::Default;
+    load(store, &p).await;
+    let q = sorted(
+        query(PATIENT, vec![]),
+        by_param("birthdate", ParamType::Date),
+        false,
+    );
+    let m = store.search(&p, &q).await.unwrap();
+    let (y1980, _) = date_range("1980").unwrap();
+    assert_eq!(m[0].sort, vec![SortValue::Int(y1980)]);
+    assert_eq!(m[3].sort, vec![SortValue::Null]);
+    let q = sorted(
+        query(PATIENT, vec![]),
+        by_param("name", ParamType::String),
+        true,
+    );
+    let m = store.search(&p, &q).await.unwrap();
+    assert_eq!(m[0].sort, vec![SortValue::Text("zoe".into())]);
+    assert_eq!(
+        m[0].version.body.as_deref().map(|b| b.len() > 10),
+        Some(true)
+    );
+    let female = one(PATIENT, token("gender", SystemMatch::Any, Some("female")));
+    assert_eq!(store.count(&p, &female).await.unwrap(), 2);
+    assert_eq!(store.count(&p, &query(PATIENT, vec![])).await.unwrap(), 4);
+    assert_eq!(store.count(&p, &query(&[], vec![])).await.unwrap(), 12);
+}
+
+fn cursor_after(m: &fhird::store::Match, backward: bool) -> Cursor {
+    Cursor {
+        values: m.sort.clone(),
+        resource_type: m.version.resource_type.clone(),
+        id: m.version.id.clone(),
+        backward,
+    }
+}
+
+async fn keyset_paging_with_inserts(store: &dyn Store) {
+    let p = Partition::Default;
+    load(store, &p).await;
+    let mut q = sorted(
+        query(PATIENT, vec![]),
+        by_param("birthdate", ParamType::Date),
+        false,
+    );
+    q.limit = 2;
+    let page1 = store.search(&p, &q).await.unwrap();
+    assert_eq!(
+        page1
+            .iter()
+            .map(|m| m.version.id.as_str())
+            .collect::<Vec<_>>(),
+        ["p1", "p4"]
+    );
+    // p5 sorts after the cursor (2000), p0 before it (1970): only p5 may appear later.
+    store
+        .commit(
+            &p,
+            vec![
+                create("Patient", "p5", 7000, vec![date("birthdate", "2000")]),
+                create("Patient", "p0", 7001, vec![date("birthdate", "1970")]),
+            ],
+        )
+        .await
+        .unwrap();
+    q.after = Some(cursor_after(&page1[1], false));
+    let page2 = store.search(&p, &q).await.unwrap();
+    assert_eq!(
+        page2
+            .iter()
+            .map(|m| m.version.id.as_str())
+            .collect::<Vec<_>>(),
+        ["p2", "p5"]
+    );
+    q.after = Some(cursor_after(&page2[1], false));
+    let page3 = store.search(&p, &q).await.unwrap();
+    assert_eq!(
+        page3
+            .iter()
+            .map(|m| m.version.id.as_str())
+            .collect::<Vec<_>>(),
+        ["p3"]
+    );
+    // After a resource without a value (the null section), only later ids of that section.
+    q.after = Some(cursor_after(&page3[0], false));
+    assert!(store.search(&p, &q).await.unwrap().is_empty());
+    // Backward from p2: the page before it, in forward order.
+    q.after = Some(cursor_after(&page2[0], true));
+    assert_eq!(ids(store, &p, &q).await, ["p1", "p4"]);
+    // Backward from the null section reaches the valued ones.
+    q.after = Some(cursor_after(&page3[0], true));
+    assert_eq!(ids(store, &p, &q).await, ["p2", "p5"]);
+    // Descending keyset across types by _lastUpdated.
+    let mut q = sorted(
+        query(&["Patient", "Observation"], vec![]),
+        SortKey::LastUpdated,
+        true,
+    );
+    q.limit = 3;
+    let first = store.search(&p, &q).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|m| m.version.id.as_str())
+            .collect::<Vec<_>>(),
+        ["p0", "p5", "p4"]
+    );
+    q.after = Some(cursor_after(&first[2], false));
+    assert_eq!(ids(store, &p, &q).await, ["o3", "p3", "o2"]);
+    // Default order (type, id) with a cursor.
+    let mut q = query(&[], vec![]);
+    q.limit = 2;
+    q.after = Some(Cursor {
+        values: vec![],
+        resource_type: "Observation".into(),
+        id: "o3".into(),
+        backward: false,
+    });
+    assert_eq!(ids(store, &p, &q).await, ["p0", "p1"]);
+}
+
+async fn read_many_current_only(store: &dyn Store) {
+    let p = Partition::Default;
+    load(store, &p).await;
+    let mut del = version("Patient", "p4", 2, 9000);
+    del.body = None;
+    del.method = Method::Delete;
+    store
+        .commit(
+            &p,
+            vec![Write {
+                expected: Some(1),
+                version: del,
+                index: vec![],
+            }],
+        )
+        .await
+        .unwrap();
+    let refs: Vec<(String, String)> = [
+        ("Patient", "p1"),
+        ("Patient", "nope"),
+        ("Observation", "o2"),
+        ("Patient", "p4"),
+    ]
+    .iter()
+    .map(|(t, i)| (t.to_string(), i.to_string()))
+    .collect();
+    let mut got: Vec<String> = store
+        .read_many(&p, &refs)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| format!("{}/{}", v.resource_type, v.id))
+        .collect();
+    got.sort();
+    assert_eq!(got, ["Observation/o2", "Patient/p1"]);
+}
+
+async fn update_replaces_and_delete_removes(store: &dyn Store) {
+    let p = Partition::Default;
+    load(store, &p).await;
+    store
+        .commit(
+            &p,
+            vec![Write {
+                expected: Some(1),
+                version: version("Patient", "p1", 2, 8000),
+                index: vec![s("name", "Eve"), tok("gender", Some(GENDER), "male", None)],
+            }],
+        )
+        .await
+        .unwrap();
+    let female = one(PATIENT, token("gender", SystemMatch::Any, Some("female")));
+    let male = one(PATIENT, token("gender", SystemMatch::Any, Some("male")));
+    assert_eq!(ids(store, &p, &female).await, ["p3"]);
+    assert_eq!(ids(store, &p, &male).await, ["p1", "p2"]);
+    let born = one(
+        PATIENT,
+        Cond::Missing {
+            param: "birthdate".into(),
+            missing: true,
+        },
+    );
+    assert_eq!(ids(store, &p, &born).await, ["p1", "p3"]);
+    let hits = store.search(&p, &male).await.unwrap();
+    assert_eq!(hits[0].version.version, 2);
+
+    let mut del = version("Patient", "p2", 2, 9000);
+    del.body = None;
+    del.method = Method::Delete;
+    store
+        .commit(
+            &p,
+            vec![Write {
+                expected: Some(1),
+                version: del,
+                index: vec![],
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(store, &p, &male).await, ["p1"]);
+    // A deleted resource is gone from unfiltered and negated searches too.
+    assert_eq!(
+        ids(store, &p, &query(PATIENT, vec![])).await,
+        ["p1", "p3", "p4"]
+    );
+    let not_female = query(
+        PATIENT,
+        vec![StoreFilter {
+            any: vec![token("gender", SystemMatch::Any, Some("female"))],
+            negate: true,
+        }],
+    );
+    assert_eq!(ids(store, &p, &not_female).await, ["p1", "p4"]);
+    assert_eq!(store.count(&p, &query(PATIENT, vec![])).await.unwrap(), 3);
+}
+
+async fn failed_commit_leaves_no_entries(store: &dyn Store) {
+    let p = Partition::Default;
+    load(store, &p).await;
+    let result = store
+        .commit(
+            &p,
+            vec![
+                create("Patient", "ghost", 9000, vec![s("name", "Ghost")]),
+                Write {
+                    // p1 is at version 1: this precondition fails.
+                    expected: Some(7),
+                    version: version("Patient", "p1", 8, 9001),
+                    index: vec![s("name", "Ghost")],
+                },
+            ],
+        )
+        .await;
+    assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+    let ghost = one(PATIENT, string("name", StringMode::StartsWith, "ghost"));
+    assert!(ids(store, &p, &ghost).await.is_empty());
+    assert!(store
+        .current(&p, "Patient", "ghost")
+        .await
+        .unwrap()
+        .is_none());
+    let eve = one(PATIENT, string("name", StringMode::Exact, "Eve"));
+    assert_eq!(ids(store, &p, &eve).await, ["p1"]);
+}
+
+async fn partitions_are_separate(store: &dyn Store) {
+    let payer = Partition::Payer("PAY1".into());
+    load(store, &Partition::Default).await;
+    store
+        .commit(
+            &payer,
+            vec![
+                create("Patient", "p1", 100, vec![s("name", "Evert")]),
+                create("Patient", "m1", 101, vec![s("name", "Eva")]),
+            ],
+        )
+        .await
+        .unwrap();
+    let ev = one(PATIENT, string("name", StringMode::StartsWith, "ev"));
+    assert_eq!(ids(store, &payer, &ev).await, ["m1", "p1"]);
+    assert_eq!(
+        ids(store, &Partition::Default, &ev).await,
+        ["p1", "p2", "p3"]
+    );
+    let evert = one(PATIENT, string("name", StringMode::StartsWith, "evert"));
+    assert!(ids(store, &Partition::Default, &evert).await.is_empty());
+    assert_eq!(store.count(&payer, &query(&[], vec![])).await.unwrap(), 2);
+    assert!(ids(store, &Partition::Payer("OTHER".into()), &ev)
+        .await
+        .is_empty());
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (store, _dir) = super::sqlite_store().await;
+                super::$name(&*store).await;
+                store.close().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mongodb() {
+                let store = super::mongo_store().await;
+                super::$name(&*store).await;
+                store.close().await;
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    query_cases,
+    sort_values_and_count,
+    keyset_paging_with_inserts,
+    read_many_current_only,
+    update_replaces_and_delete_removes,
+    failed_commit_leaves_no_entries,
+    partitions_are_separate,
+);
+
+// ---- query plans ----------------------------------------------------------------------------
+
+/// One query of every shape, for the plan checks.
+fn plan_shapes() -> Vec<(&'static str, StoreQuery)> {
+    let mut shapes: Vec<(&'static str, StoreQuery)> = cases()
+        .into_iter()
+        .filter(|(_, q, _)| !q.resource_types.is_empty() && !q.filters.is_empty())
+        .map(|(n, q, _)| (n, q))
+        .collect();
+    let mut keyset = sorted(
+        one(PATIENT, token("gender", SystemMatch::Any, Some("female"))),
+        by_param("birthdate", ParamType::Date),
+        false,
+    );
+    keyset.after = Some(Cursor {
+        values: vec![SortValue::Int(0)],
+        resource_type: "Patient".into(),
+        id: "p1".into(),
+        backward: false,
+    });
+    shapes.push(("keyset continuation", keyset));
+    shapes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_selective_shapes_use_indexes() {
+    let (store, dir) = sqlite_store().await;
+    load(&*store, &Partition::Default).await;
+    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
+    // Shapes whose selective part is an index seek (not `:contains`, `:missing=true`, `:not`,
+    // ne, gt/lt-style open ranges, which scan within the parameter's entries at best).
+    let seeks: &[(&str, &str)] = &[
+        (
+            "string starts-with",
+            "ix_string_norm (partition=? AND rtype=? AND param=? AND norm>",
+        ),
+        (
+            "string exact",
+            "ix_string_norm (partition=? AND rtype=? AND param=? AND norm=?",
+        ),
+        (
+            "token code",
+            "ix_token_code (partition=? AND rtype=? AND param=? AND code=?",
+        ),
+        (
+            "token system|",
+            "ix_token_system (partition=? AND rtype=? AND param=? AND system=?",
+        ),
+        ("date eq year", "ix_date_"),
+        (
+            "number eq integer",
+            "ix_number_value (partition=? AND rtype=? AND param=? AND value>",
+        ),
+        (
+            "reference type/id",
+            "ix_reference_id (partition=? AND rtype=? AND param=? AND tid=?",
+        ),
+        (
+            "reference absolute url",
+            "ix_reference_url (partition=? AND rtype=? AND param=? AND url=?",
+        ),
+        (
+            "uri equals",
+            "ix_uri_value (partition=? AND rtype=? AND param=? AND value=?",
+        ),
+        (
+            "uri above",
+            "ix_uri_value (partition=? AND rtype=? AND param=? AND value=?",
+        ),
+        (
+            "missing false",
+            "ix_present_param (partition=? AND rtype=? AND param=?",
+        ),
+        (
+            "_lastUpdated ge",
+            "history_by_type_time (partition=? AND rtype=? AND t>",
+        ),
+        (
+            "composite match",
+            "ix_token_code (partition=? AND rtype=? AND param=? AND code=?",
+        ),
+    ];
+    let shapes = plan_shapes();
+    for (name, expected) in seeks {
+        let (_, q) = shapes.iter().find(|(n, _)| n == name).unwrap();
+        let plan = fhird::store::sqlite_search::explain(&conn, "", q).unwrap();
+        let plan_norm = plan.replace(">=", ">").replace("<=", "<");
+        assert!(
+            plan_norm.contains(&format!("USING INDEX {expected}"))
+                || plan_norm.contains(&format!("USING COVERING INDEX {expected}")),
+            "{name}: expected {expected}, plan:\n{plan}"
+        );
+        if *expected == "ix_date_" {
+            assert!(plan.contains("param=? AND "), "{name}: {plan}");
+        }
+        // Matching resources are reached through their seq, never by scanning the type.
+        assert!(
+            plan.contains("SEARCH c USING COVERING INDEX current_by_seq (seq=?")
+                && !plan.contains("SCAN "),
+            "{name}: scan in plan:\n{plan}"
+        );
+    }
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_no_shape_scans_a_collection() {
+    let spec = common::fresh_mongo_spec();
+    let store = fhird::store::mongo::MongoStore::connect(&spec)
+        .await
+        .unwrap();
+    load(&store, &Partition::Default).await;
+    let mut shapes = plan_shapes();
+    shapes.push((
+        "sort by a param",
+        sorted(
+            one(PATIENT, token("gender", SystemMatch::Any, Some("female"))),
+            by_param("name", ParamType::String),
+            true,
+        ),
+    ));
+    let mut bad = Vec::new();
+    for (name, q) in &shapes {
+        for plan in store.explain_search(&Partition::Default, q).await.unwrap() {
+            let text = format!("{plan:?}");
+            if text.contains("COLLSCAN") || !text.contains("IXSCAN") {
+                bad.push(format!("{name}: {text}"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n\n"));
+    store.close().await;
+}
