@@ -1558,3 +1558,162 @@ fn odd_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn of_type_works_on_every_identifier_parameter() {
+    // Every R4 `identifier` token parameter selects Identifier elements.
+    let registry = Registry::r4();
+    let mut checked = 0;
+    for rt in fhird::fhir::element_types::resource_types() {
+        let Some(p) = registry.param(rt, "identifier") else {
+            continue;
+        };
+        if p.kind != ParamType::Token || p.unsupported.is_some() {
+            continue;
+        }
+        checked += 1;
+        assert_eq!(
+            cond(rt, "identifier:of-type", "s|MR|1"),
+            token("identifier:of-type", SystemMatch::Is(s("s")), Some("MR|1")),
+            "{rt}"
+        );
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn cursor_rejects_unknown_type_direction_and_value_tags() {
+    // ["1","f","Nope","1"], ["1","x","Patient","1"], ["1","f","Patient","1","q"]
+    for bad in [
+        "WyIxIiwiZiIsIk5vcGUiLCIxIl0",
+        "WyIxIiwieCIsIlBhdGllbnQiLCIxIl0",
+        "WyIxIiwiZiIsIlBhdGllbnQiLCIxIiwicSJd",
+    ] {
+        assert_eq!(Cursor::decode(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn system_level_include_star_and_has() {
+    let r = run(
+        None,
+        &[
+            ("_type", "Patient,Group"),
+            ("_include", "*"),
+            ("_has:Observation:subject:code", "x"),
+        ],
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        r.include,
+        vec![
+            Include {
+                source_type: s("Patient"),
+                param: None,
+                target_type: None,
+                iterate: false
+            },
+            Include {
+                source_type: s("Group"),
+                param: None,
+                target_type: None,
+                iterate: false
+            },
+        ]
+    );
+    assert_eq!(
+        r.filters[0].any,
+        vec![Criterion::Has {
+            resource_type: s("Observation"),
+            param: s("subject"),
+            inner: leaf(token("code", SystemMatch::Any, Some("x"))),
+        }]
+    );
+    assert_eq!(
+        run(None, &[("_include", "*")], false).unwrap_err(),
+        "_include=* needs the searched types (use _type)"
+    );
+}
+
+#[test]
+fn missing_and_identifier_inside_a_chain() {
+    let f = filter(
+        "Observation",
+        "subject:Patient.organization:missing",
+        "true",
+    );
+    assert_eq!(
+        f.any,
+        vec![Criterion::Chain {
+            param: s("subject"),
+            inner: vec![(
+                s("Patient"),
+                leaf(Cond::Missing {
+                    param: s("organization"),
+                    missing: true
+                })
+            )],
+        }]
+    );
+    // The shared clinical `patient` definition targets Patient and Group; both have
+    // `identifier`.
+    let f = filter("Encounter", "patient.identifier", "urn:mrn|7");
+    let mrn = || {
+        leaf(token(
+            "identifier",
+            SystemMatch::Is(s("urn:mrn")),
+            Some("7"),
+        ))
+    };
+    assert_eq!(
+        f.any,
+        vec![Criterion::Chain {
+            param: s("patient"),
+            inner: vec![(s("Patient"), mrn()), (s("Group"), mrn())],
+        }]
+    );
+}
+
+#[test]
+fn local_absolute_reference_with_history() {
+    assert_eq!(
+        cond(
+            "Observation",
+            "subject:Patient",
+            "http://example.org/fhir/Patient/9/_history/3"
+        ),
+        reference("subject", Some("Patient"), Some("9"), None)
+    );
+}
+
+#[test]
+fn lenient_skips_an_unknown_sort_and_a_bad_modifier_on_count() {
+    let r = run(
+        Some("Patient"),
+        &[("_sort", "nope"), ("_count:x", "3"), ("_count", "4")],
+        true,
+    )
+    .unwrap();
+    assert!(r.sort.is_empty());
+    assert_eq!(r.count, 4);
+    assert_eq!(
+        r.ignored,
+        vec![
+            (s("_sort"), s("Unknown sort parameter 'nope' for Patient")),
+            (s("_count:x"), s("Modifier ':x' is not allowed on '_count'")),
+        ]
+    );
+    assert_eq!(r.canonical, vec![(s("_count"), s("4"))]);
+}
+
+#[test]
+fn token_text_on_identifier() {
+    assert_eq!(
+        cond("Patient", "identifier:text", "Medical Record"),
+        Cond::TokenText {
+            param: s("identifier"),
+            text: s("medical record")
+        }
+    );
+}

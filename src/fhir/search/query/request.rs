@@ -54,11 +54,9 @@ pub fn parse(
             continue;
         }
         let name = key.split([':', '.']).next().unwrap_or_default();
-        if SINGLE.contains(&name) {
-            if seen.contains(&name) {
-                return Err(FhirError::invalid(format!("'{name}' may appear only once")));
-            }
-            seen.push(name);
+        let single = SINGLE.contains(&name);
+        if single && seen.contains(&name) {
+            return Err(FhirError::invalid(format!("'{name}' may appear only once")));
         }
         let outcome = one(
             registry,
@@ -70,6 +68,10 @@ pub fn parse(
             options,
             &mut request,
         );
+        // Only a used occurrence counts: a skipped `_count:x` leaves `_count` free.
+        if single && outcome.is_ok() {
+            seen.push(name);
+        }
         match outcome {
             Ok(true) => request.canonical.push((key.clone(), value.clone())),
             Ok(false) => {}

@@ -328,9 +328,11 @@ fn parse_chain(
             }
             vec![t.to_string()]
         }
-        None if param.targets.is_empty() => return Err(Problem::Invalid(format!(
+        None if param.targets.is_empty() => {
+            return Err(Problem::Invalid(format!(
             "'{name}' may reference any type: name the type to chain through ('{name}:[type].…')"
-        ))),
+        )))
+        }
         None => param.targets.clone(),
     };
     let chained = if tail.starts_with("_has:") {
