@@ -495,6 +495,16 @@ mod tests {
     }
 
     #[test]
+    fn numbers_keep_their_written_precision() {
+        let v: Value = serde_json::from_str("1.50").unwrap();
+        let (value, low, high) = number(&v).unwrap();
+        assert_eq!(value, 1.5);
+        assert!((low - 1.495).abs() < 1e-12 && (high - 1.505).abs() < 1e-12);
+        let v: Value = serde_json::from_str("100").unwrap();
+        assert_eq!(number(&v), Some((100.0, 99.5, 100.5)));
+    }
+
+    #[test]
     fn ranges_and_money() {
         let mut out = Vec::new();
         let range = serde_json::json!({"low": {"value": 2, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}, "high": {"value": 8, "unit": "a"}});
