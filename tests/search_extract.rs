@@ -472,6 +472,21 @@ fn number_timing_and_resource_relative_composite() {
     );
 }
 
+#[test]
+fn composite_combinations_are_bounded() {
+    let codings: Vec<Value> = (0..100)
+        .map(|i| json!({"system": "http://s", "code": format!("c{i}")}))
+        .collect();
+    let o = json!({"resourceType": "Observation", "status": "final",
+        "code": {"coding": codings.clone()},
+        "valueCodeableConcept": {"coding": codings}});
+    let e = index(&o);
+    // 100 × 100 combinations would be 10,000; at most 1,024 are kept: 100 codes × the first
+    // 10 value codings.
+    assert_eq!(of(&e, "code-value-concept").len(), 1000);
+    assert_eq!(of(&e, "code").len(), 100);
+}
+
 /// The precompiled (pruned, statically resolved) expressions that extraction evaluates select
 /// exactly what the expressions as written select, on every official example, including
 /// composite components on each base item.

@@ -92,6 +92,11 @@ fn push_unique(code: &str, mut values: Vec<IndexValue>, out: &mut Vec<IndexEntry
     }));
 }
 
+/// At most this many combinations per base item of a composite: the product of component
+/// values grows multiplicatively (a concept with 1,000 codings and a value concept with 1,000
+/// codings would give a million entries), and a write must not be able to demand that.
+const MAX_COMBINATIONS: usize = 1024;
+
 /// The cartesian product of the component values evaluated on one base item.
 fn composite(param: &Compiled, resource: &Value, base: &TItem<'_>, out: &mut Vec<IndexValue>) {
     let mut combos: Vec<Vec<IndexValue>> = vec![vec![]];
@@ -106,6 +111,8 @@ fn composite(param: &Compiled, resource: &Value, base: &TItem<'_>, out: &mut Vec
         if vals.is_empty() {
             return;
         }
+        let room = MAX_COMBINATIONS / combos.len().max(1);
+        vals.truncate(room.max(1));
         combos = combos
             .into_iter()
             .flat_map(|c| {
