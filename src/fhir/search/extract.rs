@@ -25,14 +25,16 @@ use std::collections::HashSet;
 /// (`_id` and `_lastUpdated` are answered from the stored id and time, not from entries).
 pub fn extract(registry: &Registry, resource_type: &str, resource: &Value) -> Vec<IndexEntry> {
     let mut out = Vec::new();
+    let root = Expression::root_item(resource);
     for param in registry.compiled(resource_type) {
-        extract_one(param, resource, &mut out);
+        extract_one(param, resource, &root, &mut out);
     }
     out
 }
 
 /// The entries of the one parameter `code` (with its `{code}:identifier` entries for a
-/// reference parameter); empty when the type has no such supported parameter.
+/// reference parameter); empty when the type has no such supported parameter, and for `_id`
+/// and `_lastUpdated` (answered from stored columns).
 pub fn extract_param(
     registry: &Registry,
     resource_type: &str,
@@ -42,17 +44,27 @@ pub fn extract_param(
     let mut out = Vec::new();
     let params = registry.compiled(resource_type);
     if let Ok(i) = params.binary_search_by(|p| p.code.as_str().cmp(code)) {
-        extract_one(&params[i], resource, &mut out);
+        extract_one(
+            &params[i],
+            resource,
+            &Expression::root_item(resource),
+            &mut out,
+        );
     }
     out
 }
 
-fn extract_one(param: &Compiled, resource: &Value, out: &mut Vec<IndexEntry>) {
+fn extract_one<'a>(
+    param: &Compiled,
+    resource: &'a Value,
+    root: &TItem<'a>,
+    out: &mut Vec<IndexEntry>,
+) {
     // An expression that fails on odd data (e.g. `is` over several items) indexes nothing for
     // that parameter rather than failing the write.
     let Ok(items) = param
         .expression
-        .evaluate_typed(resource, &[Expression::root_item(resource)])
+        .evaluate_typed(resource, std::slice::from_ref(root))
     else {
         return;
     };
