@@ -413,6 +413,141 @@ fn references_absolute_versioned_contained_and_canonical() {
     );
 }
 
+#[test]
+fn number_timing_and_resource_relative_composite() {
+    let r = index(&example("RiskAssessment-cardiac.json"));
+    let [IndexValue::Number { value, low, high }] = of(&r, "probability")[..] else {
+        panic!("{:?}", of(&r, "probability"));
+    };
+    assert_eq!(*value, 0.02);
+    assert!((low - 0.015).abs() < 1e-12 && (high - 0.025).abs() < 1e-12);
+
+    let plan = json!({"resourceType": "CarePlan", "status": "active", "intent": "plan",
+        "subject": {"reference": "Patient/1"},
+        "activity": [{"detail": {"status": "scheduled", "scheduledTiming": {
+            "event": ["2020-01-02"],
+            "repeat": {"boundsPeriod": {"start": "2020-01-01", "end": "2020-01-31"}}}}}]});
+    let e = index(&plan);
+    let (jan_low, _) = date_range("2020-01-01").unwrap();
+    let (_, jan_high) = date_range("2020-01-31").unwrap();
+    assert_eq!(
+        of(&e, "activity-date"),
+        [
+            &day("2020-01-02"),
+            &IndexValue::Date {
+                low: jan_low,
+                high: jan_high
+            }
+        ]
+    );
+    // The clinical `patient` parameter: CarePlan.subject.where(resolve() is Patient).
+    assert_eq!(of(&e, "patient"), [&reference("Patient", "1")]);
+    let mut group = plan.clone();
+    group["subject"] = json!({"reference": "Group/g"});
+    let e = index(&group);
+    assert!(of(&e, "patient").is_empty());
+    assert_eq!(of(&e, "subject"), [&reference("Group", "g")]);
+
+    // A component evaluated against %resource rather than the base item.
+    let seq = json!({"resourceType": "MolecularSequence", "coordinateSystem": 0,
+        "referenceSeq": {"chromosome": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/chromosome-human", "code": "1"}]}},
+        "variant": [{"start": 128, "end": 129}]});
+    let e = index(&seq);
+    let num = |n: f64| IndexValue::Number {
+        value: n,
+        low: n - 0.5,
+        high: n + 0.5,
+    };
+    assert_eq!(
+        of(&e, "chromosome-variant-coordinate"),
+        [&IndexValue::Composite(vec![
+            tok(
+                Some("http://terminology.hl7.org/CodeSystem/chromosome-human"),
+                Some("1"),
+                None
+            ),
+            num(128.0),
+            num(129.0)
+        ])]
+    );
+}
+
+#[test]
+fn composite_combinations_are_bounded() {
+    let codings: Vec<Value> = (0..100)
+        .map(|i| json!({"system": "http://s", "code": format!("c{i}")}))
+        .collect();
+    let o = json!({"resourceType": "Observation", "status": "final",
+        "code": {"coding": codings.clone()},
+        "valueCodeableConcept": {"coding": codings}});
+    let e = index(&o);
+    // 100 × 100 combinations would be 10,000; at most 1,024 are kept: 100 codes × the first
+    // 10 value codings.
+    assert_eq!(of(&e, "code-value-concept").len(), 1000);
+    assert_eq!(of(&e, "code").len(), 100);
+}
+
+/// The precompiled (pruned, statically resolved) expressions that extraction evaluates select
+/// exactly what the expressions as written select, on every official example, including
+/// composite components on each base item.
+#[test]
+fn precompiled_expressions_agree_with_the_written_ones() {
+    fn flat(items: Vec<fhird::fhir::fhirpath::Item<'_>>) -> Vec<(String, Value)> {
+        items
+            .into_iter()
+            .map(|i| (i.type_name, i.value.into_owned()))
+            .collect()
+    }
+    let registry = Registry::r4();
+    let mut compared = 0;
+    for f in std::fs::read_dir(examples_dir()).unwrap() {
+        let path = f.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(resource) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let Some(rt) = resource["resourceType"].as_str() else {
+            continue;
+        };
+        for p in registry.params_of(rt) {
+            let Some(x) = p.expression.as_deref().filter(|_| p.unsupported.is_none()) else {
+                continue;
+            };
+            let written = Expression::parse(x).unwrap();
+            let Some(compiled) = written.specialize(rt) else {
+                assert!(written.evaluate(&resource).unwrap().is_empty());
+                continue;
+            };
+            let plain = written.evaluate(&resource).unwrap();
+            assert_eq!(
+                flat(compiled.evaluate(&resource).unwrap()),
+                flat(plain.clone()),
+                "{} {rt}.{}",
+                path.display(),
+                p.code
+            );
+            compared += 1;
+            for c in &p.components {
+                let written_c = Expression::parse(&c.expression).unwrap();
+                let compiled_c = written_c.for_focus(rt, compiled.selects());
+                for base in &plain {
+                    assert_eq!(
+                        flat(compiled_c.evaluate_on(&resource, base).unwrap()),
+                        flat(written_c.evaluate_on(&resource, base).unwrap()),
+                        "{} {rt}.{} {}",
+                        path.display(),
+                        p.code,
+                        c.expression
+                    );
+                }
+            }
+        }
+    }
+    assert!(compared > 50_000, "{compared}");
+}
+
 /// Prints the extraction cost over all official examples (run with `--ignored --nocapture`,
 /// ideally with `--release`).
 #[test]

@@ -88,9 +88,11 @@ fn is_type_name(name: &str) -> bool {
 pub(crate) fn root_type(node: &Node) -> Option<&str> {
     match node {
         Node::Root(name) if is_type_name(name) => Some(name),
-        Node::Member(t, _) | Node::Call(t, _, _) | Node::TypeCall(t, _, _) | Node::Index(t, _) => {
-            root_type(t)
-        }
+        Node::Member(t, _)
+        | Node::Field(t, _)
+        | Node::Call(t, _, _)
+        | Node::TypeCall(t, _, _)
+        | Node::Index(t, _) => root_type(t),
         _ => None,
     }
 }
@@ -109,6 +111,118 @@ pub(crate) fn specialize(node: &Node, resource_type: &str) -> Option<Node> {
             _ => Some(other.clone()),
         },
     }
+}
+
+/// The static types an expression is resolved against: the focus and `%resource`.
+#[derive(Clone, Copy)]
+pub(crate) struct Statics {
+    pub focus: Option<&'static str>,
+    pub resource: Option<&'static str>,
+}
+
+/// `node` with every member step whose input type is known before evaluation replaced by a
+/// [`Node::Field`], so evaluation skips the element-table lookups; and the type of what
+/// `node` selects, when that is known and single. Evaluation gives the same result either
+/// way: item types come from the same table at run time.
+pub(crate) fn resolve_fields(node: &Node, st: Statics) -> (Node, Option<&'static str>) {
+    let field = |target: Node, tty: Option<&'static str>, name: &str| match tty
+        .and_then(|t| field_steps(t, name))
+    {
+        Some((steps, ty)) => (Node::Field(Box::new(target), steps), ty),
+        None => (Node::Member(Box::new(target), name.to_string()), None),
+    };
+    match node {
+        Node::This => (Node::This, st.focus),
+        Node::Resource => (Node::Resource, st.resource),
+        Node::Root(name) if is_type_name(name) => {
+            (node.clone(), st.focus.filter(|f| type_matches(f, name)))
+        }
+        Node::Root(name) => match st.focus.and_then(|f| field_steps(f, name)) {
+            Some((steps, ty)) => (Node::Field(Box::new(Node::This), steps), ty),
+            None => (node.clone(), None),
+        },
+        Node::Member(t, name) => {
+            let (t, tty) = resolve_fields(t, st);
+            field(t, tty, name)
+        }
+        Node::Field(t, steps) => (
+            Node::Field(Box::new(resolve_fields(t, st).0), steps.clone()),
+            None,
+        ),
+        Node::Call(t, name, args) => {
+            let (t, tty) = resolve_fields(t, st);
+            // Arguments (`where` criteria, `extension` urls) are evaluated on each item.
+            let inner = Statics { focus: tty, ..st };
+            let args = args.iter().map(|a| resolve_fields(a, inner).0).collect();
+            let ty = match name.as_str() {
+                "where" | "first" | "last" => tty,
+                _ => None,
+            };
+            (Node::Call(Box::new(t), name.clone(), args), ty)
+        }
+        Node::TypeCall(t, op, spec) => {
+            let (t, tty) = resolve_fields(t, st);
+            let ty = match op {
+                TypeOp::Is => None,
+                _ => tty.filter(|t| t == spec),
+            };
+            (Node::TypeCall(Box::new(t), *op, spec.clone()), ty)
+        }
+        Node::Index(t, i) => {
+            let (t, tty) = resolve_fields(t, st);
+            (
+                Node::Index(Box::new(t), Box::new(resolve_fields(i, st).0)),
+                tty,
+            )
+        }
+        Node::Union(a, b) => {
+            let (a, ta) = resolve_fields(a, st);
+            let (b, tb) = resolve_fields(b, st);
+            let ty = if ta == tb { ta } else { None };
+            (Node::Union(Box::new(a), Box::new(b)), ty)
+        }
+        Node::Equals(a, b, neg) => (
+            Node::Equals(
+                Box::new(resolve_fields(a, st).0),
+                Box::new(resolve_fields(b, st).0),
+                *neg,
+            ),
+            None,
+        ),
+        Node::And(a, b) => (
+            Node::And(
+                Box::new(resolve_fields(a, st).0),
+                Box::new(resolve_fields(b, st).0),
+            ),
+            None,
+        ),
+        Node::Or(a, b) => (
+            Node::Or(
+                Box::new(resolve_fields(a, st).0),
+                Box::new(resolve_fields(b, st).0),
+            ),
+            None,
+        ),
+        Node::Str(_) | Node::Bool(_) | Node::Number(_) => (node.clone(), None),
+    }
+}
+
+/// The keys and types element `name` of type `ty` reads, and the single type it selects
+/// (none for choice elements and for resources, whose type is in the data).
+type Steps = (Vec<(String, &'static str)>, Option<&'static str>);
+
+fn field_steps(ty: &str, name: &str) -> Option<Steps> {
+    let td = element_types::type_def(ty)?;
+    if let Some(def) = td.element(name) {
+        let single = Some(def.type_name).filter(|t| *t != "Resource");
+        return Some((vec![(name.to_string(), def.type_name)], single));
+    }
+    let steps = td
+        .choices(name)?
+        .iter()
+        .filter_map(|v| Some((v.clone(), td.element(v)?.type_name)))
+        .collect();
+    Some((steps, None))
 }
 
 pub(crate) fn eval<'a>(
@@ -153,6 +267,17 @@ pub(crate) fn eval<'a>(
             let mut out = Vec::new();
             for item in &eval(target, focus, ctx)? {
                 member(item, name, &mut out);
+            }
+            out
+        }
+        Node::Field(target, steps) => {
+            let mut out = Vec::new();
+            for item in &eval(target, focus, ctx)? {
+                if item.value.is_object() {
+                    for (key, ty) in steps {
+                        push_children(item, key, Some(ty), &mut out);
+                    }
+                }
             }
             out
         }

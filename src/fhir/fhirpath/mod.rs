@@ -24,6 +24,8 @@ pub struct FhirPathError(pub String);
 #[derive(Debug, Clone)]
 pub struct Expression {
     root: parser::Node,
+    /// The type of what the expression selects, when known before evaluation and single.
+    selects: Option<&'static str>,
 }
 
 /// One item of a result collection: a JSON value with the FHIR type it has at that place
@@ -39,6 +41,7 @@ impl Expression {
         let tokens = lexer::tokenize(source)?;
         Ok(Expression {
             root: parser::parse(&tokens)?,
+            selects: None,
         })
     }
 
@@ -84,9 +87,36 @@ impl Expression {
     }
 
     /// This expression for resources of type `resource_type` only: union branches that start
-    /// from another type are dropped. `None` when no branch applies.
+    /// from another type are dropped, and element steps are resolved ahead of evaluation.
+    /// `None` when no branch applies. Evaluates like the original on such resources.
     pub fn specialize(&self, resource_type: &str) -> Option<Expression> {
-        eval::specialize(&self.root, resource_type).map(|root| Expression { root })
+        let root = eval::specialize(&self.root, resource_type)?;
+        let t = eval::static_type(resource_type);
+        Some(self.resolved(&root, t, t))
+    }
+
+    /// This expression with element steps resolved ahead of evaluation, for a focus of type
+    /// `focus_type` (e.g. [`Expression::selects`] of a composite's base) in a resource of
+    /// type `resource_type`. Evaluates like the original on such a focus.
+    pub fn for_focus(&self, resource_type: &str, focus_type: Option<&str>) -> Expression {
+        let focus = focus_type.and_then(eval::static_type);
+        self.resolved(&self.root, focus, eval::static_type(resource_type))
+    }
+
+    fn resolved(
+        &self,
+        root: &parser::Node,
+        focus: Option<&'static str>,
+        resource: Option<&'static str>,
+    ) -> Expression {
+        let (root, selects) = eval::resolve_fields(root, eval::Statics { focus, resource });
+        Expression { root, selects }
+    }
+
+    /// The FHIR type of every item the expression selects, when a specialised expression
+    /// knows it before evaluation (`Observation.component` → `Observation.component`).
+    pub fn selects(&self) -> Option<&str> {
+        self.selects
     }
 }
 

@@ -35,6 +35,9 @@ pub(crate) enum Node {
     Root(String),
     /// `target.name`.
     Member(Box<Node>, String),
+    /// `target.name` resolved ahead of evaluation, for a target whose type is known: the JSON
+    /// keys to read (one per variant of a choice element) and the type of each.
+    Field(Box<Node>, Vec<(String, &'static str)>),
     /// `target.name(args)`; `target` is `$this` for a bare `name(args)`.
     Call(Box<Node>, String, Vec<Node>),
     /// Calls whose argument is a type specifier: `as`, `is`, `ofType`.

@@ -256,3 +256,29 @@ fn every_official_expression_parses() {
     }
     assert_eq!(n, 1468);
 }
+
+#[test]
+fn specialised_expressions_resolve_steps_and_know_their_type() {
+    let e = Expression::parse("Observation.component | Patient.name").unwrap();
+    let o = e.specialize("Observation").unwrap();
+    assert_eq!(o.selects(), Some("Observation.component"));
+    let p = e.specialize("Patient").unwrap();
+    assert_eq!(p.selects(), Some("HumanName"));
+    assert_eq!(
+        p.evaluate(&patient()).unwrap()[0].value["family"],
+        "Chalmers"
+    );
+    // A choice element has no single type; `as` with the exact type narrows it back.
+    let v = Expression::parse("Observation.value").unwrap();
+    assert_eq!(v.specialize("Observation").unwrap().selects(), None);
+    let c = Expression::parse("code")
+        .unwrap()
+        .for_focus("Observation", Some("Observation.component"));
+    assert_eq!(c.selects(), Some("CodeableConcept"));
+    let comp = json!({"resourceType": "Observation", "component": [{"code": {"text": "t"}}]});
+    let base = o.evaluate(&comp).unwrap();
+    assert_eq!(
+        c.evaluate_on(&comp, &base[0]).unwrap()[0].value["text"],
+        "t"
+    );
+}

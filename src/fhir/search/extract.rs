@@ -25,14 +25,16 @@ use std::collections::HashSet;
 /// (`_id` and `_lastUpdated` are answered from the stored id and time, not from entries).
 pub fn extract(registry: &Registry, resource_type: &str, resource: &Value) -> Vec<IndexEntry> {
     let mut out = Vec::new();
+    let root = Expression::root_item(resource);
     for param in registry.compiled(resource_type) {
-        extract_one(param, resource, &mut out);
+        extract_one(param, resource, &root, &mut out);
     }
     out
 }
 
 /// The entries of the one parameter `code` (with its `{code}:identifier` entries for a
-/// reference parameter); empty when the type has no such supported parameter.
+/// reference parameter); empty when the type has no such supported parameter, and for `_id`
+/// and `_lastUpdated` (answered from stored columns).
 pub fn extract_param(
     registry: &Registry,
     resource_type: &str,
@@ -42,17 +44,27 @@ pub fn extract_param(
     let mut out = Vec::new();
     let params = registry.compiled(resource_type);
     if let Ok(i) = params.binary_search_by(|p| p.code.as_str().cmp(code)) {
-        extract_one(&params[i], resource, &mut out);
+        extract_one(
+            &params[i],
+            resource,
+            &Expression::root_item(resource),
+            &mut out,
+        );
     }
     out
 }
 
-fn extract_one(param: &Compiled, resource: &Value, out: &mut Vec<IndexEntry>) {
+fn extract_one<'a>(
+    param: &Compiled,
+    resource: &'a Value,
+    root: &TItem<'a>,
+    out: &mut Vec<IndexEntry>,
+) {
     // An expression that fails on odd data (e.g. `is` over several items) indexes nothing for
     // that parameter rather than failing the write.
     let Ok(items) = param
         .expression
-        .evaluate_typed(resource, &[Expression::root_item(resource)])
+        .evaluate_typed(resource, std::slice::from_ref(root))
     else {
         return;
     };
@@ -92,6 +104,11 @@ fn push_unique(code: &str, mut values: Vec<IndexValue>, out: &mut Vec<IndexEntry
     }));
 }
 
+/// At most this many combinations per base item of a composite: the product of component
+/// values grows multiplicatively (a concept with 1,000 codings and a value concept with 1,000
+/// codings would give a million entries), and a write must not be able to demand that.
+const MAX_COMBINATIONS: usize = 1024;
+
 /// The cartesian product of the component values evaluated on one base item.
 fn composite(param: &Compiled, resource: &Value, base: &TItem<'_>, out: &mut Vec<IndexValue>) {
     let mut combos: Vec<Vec<IndexValue>> = vec![vec![]];
@@ -106,6 +123,8 @@ fn composite(param: &Compiled, resource: &Value, base: &TItem<'_>, out: &mut Vec
         if vals.is_empty() {
             return;
         }
+        let room = MAX_COMBINATIONS / combos.len().max(1);
+        vals.truncate(room.max(1));
         combos = combos
             .into_iter()
             .flat_map(|c| {
@@ -492,6 +511,16 @@ mod tests {
                 version: Some("2.0".into())
             })
         );
+    }
+
+    #[test]
+    fn numbers_keep_their_written_precision() {
+        let v: Value = serde_json::from_str("1.50").unwrap();
+        let (value, low, high) = number(&v).unwrap();
+        assert_eq!(value, 1.5);
+        assert!((low - 1.495).abs() < 1e-12 && (high - 1.505).abs() < 1e-12);
+        let v: Value = serde_json::from_str("100").unwrap();
+        assert_eq!(number(&v), Some((100.0, 99.5, 100.5)));
     }
 
     #[test]

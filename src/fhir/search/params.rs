@@ -272,7 +272,10 @@ fn compile(p: &SearchParam, resource_type: &str) -> Option<Compiled> {
     let components = p
         .components
         .iter()
-        .map(|c| Some((c.kind, Expression::parse(&c.expression).ok()?)))
+        .map(|c| {
+            let e = Expression::parse(&c.expression).ok()?;
+            Some((c.kind, e.for_focus(resource_type, expression.selects())))
+        })
         .collect::<Option<Vec<_>>>()?;
     Some(Compiled {
         code: p.code.clone(),
