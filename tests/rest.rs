@@ -674,7 +674,12 @@ async fn protocol_errors(s: &TestServer) {
     let r = s.post("Patient?foo=bar", &patient(None, "X")).await;
     expect_outcome(r, 400, "foo").await;
     // Not yet implemented interactions say so rather than pretending.
-    expect_outcome(s.get("Patient?name=x").await, 501, "Search").await;
+    expect_outcome(
+        s.request(Method::PATCH, "Patient/1", None, &[]).await,
+        501,
+        "PATCH",
+    )
+    .await;
     // And the server is still fine.
     expect(s.get("metadata").await, 200).await;
 }

@@ -89,6 +89,25 @@ const CASES: &[(&str, &[&str])] = &[
         &["Patient/genetics-example1", "Patient/mom"],
     ),
     ("Patient?identifier=|AB60001", &["Patient/ihe-pcd"]),
+    // :of-type = identifier type (system|code) and value
+    (
+        "Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|12345",
+        &["Patient/example", "Patient/xcda"],
+    ),
+    (
+        "Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|SS|444222222",
+        &["Patient/genetics-example1", "Patient/mom"],
+    ),
+    (
+        "Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|SS|12345",
+        &[],
+    ),
+    // :text = CodeableConcept.text or any Coding.display, starts-with
+    (
+        "Observation?code:text=body%20temp",
+        &["Observation/body-temperature", "Observation/f202"],
+    ),
+    ("Observation?code:text=temperature", &["Observation/f202"]),
     (
         "Observation?code=http://loinc.org|29463-7",
         &["Observation/example"],

@@ -135,11 +135,18 @@ impl Fhir {
             lenient,
         };
         let req = query::parse(registry, rt, params, &options)?;
+        if let Some(c) = &req.cursor {
+            if c.values.len() != req.sort.len() {
+                return Err(FhirError::invalid(
+                    "The _cursor does not belong to this _sort; follow the links of the previous page",
+                ));
+            }
+        }
         let mut filters = Vec::with_capacity(req.filters.len() + 1);
         for f in &req.filters {
             let mut any = Vec::with_capacity(f.any.len());
             for c in &f.any {
-                any.push(self.resolve(p, c, 0).await?);
+                any.push(self.resolve(p, c).await?);
             }
             filters.push(StoreFilter {
                 any,
@@ -289,15 +296,15 @@ impl Fhir {
     }
 
     /// Turns a parsed criterion into a condition a store evaluates: chains and `_has` become
-    /// id lists found through the index, innermost first.
-    fn resolve<'a>(&'a self, p: &'a Partition, c: &'a Criterion, depth: usize) -> Boxed<'a, Cond> {
+    /// id lists found through the index, innermost first (the parser caps the nesting).
+    fn resolve<'a>(&'a self, p: &'a Partition, c: &'a Criterion) -> Boxed<'a, Cond> {
         Box::pin(async move {
             match c {
                 Criterion::Cond(c) => Ok(c.clone()),
                 Criterion::Chain { param, inner } => {
                     let mut targets = Vec::new();
                     for (ty, crit) in inner {
-                        let cond = self.resolve(p, crit, depth + 1).await?;
+                        let cond = self.resolve(p, crit).await?;
                         let found = self.ids_matching(p, ty, cond).await?;
                         targets.extend(found.into_iter().map(|v| (ty.clone(), v.id)));
                         if targets.len() > CHAIN_CAP {
@@ -314,7 +321,7 @@ impl Fhir {
                     param,
                     inner,
                 } => {
-                    let cond = self.resolve(p, inner, depth + 1).await?;
+                    let cond = self.resolve(p, inner).await?;
                     let registry = Registry::r4();
                     let mut targets = HashSet::new();
                     for v in self.ids_matching(p, resource_type, cond).await? {

@@ -34,6 +34,16 @@ fn precondition_failed(rt: &str, id: &str, want: u64, have: Option<&Version>) ->
     )
 }
 
+/// A short, growing pause before retrying a write that lost a race, so that retries of
+/// several writers do not collide again at once.
+async fn backoff(attempt: usize) {
+    let jitter = uuid::Uuid::new_v4().as_u128() as u64 % 1000;
+    tokio::time::sleep(std::time::Duration::from_micros(
+        500 * (attempt as u64 + 1) + jitter,
+    ))
+    .await;
+}
+
 /// The search index entries of a resource about to be written.
 fn index_of(resource: &Resource) -> Vec<IndexEntry> {
     let value = Value::Object(resource.body.clone());
@@ -101,7 +111,7 @@ impl Fhir {
         check_resource_type(rt)?;
         check_body_type(rt, &resource)?;
         let index = index_of(&resource);
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
             let id = uuid::Uuid::new_v4().to_string();
             let v = self.new_version(rt, &id, 1, Method::Post, Some(&resource));
             match self.commit_one(p, None, v, index.clone()).await {
@@ -111,7 +121,7 @@ impl Fhir {
                         created: true,
                     })
                 }
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => backoff(attempt).await,
                 Err(e) => return Err(store_error(e)),
             }
         }
@@ -148,7 +158,7 @@ impl Fhir {
             Some(_) => {}
         }
         let index = index_of(&resource);
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
             let current = self.store.current(p, rt, id).await.map_err(store_error)?;
             if let Some(want) = if_match {
                 if !matches!(&current, Some(c) if !c.is_deleted() && c.version == want) {
@@ -183,7 +193,7 @@ impl Fhir {
                         ),
                     ))
                 }
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => backoff(attempt).await,
                 Err(e) => return Err(store_error(e)),
             }
         }
@@ -202,7 +212,7 @@ impl Fhir {
     ) -> FhirResult<Option<Version>> {
         check_resource_type(rt)?;
         check_id(id)?;
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
             let current = self.store.current(p, rt, id).await.map_err(store_error)?;
             if let Some(want) = if_match {
                 if !matches!(&current, Some(c) if !c.is_deleted() && c.version == want) {
@@ -224,7 +234,7 @@ impl Fhir {
                         format!("{rt}/{id} was changed by another request"),
                     ))
                 }
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => backoff(attempt).await,
                 Err(e) => return Err(store_error(e)),
             }
         }

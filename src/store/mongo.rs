@@ -39,6 +39,10 @@ pub struct MongoStore {
     db: Database,
     /// Collections whose indexes this process has already ensured.
     ensured: Mutex<HashSet<String>>,
+    /// Held while a collection and its indexes are being created, so that no transaction
+    /// writes to a collection whose catalog is still changing (the server would abort it as a
+    /// write conflict, over and over while the index builds run).
+    creating: tokio::sync::Mutex<()>,
 }
 
 const DUPLICATE_KEY: i32 = 11000;
@@ -208,6 +212,7 @@ impl MongoStore {
             client,
             db,
             ensured: Mutex::new(HashSet::new()),
+            creating: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -223,6 +228,15 @@ impl MongoStore {
     /// Index builds cannot run inside a transaction, so this happens before it starts.
     async fn ensure_indexes(&self, p: &Partition, rt: &str) -> StoreResult<()> {
         let name = history_name(p, rt);
+        if self
+            .ensured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&name)
+        {
+            return Ok(());
+        }
+        let _creating = self.creating.lock().await;
         if self
             .ensured
             .lock()

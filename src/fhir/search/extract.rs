@@ -70,7 +70,11 @@ fn extract_one<'a>(
     };
     let mut values = Vec::new();
     let mut identifiers = Vec::new();
+    let mut of_types = Vec::new();
     for item in &items {
+        if param.kind == ParamType::Token && item.ty == "Identifier" {
+            of_type_tokens(&item.value, &mut of_types);
+        }
         if param.kind == ParamType::Composite {
             composite(param, resource, item, &mut values);
         } else {
@@ -80,6 +84,30 @@ fn extract_one<'a>(
     push_unique(&param.code, values, out);
     if !identifiers.is_empty() {
         push_unique(&format!("{}:identifier", param.code), identifiers, out);
+    }
+    if !of_types.is_empty() {
+        push_unique(&format!("{}:of-type", param.code), of_types, out);
+    }
+}
+
+/// The entries behind `identifier:of-type=type-system|type-code|value`: one per coding of the
+/// identifier's type, system = the coding's system, code = `{type code}|{value}`.
+fn of_type_tokens(identifier: &Value, out: &mut Vec<IndexValue>) {
+    let Some(value) = non_empty(str_field(identifier, "value")) else {
+        return;
+    };
+    let codings = identifier
+        .get("type")
+        .and_then(|t| t.get("coding"))
+        .and_then(Value::as_array);
+    for c in codings.into_iter().flatten() {
+        if let Some(code) = non_empty(str_field(c, "code")) {
+            out.push(IndexValue::Token {
+                system: non_empty(str_field(c, "system")),
+                code: Some(format!("{code}|{value}")),
+                text: None,
+            });
+        }
     }
 }
 
@@ -254,21 +282,17 @@ fn token_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
             norm_text(str_field(v, "display")),
         )),
         "CodeableConcept" => {
-            let text = str_field(v, "text");
+            // `:text` matches CodeableConcept.text or any Coding.display (search.html), so
+            // each coding carries its display and the concept's text is an entry of its own.
             let codings = v.get("coding").and_then(Value::as_array);
-            let mut any = false;
             for c in codings.into_iter().flatten() {
-                let entry = token(
+                out.extend(token(
                     non_empty(str_field(c, "system")),
                     non_empty(str_field(c, "code")),
-                    norm_text(text.or_else(|| str_field(c, "display"))),
-                );
-                any |= entry.is_some();
-                out.extend(entry);
+                    norm_text(str_field(c, "display")),
+                ));
             }
-            if !any {
-                out.extend(token(None, None, norm_text(text)));
-            }
+            out.extend(token(None, None, norm_text(str_field(v, "text"))));
         }
         "Identifier" => out.extend(identifier_token(v)),
         "ContactPoint" => out.extend(token(None, non_empty(str_field(v, "value")), None)),

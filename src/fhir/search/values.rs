@@ -157,6 +157,11 @@ pub fn decimal_range(s: &str) -> Option<(f64, f64, f64)> {
         Some(i) => (mantissa.len() - i - 1) as i32,
         None => 0,
     };
+    // An absurd exponent cannot be a real measurement; refusing it also keeps the
+    // subtraction from overflowing.
+    if !(-400..=400).contains(&exp) {
+        return None;
+    }
     let half = 0.5 * 10f64.powi(exp - decimals);
     Some((v, v - half, v + half))
 }
@@ -209,5 +214,6 @@ mod tests {
         assert!((lo - 1.495).abs() < 1e-12 && (hi - 1.505).abs() < 1e-12);
         assert_eq!(decimal_range("1e2"), Some((100.0, 50.0, 150.0)));
         assert!(decimal_range("abc").is_none());
+        assert!(decimal_range("1.5e-2147483648").is_none());
     }
 }
