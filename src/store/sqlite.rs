@@ -63,11 +63,22 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
 }
 
-/// One `Store::commit` waiting for the writer thread.
+/// Work waiting for the writer thread: a `Store::commit` or a `Store::reindex`.
 struct Job {
     partition: Partition,
-    writes: Vec<Write>,
-    done: oneshot::Sender<StoreResult<()>>,
+    work: Work,
+    /// `true` for a commit; for a reindex, whether the version was still current.
+    done: oneshot::Sender<StoreResult<bool>>,
+}
+
+enum Work {
+    Commit(Vec<Write>),
+    Reindex {
+        resource_type: String,
+        id: String,
+        version: u64,
+        index: Vec<crate::fhir::search::IndexEntry>,
+    },
 }
 
 /// Most commits the writer folds into one SQLite transaction.
@@ -159,6 +170,26 @@ impl SqliteStore {
 
     /// Point look-ups take microseconds, so they run on the calling task: handing them to
     /// another thread would cost more than the query.
+    /// Hands work to the writer thread and waits for its result.
+    async fn submit(&self, partition: &Partition, work: Work) -> StoreResult<bool> {
+        let (done, result) = oneshot::channel();
+        let job = Job {
+            partition: partition.clone(),
+            work,
+            done,
+        };
+        let sent = match &*lock(&self.writer) {
+            Some(w) => w.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(StoreError::Unavailable("the store is closed".into()));
+        }
+        result
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Other("the writer thread stopped".into())))
+    }
+
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let conn = lock(&self.readers).pop();
         let conn = match conn {
@@ -204,7 +235,7 @@ fn write_loop(conn: &mut Connection, jobs: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit_group(conn: &mut Connection, batch: &[Job]) -> Vec<StoreResult<()>> {
+fn commit_group(conn: &mut Connection, batch: &[Job]) -> Vec<StoreResult<bool>> {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -212,12 +243,24 @@ fn commit_group(conn: &mut Connection, batch: &[Job]) -> Vec<StoreResult<()>> {
             return batch.iter().map(|_| Err(copy_error(&e))).collect();
         }
     };
-    let mut results: Vec<StoreResult<()>> = Vec::with_capacity(batch.len());
+    let mut results: Vec<StoreResult<bool>> = Vec::with_capacity(batch.len());
     for job in batch {
         let r = (|| {
             let sp = tx.savepoint().map_err(other)?;
-            apply(&sp, &job.partition, &job.writes)?;
-            sp.commit().map_err(other)
+            let done = match &job.work {
+                Work::Commit(writes) => {
+                    apply(&sp, &job.partition, writes)?;
+                    true
+                }
+                Work::Reindex {
+                    resource_type,
+                    id,
+                    version,
+                    index,
+                } => reindex_one(&sp, &job.partition, resource_type, id, *version, index)?,
+            };
+            sp.commit().map_err(other)?;
+            Ok(done)
         })();
         results.push(r);
     }
@@ -238,6 +281,35 @@ fn copy_error(e: &StoreError) -> StoreError {
 }
 
 /// Checks each write's precondition and applies it; the caller owns the transaction.
+/// Replaces the index entries of `version` if it is still the current version.
+fn reindex_one(
+    tx: &Connection,
+    partition: &Partition,
+    rt: &str,
+    id: &str,
+    version: u64,
+    index: &[crate::fhir::search::IndexEntry],
+) -> StoreResult<bool> {
+    let seq: Option<i64> = tx
+        .prepare_cached(
+            "SELECT seq FROM resource_current
+             WHERE partition = ?1 AND rtype = ?2 AND id = ?3 AND version = ?4",
+        )
+        .and_then(|mut q| {
+            q.query_row(params![partition.key(), rt, id, version as i64], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+        .map_err(other)?;
+    let Some(seq) = seq else {
+        return Ok(false);
+    };
+    sqlite_search::delete_entries(tx, seq).map_err(other)?;
+    sqlite_search::write_entries(tx, partition.key(), rt, seq, index).map_err(other)?;
+    Ok(true)
+}
+
 fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResult<()> {
     {
         let mut current = tx
@@ -342,22 +414,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
-        let (done, result) = oneshot::channel();
-        let job = Job {
-            partition: partition.clone(),
-            writes,
-            done,
-        };
-        let sent = match &*lock(&self.writer) {
-            Some(w) => w.send(job).is_ok(),
-            None => false,
-        };
-        if !sent {
-            return Err(StoreError::Unavailable("the store is closed".into()));
-        }
-        result
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Other("the writer thread stopped".into())))
+        self.submit(partition, Work::Commit(writes)).await.map(|_| ())
     }
 
     async fn history(
@@ -428,13 +485,19 @@ impl Store for SqliteStore {
 
     async fn reindex(
         &self,
-        _partition: &Partition,
-        _resource_type: &str,
-        _id: &str,
-        _version: u64,
-        _index: Vec<crate::fhir::search::IndexEntry>,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+        index: Vec<crate::fhir::search::IndexEntry>,
     ) -> StoreResult<bool> {
-        Err(StoreError::Other("reindex is not implemented yet".into()))
+        let work = Work::Reindex {
+            resource_type: resource_type.to_string(),
+            id: id.to_string(),
+            version,
+            index,
+        };
+        self.submit(partition, work).await
     }
 
     async fn close(&self) {
