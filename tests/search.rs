@@ -648,6 +648,27 @@ async fn result_parameters(s: &TestServer) {
     assert_eq!(ids(&b, "match"), ["Patient/example"]);
 }
 
+/// `$reindex` recomputes every entry; searches answer the same afterwards.
+async fn reindex(s: &TestServer) {
+    let count = |b: &Value| b["parameter"][0]["valueInteger"].as_u64().unwrap();
+    let post = |path: &'static str| s.request(reqwest::Method::POST, path, None, &[]);
+    let b = expect(post("Patient/example/$reindex").await, 200).await;
+    assert_eq!(count(&b), 1);
+    let b = expect(post("Patient/$reindex").await, 200).await;
+    assert_eq!(count(&b), 22);
+    let b = expect(post("$reindex").await, 200).await;
+    assert!(count(&b) >= 5300, "{b}");
+    let b = search(s, "Patient?family=chalmers").await;
+    assert_eq!(ids(&b, "match"), ["Patient/example"]);
+    let b = search(
+        s,
+        "Observation?subject:Patient.organization.name=burgers&_summary=count",
+    )
+    .await;
+    assert_eq!(b["total"], 7);
+    expect_outcome(post("Patient/nosuch/$reindex").await, 404, "nosuch").await;
+}
+
 async fn errors(s: &TestServer) {
     expect_outcome(s.get("Patient?foo=bar").await, 400, "foo").await;
     expect_outcome(s.get("Patient?birthdate=notadate").await, 400, "birthdate").await;
@@ -687,6 +708,7 @@ async fn search_over_the_official_examples_on_sqlite() {
     run_cases(&s).await;
     result_parameters(&s).await;
     errors(&s).await;
+    reindex(&s).await;
     s.stop().await;
 }
 
@@ -697,6 +719,7 @@ async fn search_over_the_official_examples_on_mongodb() {
     run_cases(&s).await;
     result_parameters(&s).await;
     errors(&s).await;
+    reindex(&s).await;
     s.stop().await;
 }
 

@@ -589,13 +589,21 @@ impl Store for MongoStore {
 
     async fn reindex(
         &self,
-        _partition: &Partition,
-        _resource_type: &str,
-        _id: &str,
-        _version: u64,
-        _index: Vec<crate::fhir::search::IndexEntry>,
+        partition: &Partition,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+        index: Vec<crate::fhir::search::IndexEntry>,
     ) -> StoreResult<bool> {
-        Err(StoreError::Other("reindex is not implemented yet".into()))
+        // `ix` and `so` are replaced whole, so entries of parameters that no longer exist go.
+        let mut fields = Document::new();
+        mongo_search::add_index_fields(&mut fields, &index);
+        let r = self
+            .current_coll(partition, resource_type)
+            .update_one(doc! {"_id": id, "v": version as i64}, doc! {"$set": fields})
+            .await
+            .map_err(classify)?;
+        Ok(r.matched_count == 1)
     }
 
     async fn close(&self) {

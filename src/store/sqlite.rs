@@ -414,7 +414,9 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
-        self.submit(partition, Work::Commit(writes)).await.map(|_| ())
+        self.submit(partition, Work::Commit(writes))
+            .await
+            .map(|_| ())
     }
 
     async fn history(
