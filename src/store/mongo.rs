@@ -488,6 +488,10 @@ impl Store for MongoStore {
     }
 
     async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>> {
+        // `$limit: 0` is an error in MongoDB.
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
         let backward = query.after.as_ref().is_some_and(|c| c.backward);
         let keys = search_common::order_keys(&query.sort, backward);
         let now = search_common::now_micros();

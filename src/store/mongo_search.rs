@@ -342,9 +342,9 @@ fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
             Q::Doc(d)
         }
         Cond::ReferenceIn { targets, .. } => q_or(
-            targets
-                .iter()
-                .map(|(t, id)| Q::Doc(doc! {"ri": id.as_str(), "rt": t.as_str()}))
+            common::ids_by_type(targets)
+                .into_iter()
+                .map(|(t, ids)| Q::Doc(doc! {"ri": {"$in": ids}, "rt": t}))
                 .collect(),
         ),
         Cond::Uri { mode, value, .. } => Q::Doc(match mode {
