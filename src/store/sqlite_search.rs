@@ -670,6 +670,11 @@ fn part_index(part: &Cond, fallback: usize) -> usize {
 /// How every index-served condition starts: `c.seq IN (sub-query)`.
 const SEQ_IN: &str = "c.seq IN (";
 
+/// The sub-query of a `c.seq IN (sub-query)` condition.
+fn seq_subquery(text: &str) -> Option<&str> {
+    text.strip_prefix(SEQ_IN)?.strip_suffix(')')
+}
+
 fn filters_sql(query: &StoreQuery, ctx: &Ctx<'_>, sql: &mut Sql) {
     for f in &query.filters {
         sql.push(if f.negate { " AND NOT (" } else { " AND (" });
@@ -684,7 +689,7 @@ fn filters_sql(query: &StoreQuery, ctx: &Ctx<'_>, sql: &mut Sql) {
             .collect();
         if parts.is_empty() {
             sql.push("0");
-        } else if parts.len() > 1 && parts.iter().all(|p| p.text.starts_with(SEQ_IN)) {
+        } else if parts.len() > 1 && parts.iter().all(|p| seq_subquery(&p.text).is_some()) {
             // One IN over the union: SQLite then reaches resources through current_by_seq,
             // where an OR of several INs would make it scan the type.
             sql.push(SEQ_IN);
@@ -692,7 +697,7 @@ fn filters_sql(query: &StoreQuery, ctx: &Ctx<'_>, sql: &mut Sql) {
                 if i > 0 {
                     sql.push(" UNION ALL ");
                 }
-                p.text = p.text[SEQ_IN.len()..p.text.len() - 1].to_string();
+                p.text = seq_subquery(&p.text).unwrap_or_default().to_string();
                 sql.append(p);
             }
             sql.push(")");
