@@ -593,6 +593,12 @@ pub fn hint(query: &StoreQuery, keys: &[Key]) -> Option<Document> {
     if !keys.iter().any(|k| k.nullable()) {
         return None;
     }
+    first_index(query)
+}
+
+/// The index serving the query's first positive single-condition filter (also the hint of a
+/// count, which some planners would otherwise answer with a collection scan).
+pub fn first_index(query: &StoreQuery) -> Option<Document> {
     query
         .filters
         .iter()
