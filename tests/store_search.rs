@@ -1008,6 +1008,37 @@ fn cases() -> Vec<(&'static str, StoreQuery, Vec<&'static str>)> {
             vec!["p3"],
         ),
     ];
+    // Chains resolve to long lists: more pairs than SQLite has statement parameters.
+    let mut many: Vec<(String, String)> = (0..40_000)
+        .map(|i| ("Patient".to_string(), format!("x{i}")))
+        .collect();
+    many.push(("Patient".into(), "p2".into()));
+    many.push(("Group".into(), "p1".into()));
+    c.push((
+        "reference in, long list",
+        one(
+            OBS,
+            Cond::ReferenceIn {
+                param: "subject".into(),
+                targets: many.clone(),
+            },
+        ),
+        vec!["o2"],
+    ));
+    many.push(("Observation".into(), "o3".into()));
+    c.push((
+        "_has ids, long list",
+        one(&["Patient", "Observation"], Cond::IdIn(many)),
+        vec!["o3", "p2"],
+    ));
+    c.push((
+        "_id, long list",
+        one(
+            PATIENT,
+            Cond::Id((0..40_000).map(|i| format!("p{i}")).collect()),
+        ),
+        vec!["p1", "p2", "p3", "p4"],
+    ));
     // Two-key sort: gender asc then birthdate desc.
     let mut q = sorted(
         query(PATIENT, vec![]),
@@ -1394,6 +1425,10 @@ async fn sqlite_selective_shapes_use_indexes() {
         ),
         ("date eq year", "ix_date_"),
         (
+            "values of one param are ORed",
+            "ix_string_norm (partition=? AND rtype=? AND param=? AND norm>",
+        ),
+        (
             "number eq integer",
             "ix_number_value (partition=? AND rtype=? AND param=? AND value>",
         ),
@@ -1404,6 +1439,10 @@ async fn sqlite_selective_shapes_use_indexes() {
         (
             "reference absolute url",
             "ix_reference_url (partition=? AND rtype=? AND param=? AND url=?",
+        ),
+        (
+            "reference in, long list",
+            "ix_reference_id (partition=? AND rtype=? AND param=? AND tid=?",
         ),
         (
             "uri equals",
@@ -1442,7 +1481,9 @@ async fn sqlite_selective_shapes_use_indexes() {
         // Matching resources are reached through their seq, never by scanning the type.
         assert!(
             plan.contains("SEARCH c USING COVERING INDEX current_by_seq (seq=?")
-                && !plan.contains("SCAN "),
+                && !plan.contains("SCAN c")
+                && !plan.contains("SCAN x")
+                && !plan.contains("SCAN h"),
             "{name}: scan in plan:\n{plan}"
         );
     }
@@ -1465,6 +1506,18 @@ async fn mongodb_no_shape_scans_a_collection() {
             true,
         ),
     ));
+    // The attribute pattern keeps a current collection at 8 indexes (with `_id`).
+    let (uri, db) = spec.split_once("db=").unwrap();
+    let client = mongodb::Client::with_uri_str(uri.trim_end_matches(['?', '&']))
+        .await
+        .unwrap();
+    let names: Vec<String> = client
+        .database(db)
+        .collection::<mongodb::bson::Document>("fhir.Patient")
+        .list_index_names()
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 8, "{names:?}");
     let mut bad = Vec::new();
     for (name, q) in &shapes {
         for plan in store.explain_search(&Partition::Default, q).await.unwrap() {

@@ -51,6 +51,8 @@ const COMPRESS_ABOVE: usize = 1024 * 1024;
 /// What one document may hold, leaving room for the other fields (MongoDB's limit is 16 MiB).
 const MAX_STORED_BODY: usize = 16 * 1024 * 1024 - 64 * 1024;
 const WRITE_CONFLICT: i32 = 112;
+/// Retries of a commit that lost a write conflict (see `commit`).
+const COMMIT_ATTEMPTS: u64 = 3;
 
 fn classify(e: mongodb::error::Error) -> StoreError {
     let code = match &*e.kind {
@@ -466,7 +468,21 @@ impl Store for MongoStore {
             self.ensure_indexes(partition, &w.version.resource_type)
                 .await?;
         }
-        self.try_commit(partition, &writes).await
+        // Concurrent transactions that touch the same index keys (every resource shares
+        // entries such as `{p: "gender", c: "female"}`) can abort each other with a transient
+        // write conflict on some servers. Preconditions are re-checked in every attempt, so
+        // retrying is safe: a real conflict fails again the same way.
+        let mut attempt = 0;
+        loop {
+            match self.try_commit(partition, &writes).await {
+                Err(StoreError::Conflict) if attempt < COMMIT_ATTEMPTS => {
+                    attempt += 1;
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 8);
+                    tokio::time::sleep(Duration::from_millis(attempt * 2 + jitter)).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     async fn history(
@@ -502,6 +518,10 @@ impl Store for MongoStore {
     }
 
     async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>> {
+        // `$limit: 0` is an error in MongoDB.
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
         let backward = query.after.as_ref().is_some_and(|c| c.backward);
         let keys = search_common::order_keys(&query.sort, backward);
         let now = search_common::now_micros();
@@ -545,11 +565,12 @@ impl Store for MongoStore {
                 mongo_search::Q::All => Document::new(),
                 mongo_search::Q::Doc(d) => d,
             };
-            n += self
-                .current_coll(partition, &rt)
-                .count_documents(filter)
-                .await
-                .map_err(classify)?;
+            let coll = self.current_coll(partition, &rt);
+            let mut count = coll.count_documents(filter);
+            if let Some(h) = mongo_search::first_index(query) {
+                count = count.hint(mongodb::options::Hint::Keys(h));
+            }
+            n += count.await.map_err(classify)?;
         }
         Ok(n)
     }

@@ -342,9 +342,9 @@ fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
             Q::Doc(d)
         }
         Cond::ReferenceIn { targets, .. } => q_or(
-            targets
-                .iter()
-                .map(|(t, id)| Q::Doc(doc! {"ri": id.as_str(), "rt": t.as_str()}))
+            common::ids_by_type(targets)
+                .into_iter()
+                .map(|(t, ids)| Q::Doc(doc! {"ri": {"$in": ids}, "rt": t}))
                 .collect(),
         ),
         Cond::Uri { mode, value, .. } => Q::Doc(match mode {
@@ -593,6 +593,12 @@ pub fn hint(query: &StoreQuery, keys: &[Key]) -> Option<Document> {
     if !keys.iter().any(|k| k.nullable()) {
         return None;
     }
+    first_index(query)
+}
+
+/// The index serving the query's first positive single-condition filter (also the hint of a
+/// count, which some planners would otherwise answer with a collection scan).
+pub fn first_index(query: &StoreQuery) -> Option<Document> {
     query
         .filters
         .iter()

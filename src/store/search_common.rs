@@ -137,6 +137,18 @@ pub fn uri_above_candidates(uri: &str) -> Vec<String> {
     out
 }
 
+/// (type, id) pairs grouped by type, types in order, so a store can test `type = T AND id IN
+/// (…)` per type instead of one alternative per pair.
+pub fn ids_by_type(pairs: &[(String, String)]) -> Vec<(String, Vec<String>)> {
+    let mut map: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (t, id) in pairs {
+        map.entry(t.as_str()).or_default().push(id.clone());
+    }
+    map.into_iter()
+        .map(|(t, ids)| (t.to_string(), ids))
+        .collect()
+}
+
 /// The name a component of a composite parameter is indexed under. `$` never appears in a
 /// search parameter code, so these cannot collide with real parameters.
 pub fn composite_part_param(param: &str, index: usize) -> String {

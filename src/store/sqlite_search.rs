@@ -276,6 +276,24 @@ impl Sql {
         self
     }
 
+    /// `expr IN (…)`; long lists (ids from a chain or `_has`) go as one JSON parameter, since
+    /// SQLite limits the number of parameters of a statement.
+    fn in_list(&mut self, expr: &str, values: &[String]) -> &mut Self {
+        if values.is_empty() {
+            return self.push("0");
+        }
+        self.push(&format!("{expr} IN ("));
+        if values.len() <= 64 {
+            self.bind_list(values.iter().cloned());
+        } else {
+            let json = serde_json::Value::from(values.to_vec()).to_string();
+            self.push("SELECT value FROM json_each(")
+                .bind(json)
+                .push(")");
+        }
+        self.push(")")
+    }
+
     fn append(&mut self, other: Sql) {
         self.text.push_str(&other.text);
         self.params.extend(other.params);
@@ -456,13 +474,17 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
             "ix_reference"
         }
         Cond::ReferenceIn { targets, .. } => {
-            sql.push(" AND (0");
-            for (t, id) in targets {
-                sql.push(&format!(" OR ({a}.tid = "))
-                    .bind(id.clone())
-                    .push(&format!(" AND {a}.ttype = "))
-                    .bind(t.clone())
-                    .push(")");
+            // No constant term in the OR, so that SQLite can serve each branch by the index.
+            let groups = common::ids_by_type(targets);
+            sql.push(if groups.is_empty() {
+                " AND (0"
+            } else {
+                " AND ("
+            });
+            for (i, (t, ids)) in groups.into_iter().enumerate() {
+                sql.push(if i > 0 { " OR (" } else { "(" })
+                    .in_list(&format!("{a}.tid"), &ids);
+                sql.push(&format!(" AND {a}.ttype = ")).bind(t).push(")");
             }
             sql.push(")");
             "ix_reference"
@@ -515,31 +537,22 @@ fn cond_param(cond: &Cond) -> Option<&str> {
 fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
     match cond {
         Cond::Id(ids) => {
-            if ids.is_empty() {
-                sql.push("0");
-            } else {
-                sql.push("c.id IN (")
-                    .bind_list(ids.iter().cloned())
-                    .push(")");
-            }
+            sql.in_list("c.id", ids);
         }
         Cond::IdIn(pairs) => {
-            if pairs.is_empty() {
-                sql.push("0");
-            } else {
-                sql.push("(c.rtype, c.id) IN (VALUES ");
-                for (i, (t, id)) in pairs.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.push("(")
-                        .bind(t.clone())
-                        .push(", ")
-                        .bind(id.clone())
-                        .push(")");
-                }
-                sql.push(")");
+            let groups = common::ids_by_type(pairs);
+            sql.push(if groups.is_empty() { "(0" } else { "(" });
+            for (i, (t, ids)) in groups.into_iter().enumerate() {
+                sql.push(if i > 0 {
+                    " OR (c.rtype = "
+                } else {
+                    "(c.rtype = "
+                })
+                .bind(t)
+                .push(" AND ");
+                sql.in_list("c.id", &ids).push(")");
             }
+            sql.push(")");
         }
         Cond::LastUpdated { prefix, low, high } => {
             // Served by history_by_type_time; earlier versions' seqs are never current.
@@ -567,6 +580,35 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
                 ctx.scope(sql, "m", param);
                 sql.push(")");
             }
+        }
+        Cond::ReferenceIn { param, targets } => {
+            // One sub-query per target type. A long id list drives the loop (CROSS JOIN fixes
+            // the join order), one index seek per id, whatever the planner guesses its size.
+            let groups = common::ids_by_type(targets);
+            if groups.is_empty() {
+                sql.push("0");
+                return;
+            }
+            sql.push(SEQ_IN);
+            for (i, (t, ids)) in groups.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                if ids.len() <= 64 {
+                    sql.push("SELECT x.seq FROM ix_reference x WHERE ");
+                    ctx.scope(sql, "x", param);
+                    sql.push(" AND ").in_list("x.tid", &ids);
+                } else {
+                    let json = serde_json::Value::from(ids).to_string();
+                    sql.push("SELECT x.seq FROM json_each(")
+                        .bind(json)
+                        .push(") j CROSS JOIN ix_reference x WHERE ");
+                    ctx.scope(sql, "x", param);
+                    sql.push(" AND x.tid = j.value");
+                }
+                sql.push(" AND x.ttype = ").bind(t);
+            }
+            sql.push(")");
         }
         Cond::Composite { param, parts } => {
             let mut from = Sql::default();
@@ -625,17 +667,47 @@ fn part_index(part: &Cond, fallback: usize) -> usize {
         .unwrap_or(fallback)
 }
 
+/// How every index-served condition starts: `c.seq IN (sub-query)`.
+const SEQ_IN: &str = "c.seq IN (";
+
+/// The sub-query of a `c.seq IN (sub-query)` condition.
+fn seq_subquery(text: &str) -> Option<&str> {
+    text.strip_prefix(SEQ_IN)?.strip_suffix(')')
+}
+
 fn filters_sql(query: &StoreQuery, ctx: &Ctx<'_>, sql: &mut Sql) {
     for f in &query.filters {
         sql.push(if f.negate { " AND NOT (" } else { " AND (" });
-        if f.any.is_empty() {
+        let parts: Vec<Sql> = f
+            .any
+            .iter()
+            .map(|cond| {
+                let mut part = Sql::default();
+                cond_sql(cond, ctx, &mut part);
+                part
+            })
+            .collect();
+        if parts.is_empty() {
             sql.push("0");
-        }
-        for (i, cond) in f.any.iter().enumerate() {
-            if i > 0 {
-                sql.push(" OR ");
+        } else if parts.len() > 1 && parts.iter().all(|p| seq_subquery(&p.text).is_some()) {
+            // One IN over the union: SQLite then reaches resources through current_by_seq,
+            // where an OR of several INs would make it scan the type.
+            sql.push(SEQ_IN);
+            for (i, mut p) in parts.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                p.text = seq_subquery(&p.text).unwrap_or_default().to_string();
+                sql.append(p);
             }
-            cond_sql(cond, ctx, sql);
+            sql.push(")");
+        } else {
+            for (i, p) in parts.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.append(p);
+            }
         }
         sql.push(")");
     }
