@@ -739,6 +739,25 @@ fn query_types(
     }
 }
 
+/// ` ORDER BY` the keys, each given by `expr` (missing values placed as the key says).
+fn order_by(sql: &mut Sql, keys: &[Key], expr: impl Fn(usize, &Key) -> String) {
+    sql.push(" ORDER BY ");
+    for (i, k) in keys.iter().enumerate() {
+        let e = expr(i, k);
+        if i > 0 {
+            sql.push(", ");
+        }
+        if k.nullable() {
+            let nulls = if k.nulls_first { "DESC" } else { "ASC" };
+            sql.push(&format!("({e} IS NULL) {nulls}, "));
+        }
+        sql.push(&format!(
+            "{e} {}",
+            if k.descending { "DESC" } else { "ASC" }
+        ));
+    }
+}
+
 fn key_expr(k: &Key, i: usize) -> String {
     match &k.kind {
         KeyKind::Id => "c.id".into(),
@@ -789,48 +808,46 @@ pub fn search(
                 .bind(param.clone());
         }
     }
-    let mut sql = Sql::default();
-    sql.push("SELECT c.rtype, c.id, h.version, h.t, h.method, h.body");
-    for (i, k) in keys.iter().enumerate().take(query.sort.len()) {
-        sql.push(&format!(", {}", key_expr(k, i)));
+    // Two steps: the matches are ordered and cut to the page on their keys alone, and only
+    // the page's rows fetch their bodies; sorting whole rows would carry every match's body
+    // through the sorter.
+    let mut page = Sql::default();
+    page.push("SELECT c.seq AS seq, c.rtype AS rtype, c.id AS id");
+    for (i, k) in keys.iter().enumerate() {
+        page.push(&format!(", {} AS k{i}", key_expr(k, i)));
     }
-    from_where(&ctx, query, joins, &mut sql);
+    from_where(&ctx, query, joins, &mut page);
     if let Some(cursor) = &query.after {
         let after = common::keyset_after(&keys, &common::cursor_tuple(cursor));
-        sql.push(" AND (0");
+        page.push(" AND (0");
         for conj in after {
-            sql.push(" OR (1");
+            page.push(" OR (1");
             for (i, op) in conj {
                 let e = key_expr(&keys[i], i);
                 match op {
-                    KeyOp::IsNull => sql.push(&format!(" AND {e} IS NULL")),
-                    KeyOp::NotNull => sql.push(&format!(" AND {e} IS NOT NULL")),
-                    KeyOp::Eq(v) => sql.push(&format!(" AND {e} = ")).bind(sort_value_sql(&v)),
-                    KeyOp::Gt(v) => sql.push(&format!(" AND {e} > ")).bind(sort_value_sql(&v)),
-                    KeyOp::Lt(v) => sql.push(&format!(" AND {e} < ")).bind(sort_value_sql(&v)),
+                    KeyOp::IsNull => page.push(&format!(" AND {e} IS NULL")),
+                    KeyOp::NotNull => page.push(&format!(" AND {e} IS NOT NULL")),
+                    KeyOp::Eq(v) => page.push(&format!(" AND {e} = ")).bind(sort_value_sql(&v)),
+                    KeyOp::Gt(v) => page.push(&format!(" AND {e} > ")).bind(sort_value_sql(&v)),
+                    KeyOp::Lt(v) => page.push(&format!(" AND {e} < ")).bind(sort_value_sql(&v)),
                 };
             }
-            sql.push(")");
+            page.push(")");
         }
-        sql.push(")");
+        page.push(")");
     }
-    sql.push(" ORDER BY ");
-    for (i, k) in keys.iter().enumerate() {
-        let e = key_expr(k, i);
-        if i > 0 {
-            sql.push(", ");
-        }
-        if k.nullable() {
-            let nulls = if k.nulls_first { "DESC" } else { "ASC" };
-            sql.push(&format!("({e} IS NULL) {nulls}, "));
-        }
-        sql.push(&format!(
-            "{e} {}",
-            if k.descending { "DESC" } else { "ASC" }
-        ));
-    }
-    sql.push(" LIMIT ")
+    order_by(&mut page, &keys, |i, k| key_expr(k, i));
+    page.push(" LIMIT ")
         .bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+    let mut sql = Sql::default();
+    sql.push("SELECT p.rtype, p.id, h.version, h.t, h.method, h.body");
+    for i in 0..query.sort.len() {
+        sql.push(&format!(", p.k{i}"));
+    }
+    sql.push(" FROM (");
+    sql.append(page);
+    sql.push(") p JOIN resource_history h ON h.seq = p.seq");
+    order_by(&mut sql, &keys, |i, _| format!("p.k{i}"));
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let n_sort = query.sort.len();
     let rows = stmt.query_map(params_from_iter(sql.params.iter()), |row| {
