@@ -1530,3 +1530,65 @@ async fn mongodb_no_shape_scans_a_collection() {
     assert!(bad.is_empty(), "{}", bad.join("\n\n"));
     store.close().await;
 }
+
+/// With several criteria, the narrowest one (here the reference) is enumerated through its
+/// index and the others are checked per candidate through their `(seq)` index, so a broad
+/// criterion (a code every patient has) is never materialised whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_drives_from_the_narrowest_criterion_and_probes_the_rest() {
+    let (store, dir) = sqlite_store().await;
+    load(&*store, &Partition::Default).await;
+    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
+    let q = StoreQuery {
+        resource_types: vec!["Observation".into()],
+        filters: vec![
+            StoreFilter {
+                any: vec![Cond::Token {
+                    param: "code".into(),
+                    system: SystemMatch::Is(LOINC.into()),
+                    code: Some("8462-4".into()),
+                }],
+                negate: false,
+            },
+            StoreFilter {
+                any: vec![Cond::Reference {
+                    param: "subject".into(),
+                    target_type: Some("Patient".into()),
+                    id: Some("p1".into()),
+                    url: None,
+                    version: None,
+                }],
+                negate: false,
+            },
+        ],
+        sort: Vec::new(),
+        after: None,
+        limit: 20,
+    };
+    let plan = fhird::store::sqlite_search::explain(&conn, "", &q).unwrap();
+    assert!(
+        plan.contains("ix_reference_id (partition=? AND rtype=? AND param=? AND tid=?"),
+        "the reference should drive:\n{plan}"
+    );
+    assert!(
+        plan.contains("ix_token_seq (seq=?)") && !plan.contains("ix_token_code"),
+        "the code should be checked per candidate:\n{plan}"
+    );
+    // o1 (code 8462-4, subject p1) matches; o2 has the code but subject p2.
+    let found = store.search(&Partition::Default, &q).await.unwrap();
+    let ids: Vec<&str> = found.iter().map(|m| m.version.id.as_str()).collect();
+    assert_eq!(ids, ["o1"]);
+    let mut other = q.clone();
+    other.filters[1].any = vec![Cond::Reference {
+        param: "subject".into(),
+        target_type: Some("Patient".into()),
+        id: Some("p2".into()),
+        url: None,
+        version: None,
+    }];
+    let found = store.search(&Partition::Default, &other).await.unwrap();
+    let ids: Vec<&str> = found.iter().map(|m| m.version.id.as_str()).collect();
+    assert_eq!(ids, ["o2"]);
+    assert_eq!(store.count(&Partition::Default, &q).await.unwrap(), 1);
+    store.close().await;
+}

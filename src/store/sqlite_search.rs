@@ -675,9 +675,78 @@ fn seq_subquery(text: &str) -> Option<&str> {
     text.strip_prefix(SEQ_IN)?.strip_suffix(')')
 }
 
+/// How narrow a condition usually is, smallest first: the filter that drives a query is the
+/// one whose widest condition ranks lowest. A guess from the kind of condition (SQLite has no
+/// statistics on index values unless ANALYZE ran), but a safe one: explicit ids and
+/// references name few resources, dates and `:missing` name many.
+fn narrowness(cond: &Cond) -> u8 {
+    match cond {
+        Cond::Id(_) | Cond::IdIn(_) => 0,
+        Cond::Reference { .. } | Cond::ReferenceIn { .. } => 1,
+        Cond::Token {
+            system: SystemMatch::Is(_),
+            code: Some(_),
+            ..
+        }
+        | Cond::Uri { .. } => 2,
+        Cond::Token { code: Some(_), .. } => 3,
+        Cond::String { .. } | Cond::TokenText { .. } | Cond::Composite { .. } => 4,
+        Cond::Number { .. } | Cond::Quantity { .. } => 5,
+        Cond::Token { .. } => 6,
+        Cond::Date { .. } | Cond::LastUpdated { .. } => 7,
+        Cond::Missing { .. } => 8,
+    }
+}
+
+/// The filter that drives the query (its matches are enumerated through the index), if any.
+fn driving_filter(query: &StoreQuery) -> Option<usize> {
+    query
+        .filters
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.negate && !f.any.is_empty())
+        .min_by_key(|(_, f)| f.any.iter().map(narrowness).max().unwrap_or(u8::MAX))
+        .map(|(i, _)| i)
+}
+
+/// `c.seq IN (SELECT x.seq FROM ix_… x WHERE test)` turned into a per-row check that seeks the
+/// candidate's own entries by `seq`: `EXISTS (SELECT 1 FROM ix_… x INDEXED BY ix_…_seq WHERE
+/// x.seq = c.seq AND test)`. Materialising the sub-query of a broad criterion (every
+/// Observation with a common code) would cost as much as that criterion matches, whatever the
+/// driving criterion leaves; the check costs a few index rows per candidate. `None` when the
+/// condition is not of that single-table shape.
+fn as_probe(text: &str) -> Option<String> {
+    let sub = seq_subquery(text)?;
+    let rest = sub.strip_prefix("SELECT x.seq FROM ")?;
+    let (table, test) = rest.split_once(" x WHERE ")?;
+    if !table.starts_with("ix_")
+        || table.contains(' ')
+        || table == "ix_present"
+        || test.contains(" UNION ")
+        || test.contains(" JOIN ")
+        || test.contains("SELECT")
+    {
+        return None;
+    }
+    Some(format!(
+        "EXISTS (SELECT 1 FROM {table} x INDEXED BY {table}_seq WHERE x.seq = c.seq AND {test})"
+    ))
+}
+
 fn filters_sql(query: &StoreQuery, ctx: &Ctx<'_>, sql: &mut Sql) {
-    for f in &query.filters {
+    let driver = driving_filter(query);
+    for (n, f) in query.filters.iter().enumerate() {
         sql.push(if f.negate { " AND NOT (" } else { " AND (" });
+        if f.any.len() == 1 && !f.negate && driver.is_some_and(|d| d != n) {
+            let mut part = Sql::default();
+            cond_sql(&f.any[0], ctx, &mut part);
+            if let Some(probe) = as_probe(&part.text) {
+                part.text = probe;
+            }
+            sql.append(part);
+            sql.push(")");
+            continue;
+        }
         let parts: Vec<Sql> = f
             .any
             .iter()
