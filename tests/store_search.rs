@@ -1571,7 +1571,8 @@ async fn sqlite_drives_from_the_narrowest_criterion_and_probes_the_rest() {
         "the reference should drive:\n{plan}"
     );
     assert!(
-        plan.contains("ix_token_seq (seq=?)") && !plan.contains("ix_token_code"),
+        plan.contains("ix_token_seq (seq=? AND param=? AND code=?")
+            && !plan.contains("ix_token_code"),
         "the code should be checked per candidate:\n{plan}"
     );
     // o1 (code 8462-4, subject p1) matches; o2 has the code but subject p2.

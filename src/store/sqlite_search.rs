@@ -21,43 +21,45 @@ use bytes::Bytes;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
+// Each table's `(seq, param, value…)` index serves deleting a version's rows and checking one
+// candidate's entries without reading the table (a search checks its non-driving criteria so).
 pub const SCHEMA: &str = "
 CREATE INDEX IF NOT EXISTS current_by_seq ON resource_current (seq);
 CREATE TABLE IF NOT EXISTS ix_string (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     norm TEXT NOT NULL, exact TEXT NOT NULL, seq INTEGER NOT NULL, grp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_string_norm ON ix_string (partition, rtype, param, norm);
-CREATE INDEX IF NOT EXISTS ix_string_seq ON ix_string (seq);
+CREATE INDEX IF NOT EXISTS ix_string_seq ON ix_string (seq, param, norm);
 CREATE TABLE IF NOT EXISTS ix_token (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     code TEXT, system TEXT, text TEXT, seq INTEGER NOT NULL, grp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_token_code ON ix_token (partition, rtype, param, code, system);
 CREATE INDEX IF NOT EXISTS ix_token_system ON ix_token (partition, rtype, param, system);
-CREATE INDEX IF NOT EXISTS ix_token_seq ON ix_token (seq);
+CREATE INDEX IF NOT EXISTS ix_token_seq ON ix_token (seq, param, code, system);
 CREATE TABLE IF NOT EXISTS ix_date (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     low INTEGER NOT NULL, high INTEGER NOT NULL, seq INTEGER NOT NULL, grp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_date_low ON ix_date (partition, rtype, param, low, high);
 CREATE INDEX IF NOT EXISTS ix_date_high ON ix_date (partition, rtype, param, high);
-CREATE INDEX IF NOT EXISTS ix_date_seq ON ix_date (seq);
+CREATE INDEX IF NOT EXISTS ix_date_seq ON ix_date (seq, param, low, high);
 CREATE TABLE IF NOT EXISTS ix_number (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     value REAL NOT NULL, system TEXT, code TEXT, unit TEXT,
     seq INTEGER NOT NULL, grp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_number_value ON ix_number (partition, rtype, param, value);
-CREATE INDEX IF NOT EXISTS ix_number_seq ON ix_number (seq);
+CREATE INDEX IF NOT EXISTS ix_number_seq ON ix_number (seq, param, value);
 CREATE TABLE IF NOT EXISTS ix_reference (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     tid TEXT, ttype TEXT, url TEXT NOT NULL, version TEXT,
     seq INTEGER NOT NULL, grp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_reference_id ON ix_reference (partition, rtype, param, tid, ttype);
 CREATE INDEX IF NOT EXISTS ix_reference_url ON ix_reference (partition, rtype, param, url);
-CREATE INDEX IF NOT EXISTS ix_reference_seq ON ix_reference (seq);
+CREATE INDEX IF NOT EXISTS ix_reference_seq ON ix_reference (seq, param, tid, ttype);
 CREATE TABLE IF NOT EXISTS ix_uri (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     value TEXT NOT NULL, seq INTEGER NOT NULL, grp INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_uri_value ON ix_uri (partition, rtype, param, value);
-CREATE INDEX IF NOT EXISTS ix_uri_seq ON ix_uri (seq);
+CREATE INDEX IF NOT EXISTS ix_uri_seq ON ix_uri (seq, param, value);
 CREATE TABLE IF NOT EXISTS ix_present (
     seq INTEGER NOT NULL, param TEXT NOT NULL,
     partition TEXT NOT NULL, rtype TEXT NOT NULL,
