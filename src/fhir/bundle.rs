@@ -79,20 +79,28 @@ impl SearchMode {
     }
 }
 
+/// What an entry of a searchset carries: a resource built or reduced here, or the stored
+/// compact JSON as it is (copied into the Bundle without being parsed again).
+pub enum EntryResource {
+    Json(Value),
+    Stored(bytes::Bytes),
+}
+
 pub struct SearchEntry {
     /// `None` for an OperationOutcome entry (it has no address on this server).
     pub full_url: Option<String>,
-    pub resource: Value,
+    pub resource: EntryResource,
     pub mode: SearchMode,
 }
 
+/// A searchset Bundle as compact JSON.
 pub fn searchset_bundle(
     id: &str,
     last_updated: &str,
     total: Option<u64>,
     links: &[Link],
     entries: Vec<SearchEntry>,
-) -> Value {
+) -> Vec<u8> {
     let mut b = Map::new();
     b.insert("resourceType".into(), json!("Bundle"));
     b.insert("id".into(), json!(id));
@@ -110,22 +118,34 @@ pub fn searchset_bundle(
                 .collect(),
         ),
     );
-    if !entries.is_empty() {
-        let entries = entries
-            .into_iter()
-            .map(|e| {
-                let mut m = Map::new();
-                if let Some(u) = e.full_url {
-                    m.insert("fullUrl".into(), json!(u));
-                }
-                m.insert("resource".into(), e.resource);
-                m.insert("search".into(), json!({"mode": e.mode.as_str()}));
-                Value::Object(m)
-            })
-            .collect();
-        b.insert("entry".into(), Value::Array(entries));
+    let mut out = serde_json::to_vec(&Value::Object(b)).unwrap_or_default();
+    if entries.is_empty() {
+        return out;
     }
-    Value::Object(b)
+    // Reopen the object (it ends with `}`) to append the entries.
+    out.pop();
+    out.extend_from_slice(b",\"entry\":[");
+    for (i, e) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        if let Some(u) = e.full_url {
+            out.extend_from_slice(b"\"fullUrl\":");
+            out.extend_from_slice(json!(u).to_string().as_bytes());
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"resource\":");
+        match e.resource {
+            EntryResource::Json(v) => out.extend_from_slice(v.to_string().as_bytes()),
+            EntryResource::Stored(bytes) => out.extend_from_slice(&bytes),
+        }
+        out.extend_from_slice(b",\"search\":{\"mode\":\"");
+        out.extend_from_slice(e.mode.as_str().as_bytes());
+        out.extend_from_slice(b"\"}}");
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 /// A weak ETag for a version number, as FHIR uses them: `W/"3"`.
@@ -147,6 +167,41 @@ pub fn parse_etag(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn searchset_splices_stored_and_built_resources() {
+        let entries = vec![
+            SearchEntry {
+                full_url: Some("http://h/fhir/Patient/a".into()),
+                resource: EntryResource::Stored(bytes::Bytes::from_static(
+                    br#"{"resourceType":"Patient","id":"a"}"#,
+                )),
+                mode: SearchMode::Match,
+            },
+            SearchEntry {
+                full_url: None,
+                resource: EntryResource::Json(json!({"resourceType": "OperationOutcome"})),
+                mode: SearchMode::Outcome,
+            },
+        ];
+        let links = [Link {
+            relation: "self",
+            url: "http://h/fhir/Patient".into(),
+        }];
+        let b: Value =
+            serde_json::from_slice(&searchset_bundle("x", "t", Some(1), &links, entries)).unwrap();
+        assert_eq!(b["total"], 1);
+        assert_eq!(b["entry"][0]["resource"]["id"], "a");
+        assert_eq!(b["entry"][0]["search"]["mode"], "match");
+        assert_eq!(
+            b["entry"][1]["resource"]["resourceType"],
+            "OperationOutcome"
+        );
+        assert!(b["entry"][1].get("fullUrl").is_none());
+        let empty: Value =
+            serde_json::from_slice(&searchset_bundle("x", "t", None, &links, vec![])).unwrap();
+        assert!(empty.get("entry").is_none() && empty.get("total").is_none());
+    }
 
     #[test]
     fn etags() {

@@ -307,7 +307,7 @@ async fn search(
         .fhir
         .search(&ctx.partition, scope, &params, lenient)
         .await?;
-    Ok(Reply::json(StatusCode::OK, value_bytes(&bundle)))
+    Ok(Reply::json(StatusCode::OK, Bytes::from(bundle)))
 }
 
 async fn reindex(app: &App, ctx: &Ctx, rt: Option<&str>, id: Option<&str>) -> FhirResult<Reply> {

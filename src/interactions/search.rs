@@ -3,7 +3,7 @@
 //! `_revinclude` resources and builds the searchset Bundle with keyset paging links.
 
 use super::{store_error, Fhir};
-use crate::fhir::bundle::{searchset_bundle, Link, SearchEntry, SearchMode};
+use crate::fhir::bundle::{searchset_bundle, EntryResource, Link, SearchEntry, SearchMode};
 use crate::fhir::instant;
 use crate::fhir::outcome::{operation_outcome, ErrorKind, FhirError, FhirResult, Issue};
 use crate::fhir::resource::{check_id, check_resource_type};
@@ -109,7 +109,7 @@ impl Fhir {
         scope: SearchScope<'_>,
         params: &[(String, String)],
         lenient: bool,
-    ) -> FhirResult<Value> {
+    ) -> FhirResult<Vec<u8>> {
         let registry = Registry::r4();
         let base = self.base_url(p);
         let (rt, path) = match scope {
@@ -209,7 +209,7 @@ impl Fhir {
         if !req.ignored.is_empty() {
             entries.push(SearchEntry {
                 full_url: None,
-                resource: ignored_outcome(&req),
+                resource: EntryResource::Json(ignored_outcome(&req)),
                 mode: SearchMode::Outcome,
             });
         }
@@ -258,6 +258,22 @@ impl Fhir {
         }
         store_query.after = None;
 
+        // Without includes or subsetting the stored JSON goes into the Bundle as it is.
+        let needs_json = !req.include.is_empty()
+            || !req.revinclude.is_empty()
+            || req.summary != Summary::False
+            || !req.elements.is_empty();
+        if !needs_json {
+            for m in matches {
+                let v = m.version;
+                entries.push(SearchEntry {
+                    full_url: Some(format!("{base}/{}/{}", v.resource_type, v.id)),
+                    resource: EntryResource::Stored(v.body.unwrap_or_default()),
+                    mode: SearchMode::Match,
+                });
+            }
+            return Ok(searchset_bundle(&bundle_id, &now, total, &links, entries));
+        }
         let mut found = Vec::with_capacity(matches.len());
         for m in &matches {
             found.push((m.version.resource_type.clone(), body_json(&m.version)?));
@@ -266,14 +282,14 @@ impl Fhir {
         if truncated {
             entries.push(SearchEntry {
                 full_url: None,
-                resource: operation_outcome(&[Issue {
+                resource: EntryResource::Json(operation_outcome(&[Issue {
                     severity: "warning",
                     code: "too-costly",
                     diagnostics: format!(
                         "_include/_revinclude matched more than {INCLUDE_CAP} resources; only the first {INCLUDE_CAP} are included"
                     ),
                     expression: None,
-                }]),
+                }])),
                 mode: SearchMode::Outcome,
             });
         }
@@ -288,7 +304,7 @@ impl Fhir {
             let id = resource["id"].as_str().unwrap_or_default().to_string();
             entries.push(SearchEntry {
                 full_url: Some(format!("{base}/{rt}/{id}")),
-                resource,
+                resource: EntryResource::Json(resource),
                 mode,
             });
         }
