@@ -1,6 +1,6 @@
 //! The history interaction at instance, type and system level.
 
-use super::{store_error, Fhir};
+use super::{store_error, stored_json, Fhir};
 use crate::fhir::bundle::{etag, history_bundle, HistoryEntry, Link};
 use crate::fhir::instant;
 use crate::fhir::outcome::{FhirError, FhirResult};
@@ -144,12 +144,7 @@ impl Fhir {
 
 fn history_entry(base: &str, v: Version) -> FhirResult<HistoryEntry> {
     let resource = match &v.body {
-        Some(b) => Some(serde_json::from_slice(b).map_err(|e| {
-            FhirError::new(
-                crate::fhir::outcome::ErrorKind::Internal,
-                format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id),
-            )
-        })?),
+        Some(_) => Some(stored_json(&v)?),
         None => None,
     };
     let (request_url, status) = match v.method {

@@ -62,6 +62,17 @@ fn store_error(e: StoreError) -> FhirError {
     }
 }
 
+/// The stored JSON of a version (an empty object for a deletion). Stored bodies were written
+/// by this server, so a failure here is the server's fault (500).
+fn stored_json(v: &crate::store::Version) -> FhirResult<Value> {
+    serde_json::from_slice(v.body.as_deref().unwrap_or(b"{}")).map_err(|e| {
+        FhirError::new(
+            ErrorKind::Internal,
+            format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id),
+        )
+    })
+}
+
 impl Fhir {
     pub fn new(store: Arc<dyn Store>, root_url: &str, limits: Limits) -> Fhir {
         Fhir {

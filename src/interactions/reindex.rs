@@ -2,8 +2,8 @@
 //! parameter definitions (after a SearchParameter changed, or for data written before an index
 //! existed). System, type and instance level.
 
-use super::{store_error, Fhir};
-use crate::fhir::outcome::{ErrorKind, FhirError, FhirResult};
+use super::{store_error, stored_json, Fhir};
+use crate::fhir::outcome::FhirResult;
 use crate::fhir::resource::{check_id, check_resource_type};
 use crate::fhir::search::params::Registry;
 use crate::fhir::search::query::{Cursor, StoreQuery};
@@ -16,14 +16,11 @@ use serde_json::{json, Value};
 const BATCH: usize = 200;
 
 fn entries_of(v: &Version) -> FhirResult<Vec<IndexEntry>> {
-    let body: Value =
-        serde_json::from_slice(v.body.as_deref().unwrap_or_default()).map_err(|e| {
-            FhirError::new(
-                ErrorKind::Internal,
-                format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id),
-            )
-        })?;
-    Ok(extract::extract(Registry::r4(), &v.resource_type, &body))
+    Ok(extract::extract(
+        Registry::r4(),
+        &v.resource_type,
+        &stored_json(v)?,
+    ))
 }
 
 impl Fhir {

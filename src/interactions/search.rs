@@ -2,10 +2,10 @@
 //! chains and `_has` into index look-ups, runs the store query, adds `_include` /
 //! `_revinclude` resources and builds the searchset Bundle with keyset paging links.
 
-use super::{store_error, Fhir};
+use super::{store_error, stored_json, Fhir};
 use crate::fhir::bundle::{searchset_bundle, EntryResource, Link, SearchEntry, SearchMode};
 use crate::fhir::instant;
-use crate::fhir::outcome::{operation_outcome, ErrorKind, FhirError, FhirResult, Issue};
+use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 use crate::fhir::resource::{check_id, check_resource_type};
 use crate::fhir::search::params::{ParamType, Registry};
 use crate::fhir::search::query::{
@@ -47,16 +47,6 @@ type Boxed<'a, T> = Pin<Box<dyn Future<Output = FhirResult<T>> + Send + 'a>>;
 
 fn encode(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
-}
-
-fn body_json(v: &Version) -> FhirResult<Value> {
-    let body = v.body.as_deref().unwrap_or_default();
-    serde_json::from_slice(body).map_err(|e| {
-        FhirError::new(
-            ErrorKind::Internal,
-            format!("stored {}/{} is not JSON: {e}", v.resource_type, v.id),
-        )
-    })
 }
 
 fn too_many(what: &str) -> FhirError {
@@ -276,7 +266,7 @@ impl Fhir {
         }
         let mut found = Vec::with_capacity(matches.len());
         for m in &matches {
-            found.push((m.version.resource_type.clone(), body_json(&m.version)?));
+            found.push((m.version.resource_type.clone(), stored_json(&m.version)?));
         }
         let (included, truncated) = self.includes(p, registry, &req, &found).await?;
         if truncated {
@@ -341,7 +331,7 @@ impl Fhir {
                     let registry = Registry::r4();
                     let mut targets = HashSet::new();
                     for v in self.ids_matching(p, resource_type, cond).await? {
-                        let resource = body_json(&v)?;
+                        let resource = stored_json(&v)?;
                         targets.extend(local_targets(registry, resource_type, param, &resource));
                     }
                     Ok(Cond::IdIn(targets.into_iter().collect()))
@@ -409,7 +399,7 @@ impl Fhir {
                     .map_err(store_error)?
                 {
                     if seen.insert((v.resource_type.clone(), v.id.clone())) {
-                        new.push((v.resource_type.clone(), body_json(&v)?));
+                        new.push((v.resource_type.clone(), stored_json(&v)?));
                     }
                 }
             }
@@ -444,7 +434,7 @@ impl Fhir {
                 for m in self.store.search(p, &q).await.map_err(store_error)? {
                     let v = m.version;
                     if seen.insert((v.resource_type.clone(), v.id.clone())) {
-                        new.push((v.resource_type.clone(), body_json(&v)?));
+                        new.push((v.resource_type.clone(), stored_json(&v)?));
                     }
                 }
             }

@@ -125,7 +125,8 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 const VERSION_COLUMNS: &str = "rtype, id, version, t, method, body";
 
-fn row_to_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {
+/// A row of `VERSION_COLUMNS` (the search queries select the same first six columns).
+pub(super) fn row_to_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {
     let method: String = row.get(4)?;
     let body: Option<Vec<u8>> = row.get(5)?;
     Ok(Version {

@@ -13,11 +13,11 @@ use super::search_common::{
     self as common, composite_part_param, date_pred, number_pred, prefix_upper_bound, Field, Key,
     KeyKind, KeyOp, Op, RangePred,
 };
-use super::{Match, Method, Version};
+use super::sqlite::row_to_version;
+use super::{Match, Version};
 use crate::fhir::search::query::{Cond, SortValue, StoreQuery, StringMode, SystemMatch, UriMode};
 use crate::fhir::search::values::normalize_string;
 use crate::fhir::search::{IndexEntry, IndexValue};
-use bytes::Bytes;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
@@ -922,21 +922,12 @@ pub fn search(
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let n_sort = query.sort.len();
     let rows = stmt.query_map(params_from_iter(sql.params.iter()), |row| {
-        let method: String = row.get(4)?;
-        let body: Option<Vec<u8>> = row.get(5)?;
         let mut sort = Vec::with_capacity(n_sort);
         for i in 0..n_sort {
             sort.push(sort_value_of(row.get::<_, Value>(6 + i)?));
         }
         Ok(Match {
-            version: Version {
-                resource_type: row.get(0)?,
-                id: row.get(1)?,
-                version: row.get::<_, i64>(2)? as u64,
-                last_updated: row.get(3)?,
-                method: Method::parse(&method).unwrap_or(Method::Put),
-                body: body.map(Bytes::from),
-            },
+            version: row_to_version(row)?,
             sort,
         })
     })?;
@@ -1014,18 +1005,7 @@ pub fn read_many(
             .bind_list(chunk.iter().cloned())
             .push(") AND h.body IS NOT NULL");
             let mut stmt = conn.prepare_cached(&sql.text)?;
-            let rows = stmt.query_map(params_from_iter(sql.params.iter()), |row| {
-                let method: String = row.get(4)?;
-                let body: Option<Vec<u8>> = row.get(5)?;
-                Ok(Version {
-                    resource_type: row.get(0)?,
-                    id: row.get(1)?,
-                    version: row.get::<_, i64>(2)? as u64,
-                    last_updated: row.get(3)?,
-                    method: Method::parse(&method).unwrap_or(Method::Put),
-                    body: body.map(Bytes::from),
-                })
-            })?;
+            let rows = stmt.query_map(params_from_iter(sql.params.iter()), row_to_version)?;
             for r in rows {
                 out.push(r?);
             }
