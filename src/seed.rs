@@ -8,7 +8,7 @@
 
 use crate::fhir::outcome::FhirError;
 use crate::fhir::resource;
-use crate::interactions::Fhir;
+use crate::interactions::{Fhir, Op, Outcome, Target, WriteRequest};
 use crate::partition::Partition;
 use anyhow::{bail, Context};
 use serde_json::Value;
@@ -81,19 +81,23 @@ async fn load_file(
         let Some(id) = r.id().map(str::to_string) else {
             bail!("{} entry {i}: seed resources need an id", file.display());
         };
-        let before = fhir
-            .store()
-            .current(partition, &r.resource_type, &id)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let rt = r.resource_type.clone();
-        let w = fhir
-            .update(partition, &rt, &id, r, None)
+        let request = WriteRequest {
+            resource_type: rt,
+            full_url: None,
+            op: Op::Update {
+                target: Target::Id(id),
+                resource: r,
+                if_match: None,
+            },
+        };
+        match fhir
+            .write_one(partition, request)
             .await
-            .map_err(|e| fail(i, e))?;
-        match before {
-            _ if w.created => report.created += 1,
-            Some(b) if b.version == w.version.version => report.unchanged += 1,
+            .map_err(|e| fail(i, e))?
+        {
+            Outcome::Created(_) => report.created += 1,
+            Outcome::Unchanged(_) => report.unchanged += 1,
             _ => report.updated += 1,
         }
     }

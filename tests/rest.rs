@@ -673,11 +673,11 @@ async fn protocol_errors(s: &TestServer) {
     // Oversized bodies: see robustness.rs (they need a client that reads the early answer).
     let r = s.post("Patient?foo=bar", &patient(None, "X")).await;
     expect_outcome(r, 400, "foo").await;
-    // Not yet implemented interactions say so rather than pretending.
+    // A PATCH must say what kind of patch it carries.
     expect_outcome(
         s.request(Method::PATCH, "Patient/1", None, &[]).await,
-        501,
-        "PATCH",
+        415,
+        "json-patch",
     )
     .await;
     // And the server is still fine.

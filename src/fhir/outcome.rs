@@ -28,6 +28,26 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The HTTP status a failure of this kind answers with (also `Bundle.entry.response.status`).
+    pub fn http_status(self) -> (u16, &'static str) {
+        match self {
+            ErrorKind::Invalid => (400, "Bad Request"),
+            ErrorKind::Unprocessable => (422, "Unprocessable Entity"),
+            ErrorKind::NotFound => (404, "Not Found"),
+            ErrorKind::Gone => (410, "Gone"),
+            ErrorKind::MethodNotAllowed => (405, "Method Not Allowed"),
+            ErrorKind::Conflict => (409, "Conflict"),
+            ErrorKind::PreconditionFailed => (412, "Precondition Failed"),
+            ErrorKind::TooLarge => (413, "Payload Too Large"),
+            ErrorKind::UnsupportedMediaType => (415, "Unsupported Media Type"),
+            ErrorKind::NotAcceptable => (406, "Not Acceptable"),
+            ErrorKind::Timeout => (408, "Request Timeout"),
+            ErrorKind::NotImplemented => (501, "Not Implemented"),
+            ErrorKind::Unavailable => (503, "Service Unavailable"),
+            ErrorKind::Internal => (500, "Internal Server Error"),
+        }
+    }
+
     /// The OperationOutcome `issue.code` (http://hl7.org/fhir/issue-type) that fits this kind.
     pub fn issue_code(self) -> &'static str {
         match self {
@@ -91,6 +111,18 @@ impl FhirError {
 
     pub fn not_found(diagnostics: impl Into<String>) -> Self {
         FhirError::new(ErrorKind::NotFound, diagnostics)
+    }
+
+    /// The same error, said of a Bundle entry: `Bundle.entry[i]` goes before every message
+    /// and location.
+    pub fn in_entry(mut self, index: usize, what: &str) -> Self {
+        for i in &mut self.issues {
+            i.diagnostics = format!("Bundle.entry[{index}] ({what}): {}", i.diagnostics);
+            if let Some(e) = &mut i.expression {
+                *e = format!("Bundle.entry[{index}].resource.{e}");
+            }
+        }
+        self
     }
 
     pub fn message(&self) -> String {

@@ -8,7 +8,9 @@ use super::App;
 use crate::fhir::bundle::{etag, parse_etag};
 use crate::fhir::outcome::{information, ErrorKind, FhirError, FhirResult};
 use crate::fhir::{instant, resource};
-use crate::interactions::{HistoryRequest, SearchScope, Written};
+use crate::interactions::{
+    Criteria, HistoryRequest, Op, Outcome, PatchBody, Return, SearchScope, Target, WriteRequest,
+};
 use crate::partition::Partition;
 use crate::store::{HistoryScope, Version};
 use axum::body::Body;
@@ -151,7 +153,7 @@ async fn route(
     match rest.as_slice() {
         [] => match m {
             _ if is_get => search(app, &ctx, SearchScope::System, None).await,
-            Method::POST => not_yet("Batch and transaction Bundles"),
+            Method::POST => bundle(app, &ctx, body).await,
             _ => Ok(method_not_allowed(m.as_str(), "GET, HEAD, POST")),
         },
         ["metadata"] if is_get => Ok(Reply::json(
@@ -172,7 +174,13 @@ async fn route(
         [rt] => match m {
             _ if is_get => search(app, &ctx, SearchScope::Type(rt), None).await,
             Method::POST => create(app, &ctx, rt, body).await,
-            _ => Ok(method_not_allowed(m.as_str(), "GET, HEAD, POST")),
+            Method::PUT => update(app, &ctx, rt, None, body).await,
+            Method::DELETE => delete(app, &ctx, rt, None).await,
+            Method::PATCH => patch(app, &ctx, rt, None, body).await,
+            _ => Ok(method_not_allowed(
+                m.as_str(),
+                "GET, HEAD, POST, PUT, DELETE, PATCH",
+            )),
         },
         [rt, "_history"] if is_get => history(app, &ctx, HistoryScope::Type(rt)).await,
         [_, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
@@ -186,10 +194,13 @@ async fn route(
         }
         [rt, id] => match m {
             _ if is_get => read(app, &ctx, rt, id).await,
-            Method::PUT => update(app, &ctx, rt, id, body).await,
-            Method::DELETE => delete(app, &ctx, rt, id).await,
-            Method::PATCH => not_yet("PATCH"),
-            _ => Ok(method_not_allowed(m.as_str(), "GET, HEAD, PUT, DELETE")),
+            Method::PUT => update(app, &ctx, rt, Some(id), body).await,
+            Method::DELETE => delete(app, &ctx, rt, Some(id)).await,
+            Method::PATCH => patch(app, &ctx, rt, Some(id), body).await,
+            _ => Ok(method_not_allowed(
+                m.as_str(),
+                "GET, HEAD, PUT, DELETE, PATCH",
+            )),
         },
         [rt, id, "_history"] if is_get => history(app, &ctx, HistoryScope::Instance(rt, id)).await,
         [_, _, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
@@ -210,13 +221,6 @@ async fn route(
         [_, _, "_history", _] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
         _ => Err(FhirError::not_found(format!("Nothing is served at {path}"))),
     }
-}
-
-fn not_yet(what: &str) -> FhirResult<Reply> {
-    Err(FhirError::new(
-        ErrorKind::NotImplemented,
-        format!("{what} is not implemented by this server yet"),
-    ))
 }
 
 /// Headers every response about one version carries.
@@ -400,15 +404,8 @@ async fn collect_limited(mut body: Body, limit: usize) -> Result<Option<Bytes>, 
     Ok((drained == 0).then(|| buf.freeze()))
 }
 
-/// What `Prefer: return=…` asks for.
-#[derive(PartialEq)]
-enum Return {
-    Minimal,
-    Representation,
-    OperationOutcome,
-}
-
-fn prefer_return(ctx: &Ctx) -> Return {
+/// What `Prefer: return=…` asks for, if anything.
+fn prefer_return(ctx: &Ctx) -> Option<Return> {
     let prefer = ctx
         .header(header::HeaderName::from_static("prefer"))
         .unwrap_or("");
@@ -418,13 +415,13 @@ fn prefer_return(ctx: &Ctx) -> Return {
             .strip_prefix("return=")
             .map(|v| v.trim_matches('"'))
         {
-            Some("minimal") => return Return::Minimal,
-            Some("OperationOutcome") => return Return::OperationOutcome,
-            Some("representation") => return Return::Representation,
+            Some("minimal") => return Some(Return::Minimal),
+            Some("OperationOutcome") => return Some(Return::OperationOutcome),
+            Some("representation") => return Some(Return::Representation),
             _ => {}
         }
     }
-    Return::Representation
+    None
 }
 
 fn if_match(ctx: &Ctx) -> FhirResult<Option<u64>> {
@@ -438,12 +435,36 @@ fn if_match(ctx: &Ctx) -> FhirResult<Option<u64>> {
     }
 }
 
-fn written_reply(app: &App, ctx: &Ctx, w: Written, message: &str) -> Reply {
-    let v = &w.version;
-    let status = if w.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+/// The answer to a write: status, `Location`, `ETag`, `Last-Modified` and the body
+/// `Prefer: return` asks for.
+fn outcome_reply(app: &App, ctx: &Ctx, outcome: Outcome) -> Reply {
+    let (status, v, message) = match outcome {
+        Outcome::Deleted(deleted) => return deleted_reply(ctx, &deleted),
+        Outcome::Created(v) => {
+            let m = format!("Created {}/{}", v.resource_type, v.id);
+            (StatusCode::CREATED, v, m)
+        }
+        Outcome::Updated(v) => {
+            let m = format!(
+                "Updated {}/{} to version {}",
+                v.resource_type, v.id, v.version
+            );
+            (StatusCode::OK, v, m)
+        }
+        Outcome::Unchanged(v) => {
+            let m = format!(
+                "{}/{} is unchanged; it stays at version {}",
+                v.resource_type, v.id, v.version
+            );
+            (StatusCode::OK, v, m)
+        }
+        Outcome::Existing(v) => {
+            let m = format!(
+                "{}/{} matches the If-None-Exist criteria; nothing was created",
+                v.resource_type, v.id
+            );
+            (StatusCode::OK, v, m)
+        }
     };
     let location = format!(
         "{}/{}/{}/_history/{}",
@@ -452,58 +473,164 @@ fn written_reply(app: &App, ctx: &Ctx, w: Written, message: &str) -> Reply {
         v.id,
         v.version
     );
-    let reply = match prefer_return(ctx) {
+    let reply = match prefer_return(ctx).unwrap_or_default() {
         Return::Minimal => Reply::new(status),
         Return::Representation => Reply::json(status, v.body.clone().unwrap_or_default()),
         Return::OperationOutcome => Reply::json(status, value_bytes(&information(message))),
     };
-    version_headers(reply, v).header(header::LOCATION, location)
+    version_headers(reply, &v).header(header::LOCATION, location)
 }
 
-async fn create(app: &App, ctx: &Ctx, rt: &str, body: Body) -> FhirResult<Reply> {
-    reject_params(ctx, "create")?;
-    if ctx
-        .header(header::HeaderName::from_static("if-none-exist"))
-        .is_some()
-    {
-        return not_yet("Conditional create (If-None-Exist)");
-    }
-    let r = read_resource(app, ctx, rt, body).await?;
-    let w = app.fhir.create(&ctx.partition, rt, r).await?;
-    let msg = format!("Created {rt}/{}", w.version.id);
-    Ok(written_reply(app, ctx, w, &msg))
-}
-
-async fn update(app: &App, ctx: &Ctx, rt: &str, id: &str, body: Body) -> FhirResult<Reply> {
-    reject_params(ctx, "update")?;
-    let if_match = if_match(ctx)?;
-    let r = read_resource(app, ctx, rt, body).await?;
-    let w = app.fhir.update(&ctx.partition, rt, id, r, if_match).await?;
-    let msg = format!("Updated {rt}/{id} to version {}", w.version.version);
-    Ok(written_reply(app, ctx, w, &msg))
-}
-
-async fn delete(app: &App, ctx: &Ctx, rt: &str, id: &str) -> FhirResult<Reply> {
-    reject_params(ctx, "delete")?;
-    let if_match = if_match(ctx)?;
-    let deleted = app.fhir.delete(&ctx.partition, rt, id, if_match).await?;
-    let message = match &deleted {
-        Some(v) => format!("Deleted {rt}/{id} (version {})", v.version),
-        None => format!("{rt}/{id} did not exist or was already deleted; nothing to do"),
+fn deleted_reply(ctx: &Ctx, deleted: &[Version]) -> Reply {
+    let message = match deleted {
+        [] => "No such resource, or it was already deleted: nothing to do".to_string(),
+        [v] => format!(
+            "Deleted {}/{} (version {})",
+            v.resource_type, v.id, v.version
+        ),
+        many => format!("Deleted {} resources", many.len()),
     };
-    let reply = if prefer_return(ctx) == Return::Minimal {
+    let reply = if prefer_return(ctx) == Some(Return::Minimal) {
         Reply::new(StatusCode::NO_CONTENT)
     } else {
         Reply::json(StatusCode::OK, value_bytes(&information(message)))
     };
-    Ok(match deleted {
-        Some(v) => reply.header(header::ETAG, etag(v.version)),
-        None => reply,
-    })
+    match deleted {
+        [v] => reply.header(header::ETAG, etag(v.version)),
+        _ => reply,
+    }
 }
 
-/// Writes take no search parameters until conditional interactions exist; refusing them is
-/// better than ignoring a condition the client relies on.
+/// The target of an update, patch or delete: `[type]/[id]`, or the search criteria of
+/// `[type]?…` for the conditional form.
+fn write_target(ctx: &Ctx, rt: &str, id: Option<&str>, what: &str) -> FhirResult<Target> {
+    match id {
+        Some(id) => {
+            reject_params(ctx, what)?;
+            Ok(Target::Id(id.to_string()))
+        }
+        None => Ok(Target::Criteria(Criteria::from_params(
+            rt,
+            ctx.interaction_params(),
+            &format!("conditional {what}"),
+        )?)),
+    }
+}
+
+async fn write(app: &App, ctx: &Ctx, rt: &str, op: Op) -> FhirResult<Reply> {
+    let request = WriteRequest {
+        resource_type: rt.to_string(),
+        full_url: None,
+        op,
+    };
+    let outcome = app.fhir.write_one(&ctx.partition, request).await?;
+    Ok(outcome_reply(app, ctx, outcome))
+}
+
+async fn create(app: &App, ctx: &Ctx, rt: &str, body: Body) -> FhirResult<Reply> {
+    reject_params(ctx, "create")?;
+    let if_none_exist = match ctx.header(header::HeaderName::from_static("if-none-exist")) {
+        None => None,
+        Some(q) => {
+            let q = q.trim();
+            let q = q
+                .strip_prefix(&format!("{rt}?"))
+                .or_else(|| q.strip_prefix('?'))
+                .unwrap_or(q);
+            Some(Criteria::parse(rt, q, "If-None-Exist")?)
+        }
+    };
+    let resource = read_resource(app, ctx, rt, body).await?;
+    let op = Op::Create {
+        resource,
+        if_none_exist,
+    };
+    write(app, ctx, rt, op).await
+}
+
+async fn update(app: &App, ctx: &Ctx, rt: &str, id: Option<&str>, body: Body) -> FhirResult<Reply> {
+    let target = write_target(ctx, rt, id, "update")?;
+    let if_match = if_match(ctx)?;
+    let resource = read_resource(app, ctx, rt, body).await?;
+    let op = Op::Update {
+        target,
+        resource,
+        if_match,
+    };
+    write(app, ctx, rt, op).await
+}
+
+async fn delete(app: &App, ctx: &Ctx, rt: &str, id: Option<&str>) -> FhirResult<Reply> {
+    let target = write_target(ctx, rt, id, "delete")?;
+    let if_match = if_match(ctx)?;
+    write(app, ctx, rt, Op::Delete { target, if_match }).await
+}
+
+/// `PATCH`: a JSON Patch (`application/json-patch+json`) or a FHIRPath Patch (`Parameters`
+/// in FHIR JSON or XML).
+async fn patch(app: &App, ctx: &Ctx, rt: &str, id: Option<&str>, body: Body) -> FhirResult<Reply> {
+    let target = write_target(ctx, rt, id, "patch")?;
+    let if_match = if_match(ctx)?;
+    let media = ctx
+        .header(header::CONTENT_TYPE)
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let patch = if media == "application/json-patch+json" {
+        let bytes = read_body(app, ctx, body).await?;
+        PatchBody::Json(bytes)
+    } else {
+        let parameters = read_resource(app, ctx, "Parameters", body).await.map_err(|e| {
+            if e.kind == ErrorKind::UnsupportedMediaType {
+                FhirError::new(
+                    ErrorKind::UnsupportedMediaType,
+                    format!("PATCH takes application/json-patch+json (JSON Patch) or a FHIRPath Patch Parameters resource (application/fhir+json or application/fhir+xml), not '{media}'"),
+                )
+            } else {
+                e
+            }
+        })?;
+        PatchBody::FhirPath(serde_json::Value::Object(parameters.body))
+    };
+    let op = Op::Patch {
+        target,
+        patch,
+        if_match,
+    };
+    write(app, ctx, rt, op).await
+}
+
+/// `POST [base]` with a batch or transaction Bundle.
+async fn bundle(app: &App, ctx: &Ctx, body: Body) -> FhirResult<Reply> {
+    reject_params(ctx, "batch/transaction")?;
+    let format = negotiate::input(ctx.header(header::CONTENT_TYPE))?;
+    let bytes = read_body(app, ctx, body).await?;
+    if bytes.is_empty() {
+        return Err(FhirError::invalid(
+            "The request body is empty; a batch or transaction Bundle is required",
+        ));
+    }
+    let json = match format {
+        Format::Json => bytes.to_vec(),
+        Format::Xml => fhir_model::xml_to_json(&bytes).map_err(|e| {
+            FhirError::invalid(format!("The body is not a valid FHIR R4 XML Bundle: {e}"))
+        })?,
+    };
+    let value: serde_json::Value = serde_json::from_slice(&json)
+        .map_err(|e| FhirError::invalid(format!("The body is not valid JSON: {e}")))?;
+    drop(json);
+    drop(bytes);
+    // Bundle responses list what happened; the resources come back only when asked for.
+    let ret = prefer_return(ctx).unwrap_or(Return::Minimal);
+    let out = app.fhir.process_bundle(&ctx.partition, value, ret).await?;
+    Ok(Reply::json(StatusCode::OK, value_bytes(&out)))
+}
+
+/// Writes by id take no search parameters; refusing them is better than ignoring a condition
+/// the client relies on.
 fn reject_params(ctx: &Ctx, what: &str) -> FhirResult<()> {
     match ctx.interaction_params().first() {
         None => Ok(()),

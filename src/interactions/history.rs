@@ -150,7 +150,7 @@ fn history_entry(base: &str, v: Version) -> FhirResult<HistoryEntry> {
     let (request_url, status) = match v.method {
         Method::Post => (v.resource_type.clone(), "201 Created"),
         Method::Put if v.version == 1 => (format!("{}/{}", v.resource_type, v.id), "201 Created"),
-        Method::Put => (format!("{}/{}", v.resource_type, v.id), "200 OK"),
+        Method::Put | Method::Patch => (format!("{}/{}", v.resource_type, v.id), "200 OK"),
         Method::Delete => (format!("{}/{}", v.resource_type, v.id), "204 No Content"),
     };
     Ok(HistoryEntry {

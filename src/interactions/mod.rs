@@ -1,15 +1,19 @@
 //! The FHIR interactions (read, vread, create, update, delete, history, capabilities) over a
 //! store. Knows FHIR rules and version policy; knows nothing of HTTP.
 
+mod bundle;
+mod conditional;
 mod history;
 mod read;
 mod reindex;
 mod search;
 mod write;
 
+pub use bundle::Return;
+pub use conditional::Criteria;
 pub use history::HistoryRequest;
 pub use search::{SearchScope, CHAIN_CAP, INCLUDE_CAP};
-pub use write::Written;
+pub use write::{EntryError, Op, Outcome, PatchBody, Target, WriteRequest};
 
 use crate::fhir::outcome::{ErrorKind, FhirError, FhirResult};
 use crate::fhir::{capability, payer, resource};
@@ -26,6 +30,10 @@ pub struct Limits {
     /// `_count` default and ceiling for history pages.
     pub default_count: usize,
     pub max_count: usize,
+    /// Most resources one conditional delete removes (more: 412).
+    pub max_conditional_delete: usize,
+    /// Most entries in a batch or transaction Bundle (more: 413).
+    pub max_bundle_entries: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +41,8 @@ impl Default for Limits {
         Limits {
             default_count: 20,
             max_count: 1000,
+            max_conditional_delete: 1000,
+            max_bundle_entries: 10_000,
         }
     }
 }

@@ -45,7 +45,7 @@ pub enum SearchScope<'a> {
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = FhirResult<T>> + Send + 'a>>;
 
-fn encode(v: &str) -> String {
+pub(super) fn encode(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
@@ -132,17 +132,7 @@ impl Fhir {
                 ));
             }
         }
-        let mut filters = Vec::with_capacity(req.filters.len() + 1);
-        for f in &req.filters {
-            let mut any = Vec::with_capacity(f.any.len());
-            for c in &f.any {
-                any.push(self.resolve(p, c).await?);
-            }
-            filters.push(StoreFilter {
-                any,
-                negate: f.negate,
-            });
-        }
+        let mut filters = self.store_filters(p, &req).await?;
         if let SearchScope::Compartment {
             kind,
             id,
@@ -299,6 +289,26 @@ impl Fhir {
             });
         }
         Ok(searchset_bundle(&bundle_id, &now, total, &links, entries))
+    }
+
+    /// The request's filters as a store evaluates them (chains and `_has` resolved).
+    pub(super) async fn store_filters(
+        &self,
+        p: &Partition,
+        req: &SearchRequest,
+    ) -> FhirResult<Vec<StoreFilter>> {
+        let mut filters = Vec::with_capacity(req.filters.len() + 1);
+        for f in &req.filters {
+            let mut any = Vec::with_capacity(f.any.len());
+            for c in &f.any {
+                any.push(self.resolve(p, c).await?);
+            }
+            filters.push(StoreFilter {
+                any,
+                negate: f.negate,
+            });
+        }
+        Ok(filters)
     }
 
     /// Turns a parsed criterion into a condition a store evaluates: chains and `_has` become

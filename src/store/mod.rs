@@ -23,6 +23,7 @@ use std::sync::Arc;
 pub enum Method {
     Post,
     Put,
+    Patch,
     Delete,
 }
 
@@ -31,6 +32,7 @@ impl Method {
         match self {
             Method::Post => "POST",
             Method::Put => "PUT",
+            Method::Patch => "PATCH",
             Method::Delete => "DELETE",
         }
     }
@@ -39,6 +41,7 @@ impl Method {
         match s {
             "POST" => Some(Method::Post),
             "PUT" => Some(Method::Put),
+            "PATCH" => Some(Method::Patch),
             "DELETE" => Some(Method::Delete),
             _ => None,
         }
@@ -73,6 +76,17 @@ pub struct Write {
     /// The search index entries of the new version (empty for a deletion); they replace the
     /// resource's previous entries in the same atomic commit.
     pub index: Vec<IndexEntry>,
+}
+
+/// A compare-and-set counter committed together with writes. Writers that decide from a search
+/// (a conditional create finding no match) read the counter before searching and commit only
+/// if it is unchanged, bumping it: of two such writers with the same criteria one fails with
+/// `Conflict`, searches again and finds what the other created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    pub key: String,
+    /// The counter's value when it was read (0: never bumped).
+    pub expected: u64,
 }
 
 /// One search result: the current version and its sort values (in `StoreQuery::sort` order),
@@ -195,7 +209,21 @@ pub trait Store: Send + Sync {
 
     /// Writes every version, each becoming its resource's current version and a history entry,
     /// all or nothing. Fails with `Conflict` if any `expected` no longer holds.
-    async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()>;
+    async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
+        self.commit_guarded(partition, writes, Vec::new()).await
+    }
+
+    /// `commit`, also failing with `Conflict` unless every guard still has its `expected`
+    /// value, and bumping each guard by one in the same atomic commit.
+    async fn commit_guarded(
+        &self,
+        partition: &Partition,
+        writes: Vec<Write>,
+        guards: Vec<Guard>,
+    ) -> StoreResult<()>;
+
+    /// The current value of a guard (0 when it was never bumped).
+    async fn guard(&self, partition: &Partition, key: &str) -> StoreResult<u64>;
 
     /// Versions newest first (see `HistoryCursor` for the order).
     async fn history(

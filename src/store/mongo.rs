@@ -18,8 +18,8 @@
 use super::mongo_search;
 use super::search_common;
 use super::{
-    HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError, StoreResult,
-    Version, Write,
+    Guard, HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError,
+    StoreResult, Version, Write,
 };
 use crate::fhir::search::query::StoreQuery;
 use crate::partition::Partition;
@@ -43,7 +43,16 @@ pub struct MongoStore {
     /// writes to a collection whose catalog is still changing (the server would abort it as a
     /// write conflict, over and over while the index builds run).
     creating: tokio::sync::Mutex<()>,
+    /// Admits a bounded number of large commits at once: a multi-document transaction holds
+    /// everything it writes in the server's cache until it commits, and many large ones at
+    /// once fail for lack of cache (measured by Helios, see docs/mongodb.md).
+    large_commits: tokio::sync::Semaphore,
 }
+
+/// A commit of more writes than this is "large" (see `MongoStore::large_commits`).
+const LARGE_COMMIT: usize = 100;
+/// Large commits admitted at once unless `FHIRD_MONGO_MAX_LARGE_COMMITS` says otherwise.
+const DEFAULT_LARGE_COMMITS: usize = 4;
 
 const DUPLICATE_KEY: i32 = 11000;
 /// Bodies larger than this are stored compressed.
@@ -62,6 +71,15 @@ fn classify(e: mongodb::error::Error) -> StoreError {
     };
     if matches!(code, Some(DUPLICATE_KEY) | Some(WRITE_CONFLICT)) {
         return StoreError::Conflict;
+    }
+    if let ErrorKind::InsertMany(m) = &*e.kind {
+        if m.write_errors
+            .iter()
+            .flatten()
+            .any(|w| w.code == DUPLICATE_KEY || w.code == WRITE_CONFLICT)
+        {
+            return StoreError::Conflict;
+        }
     }
     match &*e.kind {
         ErrorKind::Io(_)
@@ -107,6 +125,12 @@ fn collection_name(partition: &Partition, resource_type: &str) -> String {
 
 fn history_name(partition: &Partition, resource_type: &str) -> String {
     format!("{}.history", collection_name(partition, resource_type))
+}
+
+/// The write guards of a partition (see `Guard`): `{_id: key, n}`.
+fn guards_name(partition: &Partition) -> String {
+    // No resource type starts with `_`, so this never meets a resource collection.
+    collection_name(partition, "_guards")
 }
 
 fn history_id(id: &str, version: u64) -> String {
@@ -214,6 +238,13 @@ impl MongoStore {
             client,
             db,
             ensured: Mutex::new(HashSet::new()),
+            large_commits: tokio::sync::Semaphore::new(
+                std::env::var("FHIRD_MONGO_MAX_LARGE_COMMITS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .unwrap_or(DEFAULT_LARGE_COMMITS),
+            ),
             creating: tokio::sync::Mutex::new(()),
         })
     }
@@ -376,7 +407,37 @@ impl MongoStore {
             .collect())
     }
 
-    async fn try_commit(&self, p: &Partition, writes: &[Write]) -> StoreResult<()> {
+    /// Creates a partition's guard collection the first time this process uses it (a
+    /// transaction cannot create collections on every server).
+    async fn ensure_guards(&self, p: &Partition) -> StoreResult<()> {
+        let name = guards_name(p);
+        if self
+            .ensured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&name)
+        {
+            return Ok(());
+        }
+        let _creating = self.creating.lock().await;
+        if let Err(e) = self.db.create_collection(&name).await {
+            if !matches!(&*e.kind, ErrorKind::Command(c) if c.code == 48) {
+                return Err(classify(e));
+            }
+        }
+        self.ensured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name);
+        Ok(())
+    }
+
+    async fn try_commit(
+        &self,
+        p: &Partition,
+        writes: &[Write],
+        guards: &[Guard],
+    ) -> StoreResult<()> {
         let mut session = self.client.start_session().await.map_err(classify)?;
         session
             .start_transaction()
@@ -385,21 +446,47 @@ impl MongoStore {
             .await
             .map_err(classify)?;
         let result = async {
+            let guard_coll = self.db.collection::<Document>(&guards_name(p));
+            for g in guards {
+                if g.expected == 0 {
+                    guard_coll
+                        .insert_one(doc! {"_id": &g.key, "n": 1_i64})
+                        .session(&mut session)
+                        .await
+                        .map_err(classify)?;
+                } else {
+                    let r = guard_coll
+                        .update_one(
+                            doc! {"_id": &g.key, "n": g.expected as i64},
+                            doc! {"$set": {"n": g.expected as i64 + 1}},
+                        )
+                        .session(&mut session)
+                        .await
+                        .map_err(classify)?;
+                    if r.matched_count != 1 {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+            }
+            // New resources and history entries go in one insert per type: a transaction of
+            // thousands of resources is then a handful of round trips, not thousands.
+            let mut inserts: Vec<(&str, Vec<Document>, Vec<Document>)> = Vec::new();
             for w in writes {
                 let v = &w.version;
-                let current = self.current_coll(p, &v.resource_type);
                 let mut doc = to_doc(v, false)?;
                 mongo_search::add_index_fields(&mut doc, &w.index);
-                match w.expected {
+                let slot = match inserts.iter().position(|(t, _, _)| *t == v.resource_type) {
+                    Some(i) => i,
                     None => {
-                        current
-                            .insert_one(doc)
-                            .session(&mut session)
-                            .await
-                            .map_err(classify)?;
+                        inserts.push((&v.resource_type, Vec::new(), Vec::new()));
+                        inserts.len() - 1
                     }
+                };
+                match w.expected {
+                    None => inserts[slot].1.push(doc),
                     Some(expected) => {
-                        let r = current
+                        let r = self
+                            .current_coll(p, &v.resource_type)
                             .replace_one(doc! {"_id": &v.id, "v": expected as i64}, doc)
                             .session(&mut session)
                             .await
@@ -409,8 +496,18 @@ impl MongoStore {
                         }
                     }
                 }
-                self.history_coll_named(&history_name(p, &v.resource_type))
-                    .insert_one(to_doc(v, true)?)
+                inserts[slot].2.push(to_doc(v, true)?);
+            }
+            for (rt, current, history) in inserts {
+                if !current.is_empty() {
+                    self.current_coll(p, rt)
+                        .insert_many(current)
+                        .session(&mut session)
+                        .await
+                        .map_err(classify)?;
+                }
+                self.history_coll_named(&history_name(p, rt))
+                    .insert_many(history)
                     .session(&mut session)
                     .await
                     .map_err(classify)?;
@@ -463,18 +560,36 @@ impl Store for MongoStore {
         Ok(d.and_then(|d| from_doc(resource_type, &d)))
     }
 
-    async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
+    async fn commit_guarded(
+        &self,
+        partition: &Partition,
+        writes: Vec<Write>,
+        guards: Vec<Guard>,
+    ) -> StoreResult<()> {
         for w in &writes {
             self.ensure_indexes(partition, &w.version.resource_type)
                 .await?;
         }
+        if !guards.is_empty() {
+            self.ensure_guards(partition).await?;
+        }
+        let _admitted = if writes.len() > LARGE_COMMIT {
+            Some(
+                self.large_commits
+                    .acquire()
+                    .await
+                    .map_err(|_| StoreError::Unavailable("the store is closing".into()))?,
+            )
+        } else {
+            None
+        };
         // Concurrent transactions that touch the same index keys (every resource shares
         // entries such as `{p: "gender", c: "female"}`) can abort each other with a transient
         // write conflict on some servers. Preconditions are re-checked in every attempt, so
         // retrying is safe: a real conflict fails again the same way.
         let mut attempt = 0;
         loop {
-            match self.try_commit(partition, &writes).await {
+            match self.try_commit(partition, &writes, &guards).await {
                 Err(StoreError::Conflict) if attempt < COMMIT_ATTEMPTS => {
                     attempt += 1;
                     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 8);
@@ -483,6 +598,16 @@ impl Store for MongoStore {
                 result => return result,
             }
         }
+    }
+
+    async fn guard(&self, partition: &Partition, key: &str) -> StoreResult<u64> {
+        let d = self
+            .db
+            .collection::<Document>(&guards_name(partition))
+            .find_one(doc! {"_id": key})
+            .await
+            .map_err(classify)?;
+        Ok(d.and_then(|d| d.get_i64("n").ok()).unwrap_or(0) as u64)
     }
 
     async fn history(

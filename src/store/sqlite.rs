@@ -14,7 +14,8 @@
 
 use super::sqlite_search;
 use super::{
-    HistoryQuery, HistoryScope, Match, Method, Store, StoreError, StoreResult, Version, Write,
+    Guard, HistoryQuery, HistoryScope, Match, Method, Store, StoreError, StoreResult, Version,
+    Write,
 };
 use crate::fhir::search::query::StoreQuery;
 use crate::partition::Partition;
@@ -52,6 +53,12 @@ CREATE TABLE IF NOT EXISTS resource_current (
     seq       INTEGER NOT NULL,
     PRIMARY KEY (partition, rtype, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS write_guards (
+    partition TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (partition, key)
+) WITHOUT ROWID;
 ";
 
 pub struct SqliteStore {
@@ -72,7 +79,7 @@ struct Job {
 }
 
 enum Work {
-    Commit(Vec<Write>),
+    Commit(Vec<Write>, Vec<Guard>),
     Reindex {
         resource_type: String,
         id: String,
@@ -256,7 +263,8 @@ fn commit_group(conn: &mut Connection, batch: &[Job]) -> Vec<StoreResult<bool>> 
         let r = (|| {
             let sp = tx.savepoint().map_err(other)?;
             let done = match &job.work {
-                Work::Commit(writes) => {
+                Work::Commit(writes, guards) => {
+                    bump_guards(&sp, &job.partition, guards)?;
                     apply(&sp, &job.partition, writes)?;
                     true
                 }
@@ -316,6 +324,29 @@ fn reindex_one(
     sqlite_search::delete_entries(tx, seq).map_err(other)?;
     sqlite_search::write_entries(tx, partition.key(), rt, seq, index).map_err(other)?;
     Ok(true)
+}
+
+/// Checks that every guard still has its expected value and bumps it.
+fn bump_guards(tx: &Connection, partition: &Partition, guards: &[Guard]) -> StoreResult<()> {
+    for g in guards {
+        let n: Option<i64> = tx
+            .prepare_cached("SELECT n FROM write_guards WHERE partition = ?1 AND key = ?2")
+            .and_then(|mut q| {
+                q.query_row(params![partition.key(), g.key], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(other)?;
+        if n.unwrap_or(0) as u64 != g.expected {
+            return Err(StoreError::Conflict);
+        }
+        tx.prepare_cached(
+            "INSERT INTO write_guards (partition, key, n) VALUES (?1, ?2, ?3)
+             ON CONFLICT (partition, key) DO UPDATE SET n = excluded.n",
+        )
+        .and_then(|mut q| q.execute(params![partition.key(), g.key, g.expected as i64 + 1]))
+        .map_err(other)?;
+    }
+    Ok(())
 }
 
 fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResult<()> {
@@ -421,10 +452,24 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn commit(&self, partition: &Partition, writes: Vec<Write>) -> StoreResult<()> {
-        self.submit(partition, Work::Commit(writes))
+    async fn commit_guarded(
+        &self,
+        partition: &Partition,
+        writes: Vec<Write>,
+        guards: Vec<Guard>,
+    ) -> StoreResult<()> {
+        self.submit(partition, Work::Commit(writes, guards))
             .await
             .map(|_| ())
+    }
+
+    async fn guard(&self, partition: &Partition, key: &str) -> StoreResult<u64> {
+        self.with_reader(|c| {
+            c.prepare_cached("SELECT n FROM write_guards WHERE partition = ?1 AND key = ?2")?
+                .query_row(params![partition.key(), key], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .map(|n| n.unwrap_or(0) as u64)
     }
 
     async fn history(
