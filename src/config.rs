@@ -26,13 +26,24 @@ impl Server {
         base_url: Option<&str>,
         limits: HttpLimits,
     ) -> anyhow::Result<Server> {
+        Self::start_with(listener, store_spec, base_url, limits, Limits::default()).await
+    }
+
+    /// `start` with the interaction limits (page sizes, Bundle entries, conditional deletes).
+    pub async fn start_with(
+        listener: TcpListener,
+        store_spec: &str,
+        base_url: Option<&str>,
+        limits: HttpLimits,
+        fhir_limits: Limits,
+    ) -> anyhow::Result<Server> {
         let port = listener.local_addr()?.port();
         let root_url = base_url
             .map(|u| u.trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("http://localhost:{port}"));
         let store = store::open(store_spec).await?;
         let app = Arc::new(App {
-            fhir: Fhir::new(store.clone(), &root_url, Limits::default()),
+            fhir: Fhir::new(store.clone(), &root_url, fhir_limits),
             limits,
         });
         Ok(Server {

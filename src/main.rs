@@ -1,5 +1,6 @@
 use clap::{Parser, Subcommand};
 use fhird::http::HttpLimits;
+use fhird::interactions::Limits;
 use fhird::{config, seed, store};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,6 +40,12 @@ enum Command {
         /// Seconds a client has to send a request's headers, and again its body.
         #[arg(long, env = "FHIRD_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
         request_timeout_secs: u64,
+        /// Most entries in one batch or transaction Bundle (413 above it).
+        #[arg(long, env = "FHIRD_MAX_BUNDLE_ENTRIES", default_value_t = Limits::default().max_bundle_entries)]
+        max_bundle_entries: usize,
+        /// Most resources one conditional delete may remove (412 above it).
+        #[arg(long, env = "FHIRD_MAX_CONDITIONAL_DELETE", default_value_t = Limits::default().max_conditional_delete)]
+        max_conditional_delete: usize,
     },
     /// Load the sample data in seed/ into a store (idempotent).
     Seed {
@@ -69,6 +76,8 @@ async fn main() -> anyhow::Result<()> {
             base_url,
             max_body_bytes,
             request_timeout_secs,
+            max_bundle_entries,
+            max_conditional_delete,
         } => {
             let limits = HttpLimits {
                 max_body_bytes,
@@ -77,8 +86,19 @@ async fn main() -> anyhow::Result<()> {
                 ..HttpLimits::default()
             };
             let listener = tokio::net::TcpListener::bind(&listen).await?;
-            let server =
-                config::Server::start(listener, &store, base_url.as_deref(), limits).await?;
+            let fhir_limits = Limits {
+                max_bundle_entries,
+                max_conditional_delete,
+                ..Limits::default()
+            };
+            let server = config::Server::start_with(
+                listener,
+                &store,
+                base_url.as_deref(),
+                limits,
+                fhir_limits,
+            )
+            .await?;
             tracing::info!("fhird serving {}/fhir from {store}", server.root_url);
             server.run_until(config::shutdown_signal()).await;
             tracing::info!("fhird stopped");

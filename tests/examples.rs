@@ -31,14 +31,6 @@ const KNOWN_INVALID: &[(&str, &str)] = &[
     ),
 ];
 
-fn examples_dir() -> PathBuf {
-    let dir = std::env::var("FHIR_R4_EXAMPLES").expect(
-        "FHIR_R4_EXAMPLES is not set: run scripts/test.sh (it unpacks hl7.fhir.r4.examples@4.0.1) \
-         or point it at the unpacked package/ directory",
-    );
-    PathBuf::from(dir)
-}
-
 /// The resource without the server-owned meta fields.
 fn comparable(mut v: Value) -> Value {
     if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
@@ -52,7 +44,7 @@ fn comparable(mut v: Value) -> Value {
 }
 
 async fn round_trip_all(s: &TestServer, store: &str) {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(examples_dir())
+    let mut files: Vec<PathBuf> = std::fs::read_dir(common::examples_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {

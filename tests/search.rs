@@ -423,14 +423,8 @@ const CASES: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn examples_dir() -> PathBuf {
-    PathBuf::from(std::env::var("FHIR_R4_EXAMPLES").expect(
-        "FHIR_R4_EXAMPLES is not set: run scripts/test.sh or point it at the unpacked package/",
-    ))
-}
-
 async fn load_examples(s: &TestServer) {
-    let files: Vec<PathBuf> = std::fs::read_dir(examples_dir())
+    let files: Vec<PathBuf> = std::fs::read_dir(common::examples_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {

@@ -2,6 +2,8 @@
 //! parses, the unsupported ones are exactly those docs/search-parameters.md lists, extraction
 //! never fails on any official example, and hand-checked entries for specific examples.
 
+mod common;
+
 use fhird::fhir::element_types;
 use fhird::fhir::fhirpath::Expression;
 use fhird::fhir::search::extract::{extract, extract_param};
@@ -13,14 +15,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn examples_dir() -> PathBuf {
-    std::env::var_os("FHIR_R4_EXAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/fhir-pkgs/ex/package"))
-}
-
 fn example(file: &str) -> Value {
-    let text = std::fs::read_to_string(examples_dir().join(file)).unwrap();
+    let text = std::fs::read_to_string(common::examples_dir().join(file)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -116,7 +112,7 @@ fn extraction_over_every_official_example() {
     let mut files = 0;
     let mut entries = 0;
     let mut micros = 0u128;
-    for f in std::fs::read_dir(examples_dir()).unwrap() {
+    for f in std::fs::read_dir(common::examples_dir()).unwrap() {
         let path = f.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
@@ -508,7 +504,7 @@ fn precompiled_expressions_agree_with_the_written_ones() {
     }
     let registry = Registry::r4();
     let mut compared = 0;
-    for f in std::fs::read_dir(examples_dir()).unwrap() {
+    for f in std::fs::read_dir(common::examples_dir()).unwrap() {
         let path = f.unwrap().path();
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
@@ -563,7 +559,7 @@ fn precompiled_expressions_agree_with_the_written_ones() {
 fn bench_extraction() {
     let registry = Registry::r4();
     let mut docs = Vec::new();
-    for f in std::fs::read_dir(examples_dir()).unwrap() {
+    for f in std::fs::read_dir(common::examples_dir()).unwrap() {
         let path = f.unwrap().path();
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;

@@ -35,20 +35,74 @@ pub fn conditional_references(resource: &Value) -> BTreeSet<String> {
     found
 }
 
-/// Replaces every reference (and `url`, and narrative link) that equals a key of `map` with
-/// its value. Returns how many were replaced.
-pub fn rewrite(resource: &mut Value, map: &HashMap<String, String>) -> usize {
-    if map.is_empty() {
+/// The base of an absolute `fullUrl` (`http://h/fhir/Patient/1` → `http://h/fhir`): relative
+/// references inside that entry are relative to it.
+pub fn base_of(full_url: &str) -> Option<&str> {
+    if !(full_url.starts_with("http://") || full_url.starts_with("https://")) {
+        return None;
+    }
+    let (rest, _id) = full_url.rsplit_once('/')?;
+    let (base, _type) = rest.rsplit_once('/')?;
+    Some(base)
+}
+
+/// Where the entries of a Bundle end up: `fullUrl` (and resolved conditional reference) →
+/// `Type/id` on this server.
+#[derive(Debug, Default)]
+pub struct Links {
+    exact: HashMap<String, String>,
+    /// `Type/id` tails of absolute `fullUrl`s; `None` when two entries share a tail.
+    tails: HashMap<String, Option<String>>,
+}
+
+impl Links {
+    pub fn insert(&mut self, full_url: &str, target: String) {
+        if let Some(base) = base_of(full_url) {
+            let tail = full_url[base.len() + 1..].to_string();
+            self.tails
+                .entry(tail)
+                .and_modify(|t| *t = None)
+                .or_insert_with(|| Some(target.clone()));
+        }
+        self.exact.insert(full_url.to_string(), target);
+    }
+
+    pub fn contains(&self, full_url: &str) -> bool {
+        self.exact.contains_key(full_url)
+    }
+
+    /// A reference's target: the entry whose `fullUrl` it is; for a relative `Type/id`, the
+    /// entry at `base/Type/id` when the referring entry has an absolute `base`, otherwise the
+    /// one entry whose absolute `fullUrl` ends in `Type/id`.
+    fn resolve(&self, reference: &str, base: Option<&str>) -> Option<&String> {
+        if let Some(t) = self.exact.get(reference) {
+            return Some(t);
+        }
+        if reference.contains(':') || reference.matches('/').count() != 1 {
+            return None;
+        }
+        match base {
+            Some(base) => self.exact.get(&format!("{base}/{reference}")),
+            None => self.tails.get(reference).and_then(Option::as_ref),
+        }
+    }
+}
+
+/// Replaces every reference, `url` and narrative link that names an entry of `links` with
+/// the entry's `Type/id` (see `Links::resolve`; `base` is the referring entry's). Returns how
+/// many were replaced.
+pub fn rewrite(resource: &mut Value, links: &Links, base: Option<&str>) -> usize {
+    if links.exact.is_empty() {
         return 0;
     }
     let mut n = 0;
     walk_mut(resource, &mut |key, s| match key {
-        "reference" | "url" => map.get(s).map(|to| {
+        "reference" | "url" => links.resolve(s, base).map(|to| {
             n += 1;
             to.clone()
         }),
         "div" => {
-            let (text, k) = rewrite_links(s, map);
+            let (text, k) = rewrite_links(s, &links.exact);
             n += k;
             (k > 0).then_some(text)
         }
@@ -148,11 +202,9 @@ mod tests {
 
     #[test]
     fn rewrites_references_urls_and_narrative_links() {
-        let map: HashMap<String, String> = [
-            ("urn:uuid:a".to_string(), "Patient/1".to_string()),
-            ("urn:uuid:b".to_string(), "Binary/2".to_string()),
-        ]
-        .into();
+        let mut map = Links::default();
+        map.insert("urn:uuid:a", "Patient/1".to_string());
+        map.insert("urn:uuid:b", "Binary/2".to_string());
         let mut r = json!({
             "subject": {"reference": "urn:uuid:a", "display": "urn:uuid:a"},
             "contained": [{"resourceType": "Provenance", "target": [{"reference": "urn:uuid:a"}]}],
@@ -161,7 +213,7 @@ mod tests {
             "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"urn:uuid:a\">urn:uuid:a</a><img src='urn:uuid:b'/></div>"},
             "other": {"reference": "urn:uuid:zzz"}
         });
-        assert_eq!(rewrite(&mut r, &map), 6);
+        assert_eq!(rewrite(&mut r, &map, None), 6);
         assert_eq!(r["subject"]["reference"], "Patient/1");
         assert_eq!(r["subject"]["display"], "urn:uuid:a");
         assert_eq!(r["contained"][0]["target"][0]["reference"], "Patient/1");
@@ -176,5 +228,28 @@ mod tests {
             "<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"Patient/1\">urn:uuid:a</a><img src='Binary/2'/></div>"
         );
         assert_eq!(r["other"]["reference"], "urn:uuid:zzz");
+    }
+
+    #[test]
+    fn relative_references_resolve_against_the_entry_base() {
+        assert_eq!(base_of("http://h/fhir/Patient/1"), Some("http://h/fhir"));
+        assert_eq!(base_of("urn:uuid:1"), None);
+        let mut map = Links::default();
+        map.insert("http://h/fhir/Patient/a2", "Patient/9".to_string());
+        map.insert("http://h/fhir/Patient/a3", "Patient/10".to_string());
+        map.insert("http://other/fhir/Patient/a3", "Patient/11".to_string());
+        let r = json!({"subject": {"reference": "Patient/a2"}, "other": {"reference": "Patient/a3"},
+                       "third": {"reference": "Patient/a4"}});
+        // From an entry with an absolute base: that base.
+        let mut from_h = r.clone();
+        assert_eq!(rewrite(&mut from_h, &map, Some("http://h/fhir")), 2);
+        assert_eq!(from_h["subject"]["reference"], "Patient/9");
+        assert_eq!(from_h["other"]["reference"], "Patient/10");
+        // From a urn:uuid entry: the one entry with that tail; an ambiguous tail stays.
+        let mut from_urn = r.clone();
+        assert_eq!(rewrite(&mut from_urn, &map, None), 1);
+        assert_eq!(from_urn["subject"]["reference"], "Patient/9");
+        assert_eq!(from_urn["other"]["reference"], "Patient/a3");
+        assert_eq!(from_urn["third"]["reference"], "Patient/a4");
     }
 }

@@ -228,19 +228,18 @@ impl Fhir {
         // The Bundle around the entries is validated on its own; each resource is validated
         // with its entry, so that an error names the entry.
         let mut shell = bundle.clone();
-        shell.insert(
-            "entry".into(),
-            Value::Array(
-                entries
-                    .iter()
-                    .map(|e| {
-                        let mut e = e.as_object().cloned().unwrap_or_default();
-                        e.remove("resource");
-                        Value::Object(e)
-                    })
-                    .collect(),
-            ),
-        );
+        let shells: Vec<Value> = entries
+            .iter()
+            .filter_map(|e| {
+                let mut e = e.as_object().cloned().unwrap_or_default();
+                e.remove("resource");
+                // An entry with nothing but a resource fails on its own, below.
+                (!e.is_empty()).then_some(Value::Object(e))
+            })
+            .collect();
+        if !shells.is_empty() {
+            shell.insert("entry".into(), Value::Array(shells));
+        }
         validate_value(Value::Object(shell))?;
 
         let base = self.base_url(p);
@@ -375,10 +374,34 @@ fn parse_url(url: &str, base: &str, method: &str) -> FhirResult<Url> {
         .strip_prefix(base)
         .map(|r| r.trim_start_matches('/'))
         .unwrap_or(url);
-    if rel.contains("://") {
-        return Err(FhirError::invalid(format!(
-            "request.url '{url}' is not on this server (its base is {base})"
-        )));
+    // An absolute URL on another base (a Bundle written for another server) names the
+    // resource by its last `Type/id` segments, as the spec's own examples expect.
+    let rel = match rel.split_once("://") {
+        Some((_, rest)) if !rest.contains('?') => {
+            let segs: Vec<&str> = rest.rsplitn(3, '/').collect();
+            match segs.as_slice() {
+                [id, rt, _] if element_types::is_resource_type(rt) => {
+                    &rel[rel.len() - id.len() - rt.len() - 1..]
+                }
+                _ => {
+                    return Err(FhirError::invalid(format!(
+                        "request.url '{url}' does not end in Type/id"
+                    )))
+                }
+            }
+        }
+        Some(_) => {
+            return Err(FhirError::invalid(format!(
+                "request.url '{url}' is not on this server (its base is {base})"
+            )))
+        }
+        None => rel,
+    };
+    if rel.split(['/', '?']).any(|s| s.starts_with('$')) {
+        return Err(FhirError::new(
+            ErrorKind::NotImplemented,
+            format!("Operations in Bundles ('{url}') are not supported by this server"),
+        ));
     }
     if let Some((rt, query)) = rel.split_once('?') {
         return Ok(Url::Conditional(Criteria::parse(
@@ -560,7 +583,6 @@ fn parse_entry(entry: Value, base: &str) -> FhirResult<Request> {
         }
     };
     let (resource_type, op) = op;
-    debug_assert!(element_types::is_resource_type(&resource_type));
     Ok(Request::Write(WriteRequest {
         resource_type,
         full_url,

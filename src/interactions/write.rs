@@ -237,7 +237,7 @@ impl Fhir {
         // Every resource changes at most once in a set (http.html#trules: overlapping
         // identities fail the transaction).
         let mut changed: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut links: HashMap<String, String> = HashMap::new();
+        let mut links = references::Links::default();
         for (i, (req, plan)) in requests.iter().zip(&plans).enumerate() {
             let rt = req.resource_type.as_str();
             let ids: Vec<&str> = match plan {
@@ -258,7 +258,7 @@ impl Fhir {
                 Plan::Delete(_) => None,
             };
             if let (Some(url), Some(id)) = (&req.full_url, id) {
-                links.insert(url.clone(), format!("{rt}/{id}"));
+                links.insert(url, format!("{rt}/{id}"));
             }
         }
 
@@ -272,7 +272,7 @@ impl Fhir {
         for (i, body) in bodies.iter().enumerate() {
             let Some(body) = body else { continue };
             for reference in references::conditional_references(body) {
-                if links.contains_key(&reference) {
+                if links.contains(&reference) {
                     continue;
                 }
                 let criteria =
@@ -281,11 +281,14 @@ impl Fhir {
                     .matching_one(p, &criteria, "conditional reference")
                     .await
                     .map_err(at(i))?;
-                links.insert(reference, format!("{}/{}", found.resource_type, found.id));
+                links.insert(&reference, format!("{}/{}", found.resource_type, found.id));
             }
         }
-        for body in bodies.iter_mut().flatten() {
-            references::rewrite(body, &links);
+        for (req, body) in requests.iter().zip(bodies.iter_mut()) {
+            if let Some(body) = body {
+                let base = req.full_url.as_deref().and_then(references::base_of);
+                references::rewrite(body, &links, base);
+            }
         }
 
         let mut writes = Vec::new();
@@ -445,13 +448,15 @@ impl Fhir {
                                 }
                                 (v.id.clone(), Some(v))
                             }
-                            _ => return Err(FhirError::new(
-                                ErrorKind::PreconditionFailed,
-                                format!(
+                            _ => {
+                                return Err(FhirError::new(
+                                    ErrorKind::PreconditionFailed,
+                                    format!(
                                     "The conditional update '{}' matches more than one resource",
                                     criteria.key
                                 ),
-                            )),
+                                ))
+                            }
                         }
                     }
                 };

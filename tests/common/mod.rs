@@ -5,6 +5,7 @@
 
 use fhird::config::Server;
 use fhird::http::HttpLimits;
+use fhird::interactions::Limits;
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use std::time::Duration;
@@ -18,6 +19,15 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// The unpacked official R4 examples (hl7.fhir.r4.examples@4.0.1 `package/`).
+pub fn examples_dir() -> std::path::PathBuf {
+    let dir = std::env::var("FHIR_R4_EXAMPLES").expect(
+        "FHIR_R4_EXAMPLES is not set: run scripts/test.sh (it unpacks hl7.fhir.r4.examples@4.0.1) \
+         or point it at the unpacked package/ directory",
+    );
+    std::path::PathBuf::from(dir)
 }
 
 pub fn mongo_uri() -> String {
@@ -57,10 +67,28 @@ impl TestServer {
     }
 
     pub async fn start(spec: &str, limits: HttpLimits) -> TestServer {
+        Self::start_with(spec, limits, Limits::default()).await
+    }
+
+    /// A server on a fresh store of the same kind as `like` ("sqlite" or "mongodb") with
+    /// the given interaction limits.
+    pub async fn fresh_with(kind: &str, fhir: Limits) -> TestServer {
+        if kind == "sqlite" {
+            let dir = tempfile::tempdir().unwrap();
+            let spec = format!("sqlite:{}", dir.path().display());
+            let mut s = Self::start_with(&spec, HttpLimits::default(), fhir).await;
+            s._dir = Some(dir);
+            s
+        } else {
+            Self::start_with(&fresh_mongo_spec(), HttpLimits::default(), fhir).await
+        }
+    }
+
+    pub async fn start_with(spec: &str, limits: HttpLimits, fhir: Limits) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let root = format!("http://127.0.0.1:{port}");
-        let server = Server::start(listener, spec, Some(&root), limits)
+        let server = Server::start_with(listener, spec, Some(&root), limits, fhir)
             .await
             .expect("server starts");
         let (tx, rx) = oneshot::channel::<()>();
