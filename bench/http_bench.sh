@@ -120,22 +120,10 @@ bench_server() { # server pids...
 }
 
 log "benchmark: servers=$SERVERS patients=$PATIENTS duration=${DURATION}s warmup=${WARMUP}s wrk threads=$THREADS read conns=$READ_CONNS create conns=$CREATE_CONNS out=$OUT"
-log "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/{print $2}') GB RAM, kernel $(uname -r)"
+log_setup
 machine_note start
-if [ -x "$FHIRD_BIN" ]; then
-  log "fhird: $FHIRD_BIN ($("$FHIRD_BIN" --version 2>/dev/null), built $(date -r "$FHIRD_BIN" '+%F %T'), repo at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$REPO" status --porcelain -- src crates Cargo.toml Cargo.lock 2>/dev/null)" ] && echo ' + uncommitted changes'))"
-fi
-[ -x "$HFS_BIN" ] && log "helios: $HFS_BIN ($("$HFS_BIN" --version 2>/dev/null | head -1))"
 
-for s in ${SERVERS//,/ }; do
-  case "$s" in
-    fhird-sqlite) run_fhird_sqlite ;;
-    fhird-mongodb) run_fhird_mongodb ;;
-    helios-sqlite) run_helios_sqlite helios-sqlite ;;
-    helios-sqlite-minimal) run_helios_sqlite helios-sqlite-minimal ;;
-    *) log "unknown server '$s' (fhird-sqlite, fhird-mongodb, helios-sqlite, helios-sqlite-minimal)" ;;
-  esac
-done
+for s in ${SERVERS//,/ }; do run_server "$s"; done
 machine_note end
 [ "$KEEP_DATA" = 1 ] || rm -rf "$OUT/data"
 

@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts (sourced): logging, CPU accounting, wrk runs and starting
 # and stopping the servers under test on fresh data directories. The caller sets OUT, RESULTS,
 # THREADS, FHIRD_BIN, HFS_BIN, SECANTUSD_BIN, HELIOS_SEARCH_PARAMS and BENCH_FN (the function
 # called with the server name and its pids once a server answers), and exports what its wrk
-# scripts read (BENCH_IDS, BENCH_QUERIES, ...).
+# scripts read (BENCH_IDS, BENCH_QUERIES, ...). Each server's data size after it stopped is
+# appended to $OUT/data-sizes.tsv (server, bytes, human-readable).
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$OUT/bench.log" >&2; }
 
@@ -26,6 +28,29 @@ cpu_ticks() {
 
 # busy and total jiffies of the whole machine
 machine_ticks() { awk '/^cpu /{idle=$5+$6; t=0; for(i=2;i<=NF;i++) t+=$i; print t-idle, t}' /proc/stat; }
+
+# CPU over a measured window: cpu_window_begin PIDS...; (the work); cpu_window_end CLIENT_S PIDS...
+# CLIENT_S is the load generator's own CPU seconds in the window. cpu_window_end sets
+# CW_SERVER_TICKS (CPU of PIDS, clock ticks), CW_SERVER_S (the same in seconds), CW_BUSY_PCT
+# (machine busy %) and CW_OTHER_PCT (machine CPU used by neither PIDS nor the load generator:
+# other processes such as builds, %).
+cpu_window_begin() {
+  read -r CW_BUSY0 CW_TOT0 < <(machine_ticks)
+  CW_SRV0=$(cpu_ticks "$@")
+}
+# shellcheck disable=SC2034  # CW_* are read by the callers
+cpu_window_end() {
+  local client_s=$1; shift
+  local srv1 busy1 tot1 hz
+  srv1=$(cpu_ticks "$@")
+  read -r busy1 tot1 < <(machine_ticks)
+  hz=$(getconf CLK_TCK)
+  CW_SERVER_TICKS=$((srv1 - CW_SRV0))
+  CW_SERVER_S=$(awk -v d="$CW_SERVER_TICKS" -v hz="$hz" 'BEGIN{printf "%.2f", d/hz}')
+  CW_BUSY_PCT=$(awk -v b=$((busy1 - CW_BUSY0)) -v t=$((tot1 - CW_TOT0)) 'BEGIN{ if (t>0) printf "%.0f", 100*b/t; else print "NA" }')
+  CW_OTHER_PCT=$(awk -v b=$((busy1 - CW_BUSY0)) -v t=$((tot1 - CW_TOT0)) -v s="$CW_SERVER_TICKS" -v c="$client_s" -v hz="$hz" \
+    'BEGIN{ o = b - s - c*hz; if (o < 0) o = 0; if (t>0) printf "%.0f", 100*o/t; else print "NA" }')
+}
 
 wait_ready() { # url pid name
   local url=$1 pid=$2 name=$3 i
@@ -69,16 +94,12 @@ run_wrk() {
   local server=$1 test=$2 conns=$3 script=$4 secs=$5 record=$6; shift 6
   local pids=("$@") raw="$OUT/wrk-$server-$test-c$conns.txt"
   [ "$record" = 1 ] || raw="$OUT/warmup-$server-$test-c$conns.txt"
-  local busy0 tot0 busy1 tot1 c0 c1 wrk_cpu
-  read -r busy0 tot0 < <(machine_ticks)
-  c0=$(cpu_ticks "${pids[@]}")
   local tf="$OUT/.wrk-time"
+  cpu_window_begin "${pids[@]}"
   { TIMEFORMAT='%U %S'; time BENCH_BASE="$BASE_PATH" \
       wrk -t"$THREADS" -c"$conns" -d"${secs}s" --timeout 10s --latency \
       -s "$BENCH_DIR/$script" "$BASE_URL_ROOT" > "$raw" 2>&1; } 2> "$tf" || true
-  c1=$(cpu_ticks "${pids[@]}")
-  read -r busy1 tot1 < <(machine_ticks)
-  wrk_cpu=$(awk '{printf "%.0f", ($1 + $2) * 100}' "$tf")   # ticks at 100 Hz
+  cpu_window_end "$(awk '{print $1 + $2}' "$tf")" "${pids[@]}"
   [ "$record" = 1 ] || { log "warm-up $test c$conns: $(grep -E 'Requests/sec' "$raw" || tail -1 "$raw")"; return 0; }
 
   local rps reqs p50 p99 non2xx sock hz
@@ -93,12 +114,8 @@ run_wrk() {
     log "ERROR: wrk produced no result for $server $test c$conns; output:"; cat "$raw" >&2
     rps=0; reqs=0; p50=NA; p99=NA
   fi
-  local cpu_us busy other
-  cpu_us=$(awk -v d=$((c1 - c0)) -v r="$reqs" -v hz="$hz" 'BEGIN{ if (r>0) printf "%.0f", d/hz*1e6/r; else print "NA" }')
-  busy=$(awk -v b=$((busy1 - busy0)) -v t=$((tot1 - tot0)) 'BEGIN{ if (t>0) printf "%.0f", 100*b/t; else print "NA" }')
-  # machine CPU not used by the server(s) or wrk: other processes (builds, ...) during the run
-  other=$(awk -v b=$((busy1 - busy0)) -v t=$((tot1 - tot0)) -v s=$((c1 - c0)) -v w="$wrk_cpu" -v hz="$hz" \
-    'BEGIN{ o = b - s*100/hz - w; if (o < 0) o = 0; if (t>0) printf "%.0f", 100*o/t; else print "NA" }')
+  local cpu_us busy=$CW_BUSY_PCT other=$CW_OTHER_PCT
+  cpu_us=$(awk -v d="$CW_SERVER_TICKS" -v r="$reqs" -v hz="$hz" 'BEGIN{ if (r>0) printf "%.0f", d/hz*1e6/r; else print "NA" }')
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$test" "$conns" "$rps" "$p50" "$p99" \
     "$reqs" "$non2xx" "$sock" "$cpu_us" "$busy" "$other" >> "$RESULTS"
   log "$server $test c$conns: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, non-2xx $non2xx, socket errors $sock, server CPU ${cpu_us} us/req, machine busy ${busy}%, other ${other}%"
@@ -116,6 +133,15 @@ check_log() { # server logfile
   fi
 }
 
+# The machine and the binaries under test, once at the start of a run.
+log_setup() {
+  log "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/{print $2}') GB RAM, kernel $(uname -r)"
+  if [ -x "$FHIRD_BIN" ]; then
+    log "fhird: $FHIRD_BIN ($("$FHIRD_BIN" --version 2>/dev/null), built $(date -r "$FHIRD_BIN" '+%F %T'), repo at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$REPO" status --porcelain -- src crates Cargo.toml Cargo.lock 2>/dev/null)" ] && echo ' + uncommitted changes'))"
+  fi
+  if [ -x "$HFS_BIN" ]; then log "helios: $HFS_BIN ($("$HFS_BIN" --version 2>/dev/null | head -1))"; fi
+}
+
 machine_note() {
   local builds
   builds=$(pgrep -a cargo 2>/dev/null; pgrep -a rustc 2>/dev/null | cut -c1-120) || true
@@ -124,6 +150,23 @@ machine_note() {
 }
 
 # ---------------------------------------------------------------- servers
+record_data_size() { # server dir: logs the size of a stopped server's data and appends it to $OUT/data-sizes.tsv
+  local h
+  h=$(du -sh "$2" | cut -f1)
+  log "$1 data: $h"
+  printf '%s\t%s\t%s\n' "$1" "$(du -sb "$2" | cut -f1)" "$h" >> "$OUT/data-sizes.tsv"
+}
+
+SERVER_NAMES="fhird-sqlite, fhird-mongodb, helios-sqlite, helios-sqlite-minimal"
+run_server() { # name: starts it on a fresh data directory, calls $BENCH_FN, stops it
+  case "$1" in
+    fhird-sqlite) run_fhird_sqlite ;;
+    fhird-mongodb) run_fhird_mongodb ;;
+    helios-sqlite|helios-sqlite-minimal) run_helios_sqlite "$1" ;;
+    *) log "unknown server '$1' ($SERVER_NAMES)" ;;
+  esac
+}
+
 run_fhird_sqlite() {
   [ -x "$FHIRD_BIN" ] || { log "SKIP fhird-sqlite: $FHIRD_BIN not found (cargo build --release)"; return 0; }
   local port dir pid
@@ -135,7 +178,7 @@ run_fhird_sqlite() {
   if wait_ready "$BASE_URL/metadata" "$pid" fhird-sqlite; then "$BENCH_FN" fhird-sqlite "$pid"; fi
   stop_pid "$pid" fhird-sqlite
   check_log fhird-sqlite "$OUT/fhird-sqlite.log"
-  log "fhird-sqlite data: $(du -sh "$dir" | cut -f1)"
+  record_data_size fhird-sqlite "$dir"
 }
 
 run_fhird_mongodb() {
@@ -167,7 +210,7 @@ run_fhird_mongodb() {
   stop_pid "$pid" fhird-mongodb
   stop_pid "$mpid" secantusd-rs
   check_log fhird-mongodb "$OUT/fhird-mongodb.log"
-  log "fhird-mongodb data: $(du -sh "$dir" | cut -f1)"
+  record_data_size fhird-mongodb "$dir"
 }
 
 # helios-sqlite: Helios with the official R4 SearchParameters (it indexes every search
@@ -187,6 +230,6 @@ run_helios_sqlite() {
   if wait_ready "$BASE_URL/metadata" "$pid" "$name"; then "$BENCH_FN" "$name" "$pid"; fi
   stop_pid "$pid" "$name"
   check_log "$name" "$OUT/$name.log"
-  log "$name data: $(du -sh "$dir" | cut -f1)"
+  record_data_size "$name" "$dir"
 }
 

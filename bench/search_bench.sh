@@ -80,19 +80,12 @@ bench_search() { # server pids...
 }
 
 log "search benchmark: servers=$SERVERS sizes=$SIZES duration=${DURATION}s conns=$CONNS kinds=$KINDS out=$OUT"
-log "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/{print $2}') GB RAM, kernel $(uname -r)"
+log_setup
 machine_note start
 for SIZE in ${SIZES//,/ }; do
   DATA="$OUT/data-$SIZE"
   python3 "$BENCH_DIR/gen_search_data.py" "$SYNTHEA/fhir" "$DATA" --resources "$SIZE" | tee -a "$OUT/bench.log"
-  for s in ${SERVERS//,/ }; do
-    case "$s" in
-      fhird-sqlite) run_fhird_sqlite ;;
-      fhird-mongodb) run_fhird_mongodb ;;
-      helios-sqlite) run_helios_sqlite helios-sqlite ;;
-      *) log "unknown server '$s'" ;;
-    esac
-  done
+  for s in ${SERVERS//,/ }; do run_server "$s"; done
   [ "$KEEP_DATA" = 1 ] || rm -rf "$OUT/data"
 done
 machine_note end
