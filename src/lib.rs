@@ -5,6 +5,7 @@
 pub mod config;
 pub mod fhir;
 pub mod http;
+pub mod import;
 pub mod interactions;
 pub mod partition;
 pub mod seed;

@@ -54,6 +54,24 @@ enum Command {
         #[arg(long, default_value = "seed")]
         dir: PathBuf,
     },
+    /// Load transaction/batch/collection Bundles (*.json) and NDJSON files (*.ndjson) into a
+    /// store, with a progress bar and a summary.
+    Import {
+        #[arg(long, env = "FHIRD_STORE", default_value = config::DEFAULT_STORE)]
+        store: String,
+        /// Load into this payer's partition instead of the default one.
+        #[arg(long)]
+        payer: Option<String>,
+        /// Bundles loaded at the same time.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Most entries in one Bundle.
+        #[arg(long, default_value_t = Limits::default().max_bundle_entries)]
+        max_bundle_entries: usize,
+        /// Files or directories (walked for *.json and *.ndjson).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Print the CapabilityStatement (the checked-in copy is capability/CapabilityStatement.json).
     Capability {
         #[arg(long, default_value = "http://localhost:8080")]
@@ -118,6 +136,61 @@ async fn main() -> anyhow::Result<()> {
                 report.created, report.updated, report.unchanged
             );
         }
+        Command::Import {
+            store,
+            payer,
+            concurrency,
+            max_bundle_entries,
+            paths,
+        } => {
+            let files = fhird::import::input_files(&paths)?;
+            let total: u64 = files
+                .iter()
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum();
+            let store = store::open(&store).await?;
+            let limits = Limits {
+                max_bundle_entries,
+                ..Limits::default()
+            };
+            let fhir = std::sync::Arc::new(fhird::interactions::Fhir::new(
+                store.clone(),
+                "http://localhost:8080",
+                limits,
+            ));
+            let partition = match payer {
+                None => fhird::partition::Partition::Default,
+                Some(id) => fhir
+                    .payer_partition(&id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message()))?,
+            };
+            let bar = std::sync::Arc::new(ImportBar::new(total, files.len()));
+            let report =
+                fhird::import::import(fhir, partition, files, concurrency, bar.clone()).await;
+            bar.bar.finish_and_clear();
+            store.close().await;
+            let report = report?;
+            println!(
+                "imported {} resources from {} files ({} Bundles) in {:.1} s: {:.0} resources/s; {} failed",
+                report.resources,
+                report.files,
+                report.bundles,
+                report.seconds,
+                report.per_second(),
+                report.failed
+            );
+            for f in report.failures.iter().take(50) {
+                println!("  failed {}: {}", f.source, f.reason);
+            }
+            if report.failures.len() > 50 {
+                println!("  … and {} more failures", report.failures.len() - 50);
+            }
+            if report.failed > 0 {
+                std::process::exit(1);
+            }
+        }
         Command::Capability { base_url } => {
             let cs = fhird::fhir::capability::capability_statement(&format!(
                 "{}/fhir",
@@ -127,4 +200,40 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The progress bar of `fhird import`: bytes of input done, resources loaded and their rate.
+struct ImportBar {
+    bar: indicatif::ProgressBar,
+    resources: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
+}
+
+impl ImportBar {
+    fn new(total_bytes: u64, files: usize) -> ImportBar {
+        let bar = indicatif::ProgressBar::new(total_bytes);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("{files} files"));
+        ImportBar {
+            bar,
+            resources: Default::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl fhird::import::Progress for ImportBar {
+    fn advance(&self, bytes: u64, resources: u64) {
+        use std::sync::atomic::Ordering;
+        let n = self.resources.fetch_add(resources, Ordering::Relaxed) + resources;
+        let rate = n as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        self.bar.inc(bytes);
+        self.bar.set_message(format!("{n} resources, {rate:.0}/s"));
+    }
 }
