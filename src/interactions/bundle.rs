@@ -231,8 +231,12 @@ impl Fhir {
         let shells: Vec<Value> = entries
             .iter()
             .filter_map(|e| {
-                let mut e = e.as_object().cloned().unwrap_or_default();
-                e.remove("resource");
+                let e: Map<String, Value> = e
+                    .as_object()?
+                    .iter()
+                    .filter(|(k, _)| *k != "resource")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 // An entry with nothing but a resource fails on its own, below.
                 (!e.is_empty()).then_some(Value::Object(e))
             })

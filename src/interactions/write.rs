@@ -232,7 +232,7 @@ impl Fhir {
                 .map_err(at(i))?;
             plans[i] = Some(plan);
         }
-        let plans: Vec<Plan> = plans.into_iter().flatten().collect();
+        let mut plans: Vec<Plan> = plans.into_iter().flatten().collect();
 
         // Every resource changes at most once in a set (http.html#trules: overlapping
         // identities fail the transaction).
@@ -263,9 +263,9 @@ impl Fhir {
         }
 
         let mut bodies: Vec<Option<Value>> = plans
-            .iter()
+            .iter_mut()
             .map(|plan| match plan {
-                Plan::Put { body, .. } => Some(Value::Object(body.clone())),
+                Plan::Put { body, .. } => Some(Value::Object(std::mem::take(body))),
                 _ => None,
             })
             .collect();
