@@ -7,6 +7,7 @@ pub mod element_types;
 pub mod fhirpath;
 pub mod instant;
 pub mod outcome;
+pub mod patch;
 pub mod payer;
 pub mod primitives;
 pub mod resource;
