@@ -9,8 +9,9 @@
 //! FHIRPath Patch limitations: paths are the subset `Expression::locate` follows (member
 //! steps, choice elements, indexers, `where`, `first`, `last`, `extension(url)`, `ofType`,
 //! `as`); a primitive's id and extensions (`_birthDate`) can be set with the value
-//! (`_valueDate` beside `valueDate`), are kept in step when list items move and are dropped
-//! with the primitive, but cannot be patched on their own (no path reaches them).
+//! (`_valueDate` beside `valueDate`), are kept in step when list items move, and go with
+//! the value when it is deleted or replaced (a replace without `_valueX` leaves none); they
+//! cannot be patched on their own (no path reaches them).
 
 mod fhirpath_patch;
 mod json_patch;
