@@ -79,7 +79,7 @@ pub(crate) fn type_matches(ty: &str, spec: &str) -> bool {
     }
 }
 
-fn is_type_name(name: &str) -> bool {
+pub(crate) fn is_type_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
@@ -480,7 +480,7 @@ pub(crate) fn reference_type(reference: &str) -> Option<&'static str> {
 
 /// Truth value of a collection (FHIRPath singleton evaluation): empty → unknown, one boolean →
 /// itself, any other single item → true.
-fn truth(items: &[TItem<'_>]) -> Result<Option<bool>, FhirPathError> {
+pub(crate) fn truth(items: &[TItem<'_>]) -> Result<Option<bool>, FhirPathError> {
     match items {
         [] => Ok(None),
         [one] => Ok(Some(one.value.as_bool().unwrap_or(true))),
@@ -562,7 +562,7 @@ fn push_children<'a>(
     }
 }
 
-fn guess_type(v: &Value) -> &'static str {
+pub(crate) fn guess_type(v: &Value) -> &'static str {
     match v {
         Value::Bool(_) => "boolean",
         Value::Number(_) => "decimal",

@@ -7,14 +7,19 @@
 //! `empty`, `not`, `first`, `last`, `count`, `hasValue`, `resolve` (to a placeholder of the
 //! referenced type, for `resolve() is T`), `extension(url)`, indexers, `%resource`, `$this`,
 //! string/number/boolean literals. Anything else fails to parse.
+//!
+//! [`Expression::locate`] gives, for the path subset FHIRPath Patch uses, where each selected
+//! item is in the resource (see `locate.rs`).
 
 mod eval;
 mod lexer;
+mod locate;
 mod parser;
 
 use serde_json::Value;
 
 pub(crate) use eval::TItem;
+pub use locate::{ElementRef, LocateError, Location, Step};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -111,6 +116,32 @@ impl Expression {
     ) -> Expression {
         let (root, selects) = eval::resolve_fields(root, eval::Statics { focus, resource });
         Expression { root, selects }
+    }
+
+    /// Where in `resource` the items this expression selects are, for changing them (FHIRPath
+    /// Patch). Only paths that [`Expression::check_locatable`] accepts can be located.
+    pub fn locate(&self, resource: &Value) -> Result<Vec<Location>, LocateError> {
+        locate::locate(&self.root, resource)
+    }
+
+    /// Whether [`Expression::locate`] can follow this expression; why not otherwise.
+    pub fn check_locatable(&self) -> Result<(), String> {
+        locate::check(&self.root)
+    }
+
+    /// `a.b.name` as `a.b` and `name` (a bare `name` as `$this` and `name`); `None` when the
+    /// expression does not end with a member step.
+    pub fn split_last_member(&self) -> Option<(Expression, &str)> {
+        let (parent, name) = match &self.root {
+            parser::Node::Member(target, name) => ((**target).clone(), name),
+            parser::Node::Root(name) if !eval::is_type_name(name) => (parser::Node::This, name),
+            _ => return None,
+        };
+        let parent = Expression {
+            root: parent,
+            selects: None,
+        };
+        Some((parent, name.as_str()))
     }
 
     /// The FHIR type of every item the expression selects, when a specialised expression

@@ -282,3 +282,108 @@ fn specialised_expressions_resolve_steps_and_know_their_type() {
         "t"
     );
 }
+
+/// Steps, type and (parent type, element name) of each item `expr` selects.
+type Located = (Vec<Step>, String, Option<(String, String)>);
+
+fn located(expr: &str, resource: &Value) -> Vec<Located> {
+    Expression::parse(expr)
+        .unwrap_or_else(|e| panic!("{expr}: {e}"))
+        .locate(resource)
+        .unwrap_or_else(|e| panic!("{expr}: {e}"))
+        .into_iter()
+        .map(|l| {
+            let element = l.element.map(|e| (e.parent_type.to_string(), e.name));
+            (l.steps, l.type_name.to_string(), element)
+        })
+        .collect()
+}
+
+fn key(k: &str) -> Step {
+    Step::Key(k.into())
+}
+
+#[test]
+fn locate_gives_the_json_location_of_each_item() {
+    let p = patient();
+    let el = |parent: &str, name: &str| Some((parent.to_string(), name.to_string()));
+    assert_eq!(
+        located("Patient.name[0].given", &p),
+        [
+            (
+                vec![key("name"), Step::Index(0), key("given"), Step::Index(0)],
+                "string".into(),
+                el("HumanName", "given")
+            ),
+            (
+                vec![key("name"), Step::Index(0), key("given"), Step::Index(1)],
+                "string".into(),
+                el("HumanName", "given")
+            ),
+        ]
+    );
+    assert_eq!(
+        located("Patient.deceased", &p),
+        [(
+            vec![key("deceasedBoolean")],
+            "boolean".into(),
+            el("Patient", "deceased")
+        )]
+    );
+    assert_eq!(located("Patient", &p), [(vec![], "Patient".into(), None)]);
+    let steps = |e: &str| -> Vec<Vec<Step>> { located(e, &p).into_iter().map(|l| l.0).collect() };
+    assert_eq!(
+        steps("Patient.telecom.where(system = 'email')"),
+        [vec![key("telecom"), Step::Index(1)]]
+    );
+    assert_eq!(
+        steps("Patient.telecom.last().value"),
+        [vec![key("telecom"), Step::Index(1), key("value")]]
+    );
+    assert_eq!(
+        steps("Patient.extension('http://e/b')"),
+        [vec![key("extension"), Step::Index(1)]]
+    );
+    assert_eq!(
+        steps("Patient.contained.ofType(Location)"),
+        [vec![key("contained"), Step::Index(0)]]
+    );
+    assert_eq!(steps("Patient.name.first().text"), Vec::<Vec<Step>>::new());
+    assert_eq!(steps("Observation.code"), Vec::<Vec<Step>>::new());
+    assert_eq!(steps("Patient.name[5]"), Vec::<Vec<Step>>::new());
+}
+
+#[test]
+fn locate_refuses_what_it_cannot_place() {
+    for e in [
+        "Patient.name | Patient.telecom",
+        "Patient.name.exists()",
+        "Patient.name.count()",
+        "Patient.name.given = 'x'",
+        "'x'",
+        "Patient.id is id",
+    ] {
+        let expr = Expression::parse(e).unwrap();
+        assert!(expr.check_locatable().is_err(), "{e}");
+        assert!(
+            matches!(expr.locate(&patient()), Err(LocateError::Invalid(_))),
+            "{e}"
+        );
+    }
+    let p = patient();
+    let eval_error = Expression::parse("Patient.name.where(given)")
+        .unwrap()
+        .locate(&p);
+    assert!(matches!(eval_error, Err(LocateError::Eval(_))));
+    let given = Expression::parse("Patient.name[0].given").unwrap();
+    let (parent, name) = given.split_last_member().unwrap();
+    assert_eq!(name, "given");
+    assert_eq!(
+        parent.locate(&p).unwrap()[0].steps,
+        [key("name"), Step::Index(0)]
+    );
+    assert!(Expression::parse("Patient.name.first()")
+        .unwrap()
+        .split_last_member()
+        .is_none());
+}
