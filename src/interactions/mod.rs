@@ -64,6 +64,10 @@ fn store_error(e: StoreError) -> FhirError {
             ErrorKind::Unavailable,
             format!("The database is unavailable, try again later ({m})"),
         ),
+        StoreError::TransactionTooLarge(m) => FhirError::new(
+            ErrorKind::TooLarge,
+            format!("The database cannot commit this many changes in one transaction ({m}); split the Bundle into smaller ones"),
+        ),
         StoreError::TooLarge(m) => FhirError::new(
             ErrorKind::TooLarge,
             format!("The resource is too large for this server's database: {m}"),

@@ -172,7 +172,7 @@ pub struct HistoryQuery {
     pub limit: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A precondition of a commit no longer held: someone else wrote first.
     #[error("the resource was changed concurrently")]
@@ -183,6 +183,9 @@ pub enum StoreError {
     /// The resource is larger than the backend can hold.
     #[error("too large to store: {0}")]
     TooLarge(String),
+    /// The commit as a whole is more than the database can hold in one transaction.
+    #[error("transaction too large: {0}")]
+    TransactionTooLarge(String),
     #[error("store failure: {0}")]
     Other(String),
 }

@@ -47,12 +47,14 @@ pub struct MongoStore {
     /// everything it writes in the server's cache until it commits, and many large ones at
     /// once fail for lack of cache (measured by Helios, see docs/mongodb.md).
     large_commits: tokio::sync::Semaphore,
+    /// The permits of `large_commits`: a commit that holds them all runs alone.
+    large_commit_permits: u32,
 }
 
 /// A commit of more writes than this is "large" (see `MongoStore::large_commits`).
 const LARGE_COMMIT: usize = 100;
 /// Large commits admitted at once unless `FHIRD_MONGO_MAX_LARGE_COMMITS` says otherwise.
-const DEFAULT_LARGE_COMMITS: usize = 4;
+const DEFAULT_LARGE_COMMITS: u32 = 4;
 
 const DUPLICATE_KEY: i32 = 11000;
 /// Bodies larger than this are stored compressed.
@@ -60,6 +62,7 @@ const COMPRESS_ABOVE: usize = 1024 * 1024;
 /// What one document may hold, leaving room for the other fields (MongoDB's limit is 16 MiB).
 const MAX_STORED_BODY: usize = 16 * 1024 * 1024 - 64 * 1024;
 const WRITE_CONFLICT: i32 = 112;
+const TRANSACTION_TOO_LARGE_FOR_CACHE: i32 = 388;
 /// Retries of a commit that lost a write conflict (see `commit`).
 const COMMIT_ATTEMPTS: u64 = 3;
 
@@ -71,6 +74,11 @@ fn classify(e: mongodb::error::Error) -> StoreError {
     };
     if matches!(code, Some(DUPLICATE_KEY) | Some(WRITE_CONFLICT)) {
         return StoreError::Conflict;
+    }
+    if code == Some(TRANSACTION_TOO_LARGE_FOR_CACHE) {
+        return StoreError::TransactionTooLarge(
+            "it does not fit the storage engine's cache".into(),
+        );
     }
     if let ErrorKind::InsertMany(m) = &*e.kind {
         if m.write_errors
@@ -234,17 +242,17 @@ impl MongoStore {
         let client = Client::with_options(options)?;
         let db = client.database(&db_name);
         db.run_command(doc! {"ping": 1}).await?;
+        let large_commit_permits = std::env::var("FHIRD_MONGO_MAX_LARGE_COMMITS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &u32| n > 0)
+            .unwrap_or(DEFAULT_LARGE_COMMITS);
         Ok(MongoStore {
             client,
             db,
             ensured: Mutex::new(HashSet::new()),
-            large_commits: tokio::sync::Semaphore::new(
-                std::env::var("FHIRD_MONGO_MAX_LARGE_COMMITS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&n: &usize| n > 0)
-                    .unwrap_or(DEFAULT_LARGE_COMMITS),
-            ),
+            large_commits: tokio::sync::Semaphore::new(large_commit_permits as usize),
+            large_commit_permits,
             creating: tokio::sync::Mutex::new(()),
         })
     }
@@ -432,6 +440,29 @@ impl MongoStore {
         Ok(())
     }
 
+    /// Concurrent transactions that touch the same index keys (every resource shares
+    /// entries such as `{p: "gender", c: "female"}`) can abort each other with a transient
+    /// write conflict on some servers. Preconditions are re-checked in every attempt, so
+    /// retrying is safe: a real conflict fails again the same way.
+    async fn commit_retrying(
+        &self,
+        p: &Partition,
+        writes: &[Write],
+        guards: &[Guard],
+    ) -> StoreResult<()> {
+        let mut attempt = 0;
+        loop {
+            match self.try_commit(p, writes, guards).await {
+                Err(StoreError::Conflict) if attempt < COMMIT_ATTEMPTS => {
+                    attempt += 1;
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 8);
+                    tokio::time::sleep(Duration::from_millis(attempt * 2 + jitter)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
     async fn try_commit(
         &self,
         p: &Partition,
@@ -573,30 +604,23 @@ impl Store for MongoStore {
         if !guards.is_empty() {
             self.ensure_guards(partition).await?;
         }
-        let _admitted = if writes.len() > LARGE_COMMIT {
-            Some(
-                self.large_commits
-                    .acquire()
+        let closing = |_| StoreError::Unavailable("the store is closing".into());
+        if writes.len() <= LARGE_COMMIT {
+            return self.commit_retrying(partition, &writes, &guards).await;
+        }
+        let admitted = self.large_commits.acquire().await.map_err(closing)?;
+        match self.commit_retrying(partition, &writes, &guards).await {
+            // Other large transactions in flight share the cache; alone, it may fit.
+            Err(StoreError::TransactionTooLarge(_)) if self.large_commit_permits > 1 => {
+                drop(admitted);
+                let _alone = self
+                    .large_commits
+                    .acquire_many(self.large_commit_permits)
                     .await
-                    .map_err(|_| StoreError::Unavailable("the store is closing".into()))?,
-            )
-        } else {
-            None
-        };
-        // Concurrent transactions that touch the same index keys (every resource shares
-        // entries such as `{p: "gender", c: "female"}`) can abort each other with a transient
-        // write conflict on some servers. Preconditions are re-checked in every attempt, so
-        // retrying is safe: a real conflict fails again the same way.
-        let mut attempt = 0;
-        loop {
-            match self.try_commit(partition, &writes, &guards).await {
-                Err(StoreError::Conflict) if attempt < COMMIT_ATTEMPTS => {
-                    attempt += 1;
-                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 8);
-                    tokio::time::sleep(Duration::from_millis(attempt * 2 + jitter)).await;
-                }
-                result => return result,
+                    .map_err(closing)?;
+                self.commit_retrying(partition, &writes, &guards).await
             }
+            result => result,
         }
     }
 

@@ -255,7 +255,7 @@ fn commit_group(conn: &mut Connection, batch: &[Job]) -> Vec<StoreResult<bool>> 
         Ok(tx) => tx,
         Err(e) => {
             let e = other(e);
-            return batch.iter().map(|_| Err(copy_error(&e))).collect();
+            return batch.iter().map(|_| Err(e.clone())).collect();
         }
     };
     let mut results: Vec<StoreResult<bool>> = Vec::with_capacity(batch.len());
@@ -282,18 +282,9 @@ fn commit_group(conn: &mut Connection, batch: &[Job]) -> Vec<StoreResult<bool>> 
     }
     if let Err(e) = tx.commit() {
         let e = other(e);
-        return batch.iter().map(|_| Err(copy_error(&e))).collect();
+        return batch.iter().map(|_| Err(e.clone())).collect();
     }
     results
-}
-
-fn copy_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Conflict => StoreError::Conflict,
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::TooLarge(m) => StoreError::TooLarge(m.clone()),
-        StoreError::Other(m) => StoreError::Other(m.clone()),
-    }
 }
 
 /// Checks each write's precondition and applies it; the caller owns the transaction.
