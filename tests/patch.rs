@@ -67,6 +67,43 @@ async fn json_patch(s: &TestServer) {
     let same = json!([{"op": "replace", "path": "/birthDate", "value": "1975-01-01"}]);
     let p = expect(patch(s, "Patient/jp", JSON_PATCH, &same, &[]).await, 200).await;
     assert_eq!(p["meta"]["versionId"], "2");
+    // Plain application/json: an array is a JSON Patch, an object a merge patch (RFC 7386).
+    let arr = json!([{"op": "add", "path": "/gender", "value": "male"}]);
+    let p = expect(
+        patch(s, "Patient/jp", "application/json", &arr, &[]).await,
+        200,
+    )
+    .await;
+    assert_eq!(p["gender"], "male");
+    let merge = json!({"gender": null, "active": true});
+    let p = expect(
+        patch(s, "Patient/jp", "application/merge-patch+json", &merge, &[]).await,
+        200,
+    )
+    .await;
+    assert!(p.get("gender").is_none());
+    assert_eq!(p["active"], true);
+    assert_eq!(p["meta"]["versionId"], "4");
+    let p = expect(
+        patch(
+            s,
+            "Patient/jp",
+            "application/json",
+            &json!({"active": false}),
+            &[],
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(p["active"], false);
+    let bad = json!({"birthDate": "soon"});
+    expect_outcome(
+        patch(s, "Patient/jp", "application/merge-patch+json", &bad, &[]).await,
+        422,
+        "birthDate",
+    )
+    .await;
 }
 
 async fn fhirpath_patch(s: &TestServer) {

@@ -20,6 +20,7 @@ on_both_stores!(
     conditional_delete_single_and_multiple,
     concurrent_conditional_creates_make_one,
     concurrent_conditional_transactions_make_one,
+    concurrent_large_transactions_all_commit,
     bundle_limits_and_bad_bundles,
     official_example_transactions,
     payer_partition_transaction,
@@ -611,6 +612,50 @@ async fn concurrent_conditional_transactions_make_one(s: &TestServer) {
     );
     let p = patients.into_iter().next().unwrap();
     assert_eq!(count(s, &format!("Observation?subject={p}")).await, 8);
+}
+
+/// More large transactions at once than the MongoDB store admits together (4): every one
+/// commits; none fails for lack of database cache or a write conflict.
+async fn concurrent_large_transactions_all_commit(s: &TestServer) {
+    let mut tasks = Vec::new();
+    for t in 0..6 {
+        let client = s.client.clone();
+        let url = s.base.clone();
+        let mut entries = vec![post_entry(
+            "urn:uuid:pat",
+            patient(&format!("Big{t}"), &format!("big-{t}")),
+        )];
+        for i in 0..150 {
+            entries.push(post_entry(
+                &format!("urn:uuid:o{i}"),
+                json!({"resourceType": "Observation", "status": "final",
+                       "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                       "subject": {"reference": "urn:uuid:pat"},
+                       "effectiveDateTime": format!("2020-01-{:02}", i % 28 + 1),
+                       "valueQuantity": {"value": i, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}}),
+            ));
+        }
+        let b = transaction(entries);
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .header("content-type", "application/fhir+json")
+                .body(serde_json::to_vec(&b).unwrap())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{}", &body[..body.len().min(500)]);
+    }
+    assert_eq!(
+        count(s, "Observation?code=http://loinc.org|8867-4").await,
+        900
+    );
 }
 
 async fn bundle_limits_and_bad_bundles(s: &TestServer) {

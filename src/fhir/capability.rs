@@ -99,7 +99,7 @@ pub fn capability_statement(base_url: &str) -> Value {
         "implementation": {"description": "fhird FHIR R4 server", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "application/json", "application/fhir+xml", "application/xml"],
-        "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml", "application/merge-patch+json"],
         "rest": [{
             "mode": "server",
             "resource": resources,

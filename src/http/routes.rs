@@ -86,6 +86,12 @@ async fn handle_request(app: Arc<App>, req: Request) -> Response<Body> {
         Err(e) => return error_response(&e, &Output::DEFAULT),
     };
     let path = parts.uri.path().to_string();
+    let has_body = parts.headers.contains_key(header::TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l.trim() != "0");
     let result = route(
         &app,
         &path,
@@ -98,7 +104,18 @@ async fn handle_request(app: Arc<App>, req: Request) -> Response<Body> {
     .await;
     match result {
         Ok(reply) => reply.into_response(&out),
-        Err(e) => error_response(&e, &out),
+        Err(e) => {
+            let mut response = error_response(&e, &out);
+            // The request body may not have been read (a refusal can come before it): the
+            // connection cannot be reused, and the client should know before it tries.
+            if has_body {
+                response.headers_mut().insert(
+                    header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            response
+        }
     }
 }
 
@@ -527,19 +544,26 @@ async fn write(app: &App, ctx: &Ctx, rt: &str, op: Op) -> FhirResult<Reply> {
     Ok(outcome_reply(app, ctx, outcome))
 }
 
+/// `POST [type]`, conditional with `If-None-Exist`, or with the criteria in the query
+/// (`POST [type]?identifier=…`, as fhirpy's `get_or_create` sends them).
 async fn create(app: &App, ctx: &Ctx, rt: &str, body: Body) -> FhirResult<Reply> {
-    reject_params(ctx, "create")?;
-    let if_none_exist = match ctx.header(header::HeaderName::from_static("if-none-exist")) {
-        None => None,
-        Some(q) => {
-            let q = q.trim();
-            let q = q
-                .strip_prefix(&format!("{rt}?"))
-                .or_else(|| q.strip_prefix('?'))
-                .unwrap_or(q);
-            Some(Criteria::parse(rt, q, "If-None-Exist")?)
-        }
-    };
+    let params = ctx.interaction_params();
+    let if_none_exist =
+        match ctx.header(header::HeaderName::from_static("if-none-exist")) {
+            Some(_) if !params.is_empty() => return Err(FhirError::invalid(
+                "Give the conditional create's criteria in If-None-Exist or in the query, not both",
+            )),
+            Some(q) => {
+                let q = q.trim();
+                let q = q
+                    .strip_prefix(&format!("{rt}?"))
+                    .or_else(|| q.strip_prefix('?'))
+                    .unwrap_or(q);
+                Some(Criteria::parse(rt, q, "If-None-Exist")?)
+            }
+            None if params.is_empty() => None,
+            None => Some(Criteria::from_params(rt, params, "conditional create")?),
+        };
     let resource = read_resource(app, ctx, rt, body).await?;
     let op = Op::Create {
         resource,
@@ -579,21 +603,38 @@ async fn patch(app: &App, ctx: &Ctx, rt: &str, id: Option<&str>, body: Body) -> 
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let patch = if media == "application/json-patch+json" {
-        let bytes = read_body(app, ctx, body).await?;
-        PatchBody::Json(bytes)
-    } else {
-        let parameters = read_resource(app, ctx, "Parameters", body).await.map_err(|e| {
-            if e.kind == ErrorKind::UnsupportedMediaType {
-                FhirError::new(
-                    ErrorKind::UnsupportedMediaType,
-                    format!("PATCH takes application/json-patch+json (JSON Patch) or a FHIRPath Patch Parameters resource (application/fhir+json or application/fhir+xml), not '{media}'"),
-                )
+    let patch = match media.as_str() {
+        "application/json-patch+json" => PatchBody::Json(read_body(app, ctx, body).await?),
+        "application/merge-patch+json" => PatchBody::Merge(read_body(app, ctx, body).await?),
+        // Plain JSON: an array is a JSON Patch, a Parameters resource a FHIRPath Patch, any
+        // other object a merge patch.
+        "application/json" => {
+            let bytes = read_body(app, ctx, body).await?;
+            let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+            if first == Some(&b'[') {
+                PatchBody::Json(bytes)
+            } else if serde_json::from_slice::<serde_json::Value>(&bytes)
+                .is_ok_and(|v| v["resourceType"] == "Parameters")
+            {
+                let parameters = resource::parse_json(&bytes, Some("Parameters"))?;
+                PatchBody::FhirPath(serde_json::Value::Object(parameters.body))
             } else {
-                e
+                PatchBody::Merge(bytes)
             }
-        })?;
-        PatchBody::FhirPath(serde_json::Value::Object(parameters.body))
+        }
+        _ => {
+            let parameters = read_resource(app, ctx, "Parameters", body).await.map_err(|e| {
+                if e.kind == ErrorKind::UnsupportedMediaType {
+                    FhirError::new(
+                        ErrorKind::UnsupportedMediaType,
+                        format!("PATCH takes application/json-patch+json (JSON Patch), a FHIRPath Patch Parameters resource (application/fhir+json or application/fhir+xml) or application/merge-patch+json, not '{media}'"),
+                    )
+                } else {
+                    e
+                }
+            })?;
+            PatchBody::FhirPath(serde_json::Value::Object(parameters.body))
+        }
     };
     let op = Op::Patch {
         target,

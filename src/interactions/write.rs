@@ -38,6 +38,8 @@ pub enum PatchBody {
     Json(Bytes),
     /// A FHIRPath Patch `Parameters` resource.
     FhirPath(Value),
+    /// `application/merge-patch+json` (RFC 7386; not FHIR, but what some clients send).
+    Merge(Bytes),
 }
 
 #[derive(Debug)]
@@ -595,6 +597,7 @@ fn patched(current: &Version, patch: &PatchBody) -> FhirResult<Map<String, Value
     let after = match patch {
         PatchBody::Json(doc) => crate::fhir::patch::apply_json_patch(&before, doc)?,
         PatchBody::FhirPath(params) => crate::fhir::patch::apply_fhirpath_patch(&before, params)?,
+        PatchBody::Merge(doc) => crate::fhir::patch::apply_merge_patch(&before, doc)?,
     };
     if after.get("id") != before.get("id") {
         return Err(FhirError::at(

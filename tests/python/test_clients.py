@@ -8,7 +8,10 @@
 Raw ``requests`` calls are used only where a client has no helper or hides what is
 being checked (exact decimal text, ETag headers, history paging, status codes).
 
-Search and transactions are not exercised: the server does not implement them yet.
+* Writes beyond CRUD: a transaction Bundle posted with ``fhirpy``'s ``execute`` and read
+  back into ``fhirclient``'s strict Bundle model; ``fhirpy``'s conditional helpers
+  (``get_or_create``, search-set ``update`` and ``delete``) and its partial update
+  (``resource.patch``, sent as a merge patch).
 """
 
 import asyncio
@@ -730,3 +733,104 @@ def test_smart_update_creates_with_client_id(smart_server, uid):
     assert answer["id"] == p.id
     assert answer["meta"]["versionId"] == "1"
     assert Patient.read(p.id, smart_server).name[0].family == f"Smart-{uid[:8]}-Ñuñez-山田"
+
+
+# ---------------------------------------------------------------------------
+# transactions, conditional interactions and patch through the clients
+# ---------------------------------------------------------------------------
+
+
+def test_transaction_bundle_through_both_clients(fhirpy_client, smart_server, uid):
+    from fhirclient.models.bundle import Bundle
+
+    pat, obs = f"urn:uuid:{uid}", "urn:uuid:00000000-0000-4000-8000-000000000001"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": obs,
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+                    "subject": {"reference": pat},
+                    "valueQuantity": {"value": 72.50, "unit": "kg"},
+                },
+                "request": {"method": "POST", "url": "Observation"},
+            },
+            {
+                "fullUrl": pat,
+                "resource": dict(_patient(fhirpy_client, uid).serialize()),
+                "request": {"method": "POST", "url": "Patient"},
+            },
+        ],
+    }
+    response = fhirpy_client.execute("", method="post", data=bundle)
+    # the transaction-response loads into the strict 4.0.1 model
+    parsed = Bundle(json.loads(json.dumps(response)))
+    assert parsed.type == "transaction-response"
+    assert [e.response.status for e in parsed.entry] == ["201 Created", "201 Created"]
+    patient_ref = parsed.entry[1].response.location.split("/_history")[0]
+    obs_id = parsed.entry[0].response.location.split("/")[1]
+
+    observation = fhirpy_client.get("Observation", obs_id)
+    assert observation["subject"]["reference"] == patient_ref
+    found = fhirpy_client.resources("Observation").search(subject=patient_ref).fetch_all()
+    assert [o["id"] for o in found] == [obs_id]
+
+
+def test_fhirpy_conditional_helpers(fhirpy_client, uid):
+    ident = f"urn:fhird:pytest|{uid}"
+    search = fhirpy_client.resources("Patient").search(identifier=ident)
+
+    first, created = search.get_or_create(_patient(fhirpy_client, uid))
+    assert created
+    again, created = search.get_or_create(_patient(fhirpy_client, uid))
+    assert not created
+    assert again["id"] == first["id"]
+
+    changed = _patient(fhirpy_client, uid, gender="female")
+    updated, created = search.update(changed)
+    assert not created
+    assert updated["id"] == first["id"]
+    assert updated["meta"]["versionId"] == "2"
+    assert updated["gender"] == "female"
+
+    # a partial update: fhirpy sends the changed fields as a merge patch
+    patient = fhirpy_client.reference("Patient", first["id"]).to_resource()
+    patient.patch(active=False)
+    reread = fhirpy_client.get("Patient", first["id"])
+    assert reread["active"] is False
+    assert reread["gender"] == "female"
+    assert reread["meta"]["versionId"] == "3"
+
+    search.delete()
+    # (fhirpy's count() sends Aidbox's _totalMethod, which a strict server refuses)
+    assert search.fetch_all() == []
+    with pytest.raises(ResourceNotFound):
+        fhirpy_client.get("Patient", first["id"])
+
+
+def test_conditional_create_races_make_one_resource(fhirpy_client, base_url, uid):
+    ident = f"urn:fhird:pytest|race-{uid}"
+
+    async def race():
+        client = AsyncFHIRClient(base_url)
+        search = client.resources("Patient").search(identifier=ident)
+
+        async def one(i):
+            p = client.resource(
+                "Patient",
+                identifier=[{"system": "urn:fhird:pytest", "value": f"race-{uid}"}],
+                name=[{"family": f"Racer{i}"}],
+            )
+            res, created = await search.get_or_create(p)
+            return res["id"], created
+
+        return await asyncio.gather(*(one(i) for i in range(8)))
+
+    results = asyncio.run(race())
+    assert sum(1 for _, created in results if created) == 1, results
+    assert len({pid for pid, _ in results}) == 1, results
+    assert len(fhirpy_client.resources("Patient").search(identifier=ident).fetch_all()) == 1

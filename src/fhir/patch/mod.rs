@@ -1,5 +1,5 @@
 //! The bodies of a PATCH interaction applied to a resource held as JSON: JSON Patch
-//! (RFC 6902) and FHIRPath Patch (a `Parameters` resource).
+//! (RFC 6902), FHIRPath Patch (a `Parameters` resource) and JSON Merge Patch (RFC 7386).
 //!
 //! Pure functions from (resource, patch) to the patched resource or an error. A malformed
 //! patch is `Invalid` (400), a well-formed one that does not fit this resource is
@@ -15,12 +15,14 @@
 
 mod fhirpath_patch;
 mod json_patch;
+mod merge_patch;
 mod operation;
 mod tree;
 mod value;
 
 pub use self::fhirpath_patch::apply_fhirpath_patch;
 pub use self::json_patch::apply_json_patch;
+pub use self::merge_patch::apply_merge_patch;
 
 #[cfg(test)]
 mod tests;
