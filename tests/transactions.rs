@@ -91,11 +91,24 @@ async fn transaction_resolves_full_urls(s: &TestServer) {
             doc,
             json!({"resourceType": "Binary", "contentType": "text/plain", "data": "aGVsbG8="}),
         ),
+        post_entry(
+            "urn:oid:1.2.840.113619.2.62.994044785528.114289542805",
+            json!({"resourceType": "Provenance", "recorded": "2020-01-01T00:00:00Z",
+                   "target": [{"reference": pat}],
+                   "agent": [{"who": {"reference": "urn:oid:1.2.840.113619.2.62.994044785528.2"}}]}),
+        ),
+        post_entry(
+            "urn:oid:1.2.840.113619.2.62.994044785528.2",
+            json!({"resourceType": "Device", "status": "active"}),
+        ),
     ]);
     let r = expect(s.post("", &b).await, 200).await;
     assert_eq!(r["type"], "transaction-response");
-    assert_eq!(statuses(&r), ["201 Created"; 4]);
+    assert_eq!(statuses(&r), ["201 Created"; 6]);
     let entries = r["entry"].as_array().unwrap();
+    let prov = expect(s.get(&located(&entries[4])).await, 200).await;
+    assert_eq!(prov["agent"][0]["who"]["reference"], located(&entries[5]));
+    assert_eq!(prov["target"][0]["reference"], located(&entries[2]));
     // Minimal by default: no resource bodies, but etag and lastModified.
     assert!(entries[0].get("resource").is_none());
     assert_eq!(entries[0]["response"]["etag"], "W/\"1\"");
