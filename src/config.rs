@@ -42,10 +42,10 @@ impl Server {
             .map(|u| u.trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("http://localhost:{port}"));
         let store = store::open(store_spec).await?;
-        let app = Arc::new(App {
-            fhir: Fhir::new(store.clone(), &root_url, fhir_limits),
+        let app = Arc::new(App::new(
+            Fhir::new(store.clone(), &root_url, fhir_limits),
             limits,
-        });
+        ));
         Ok(Server {
             root_url,
             listener,

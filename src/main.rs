@@ -40,6 +40,10 @@ enum Command {
         /// Seconds a client has to send a request's headers, and again its body.
         #[arg(long, env = "FHIRD_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
         request_timeout_secs: u64,
+        /// Request bodies all requests may hold in memory at once (bytes); uploads beyond it
+        /// wait (503 after the request timeout).
+        #[arg(long, env = "FHIRD_MAX_INFLIGHT_BODY_BYTES", default_value_t = HttpLimits::default().max_inflight_body_bytes)]
+        max_inflight_body_bytes: usize,
         /// Most entries in one batch or transaction Bundle (413 above it).
         #[arg(long, env = "FHIRD_MAX_BUNDLE_ENTRIES", default_value_t = Limits::default().max_bundle_entries)]
         max_bundle_entries: usize,
@@ -94,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
             base_url,
             max_body_bytes,
             request_timeout_secs,
+            max_inflight_body_bytes,
             max_bundle_entries,
             max_conditional_delete,
         } => {
@@ -101,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
                 max_body_bytes,
                 body_timeout: Duration::from_secs(request_timeout_secs),
                 header_timeout: Duration::from_secs(request_timeout_secs),
+                max_inflight_body_bytes,
                 ..HttpLimits::default()
             };
             let listener = tokio::net::TcpListener::bind(&listen).await?;

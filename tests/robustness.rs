@@ -147,6 +147,52 @@ async fn oversized_bodies_are_refused_without_reading_them_whole() {
     s.stop().await;
 }
 
+/// Many large uploads at once share a bounded memory budget: a request whose body does not
+/// fit waits for the others (here: until the stalled ones time out), requests without a body
+/// are not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_share_a_bounded_budget() {
+    let s = TestServer::sqlite_with(HttpLimits {
+        max_inflight_body_bytes: 2 * 1024 * 1024,
+        ..short_timeouts()
+    })
+    .await;
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let addr = addr_of(&s);
+        holders.push(tokio::task::spawn_blocking(move || {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            c.write_all(
+                b"POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: 1048576\r\n\r\n{",
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            let _ = c.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    expect(s.get("metadata").await, 200).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "a GET waited for the body budget"
+    );
+    let started = Instant::now();
+    let r = s.post("Patient", &json!({"resourceType": "Patient"})).await;
+    let waited = started.elapsed();
+    expect(r, 201).await;
+    assert!(
+        waited >= Duration::from_millis(400),
+        "the upload did not wait: {waited:?}"
+    );
+    for h in holders {
+        assert!(h.await.unwrap().starts_with("HTTP/1.1 408"));
+    }
+    s.stop().await;
+}
+
 /// The real binary, started on a store.
 struct Fhird {
     child: Child,

@@ -20,6 +20,10 @@ pub struct HttpLimits {
     pub header_timeout: Duration,
     /// Concurrent connections; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// Request bodies all requests together may hold in memory at once; a request whose body
+    /// does not fit waits (up to `body_timeout`, then 503), so many large uploads at once
+    /// cannot exhaust memory. A body of unknown length counts as `max_body_bytes`.
+    pub max_inflight_body_bytes: usize,
 }
 
 impl Default for HttpLimits {
@@ -29,6 +33,7 @@ impl Default for HttpLimits {
             body_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            max_inflight_body_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -36,6 +41,23 @@ impl Default for HttpLimits {
 pub struct App {
     pub fhir: Fhir,
     pub limits: HttpLimits,
+    /// The in-flight body budget (`HttpLimits::max_inflight_body_bytes`) in KiB.
+    bodies: Arc<tokio::sync::Semaphore>,
+    body_budget_kib: u32,
+}
+
+impl App {
+    pub fn new(fhir: Fhir, limits: HttpLimits) -> App {
+        let kib = (limits.max_inflight_body_bytes / 1024)
+            .clamp(1, u32::MAX as usize)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        App {
+            fhir,
+            limits,
+            bodies: Arc::new(tokio::sync::Semaphore::new(kib)),
+            body_budget_kib: kib as u32,
+        }
+    }
 }
 
 pub fn router(app: Arc<App>) -> Router {

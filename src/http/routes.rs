@@ -28,6 +28,8 @@ struct Ctx {
     headers: HeaderMap,
     params: Vec<(String, String)>,
     query: Option<String>,
+    /// The share of the in-flight body budget this request's body holds, until it is done.
+    body_share: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl Ctx {
@@ -158,6 +160,7 @@ async fn route(
         headers,
         params,
         query,
+        body_share: std::sync::Mutex::new(None),
     };
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     if let Some(first) = rest.first() {
@@ -371,15 +374,27 @@ async fn read_body(app: &App, ctx: &Ctx, body: Body) -> FhirResult<Bytes> {
             format!("The request body is larger than the limit of {limit} bytes"),
         )
     };
-    if let Some(len) = ctx
+    let declared = ctx
         .header(header::CONTENT_LENGTH)
-        .and_then(|l| l.parse::<usize>().ok())
-    {
-        if len > limit {
-            return Err(too_large());
-        }
+        .and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large());
     }
-    match tokio::time::timeout(app.limits.body_timeout, collect_limited(body, limit)).await {
+    let deadline = tokio::time::Instant::now() + app.limits.body_timeout;
+    // A body larger than the whole budget waits for all of it.
+    let kib =
+        (declared.unwrap_or(limit).div_ceil(1024).max(1)).min(app.body_budget_kib as usize) as u32;
+    let share = tokio::time::timeout_at(deadline, app.bodies.clone().acquire_many_owned(kib))
+        .await
+        .map_err(|_| {
+            FhirError::new(
+                ErrorKind::Unavailable,
+                "The server is receiving too many large request bodies at once; retry shortly",
+            )
+        })?
+        .map_err(|_| FhirError::new(ErrorKind::Unavailable, "The server is shutting down"))?;
+    *ctx.body_share.lock().unwrap_or_else(|e| e.into_inner()) = Some(share);
+    match tokio::time::timeout_at(deadline, collect_limited(body, limit)).await {
         Err(_) => Err(FhirError::new(
             ErrorKind::Timeout,
             format!(
