@@ -321,6 +321,13 @@ async fn transaction_if_none_exist_links_to_existing(s: &TestServer) {
 }
 
 async fn transaction_rejects_overlapping_writes(s: &TestServer) {
+    let twin = |u: &str| {
+        json!({"fullUrl": u, "resource": patient("Twin", "twin-1"),
+               "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=http://example.org/mrn|twin-1"}})
+    };
+    let b = transaction(vec![twin("urn:uuid:t1"), twin("urn:uuid:t2")]);
+    expect_outcome(s.post("", &b).await, 400, "Bundle.entry[1]").await;
+    assert_eq!(count(s, "Patient").await, 0);
     let b = transaction(vec![
         json!({"resource": {"resourceType": "Patient", "id": "twice"}, "request": {"method": "PUT", "url": "Patient/twice"}}),
         json!({"resource": {"resourceType": "Patient", "id": "twice", "active": true}, "request": {"method": "PUT", "url": "Patient/twice"}}),

@@ -226,12 +226,23 @@ impl Fhir {
         order.sort_by_key(|&i| phase(&requests[i].op));
 
         let mut plans: Vec<Option<Plan>> = (0..requests.len()).map(|_| None).collect();
-        let mut guards = Vec::new();
+        let mut guards: Vec<Guard> = Vec::new();
         for &i in &order {
+            let before = guards.len();
             let plan = self
                 .plan(p, &requests[i], &mut guards)
                 .await
                 .map_err(at(i))?;
+            // Two creates on the same criteria in one set would each find nothing and make
+            // two resources (and their guard can be bumped only once).
+            if let Some(g) = guards.get(before) {
+                if guards[..before].iter().any(|h| h.key == g.key) {
+                    return Err(at(i)(FhirError::invalid(format!(
+                        "Another entry of this transaction already creates a resource conditionally on '{}'",
+                        g.key
+                    ))));
+                }
+            }
             plans[i] = Some(plan);
         }
         let mut plans: Vec<Plan> = plans.into_iter().flatten().collect();
