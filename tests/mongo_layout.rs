@@ -64,6 +64,25 @@ async fn each_payer_has_collections_of_its_own() {
     assert_eq!(current.get_i64("v").unwrap(), 2);
     assert!(current.get("res").unwrap().as_null().is_some(), "deleted");
 
+    // Index entries sit in one array per kind of value, so each is a key in one index only.
+    let org = db
+        .collection::<mongodb::bson::Document>("fhir.Organization")
+        .find_one(doc! {"_id": "PAYA"})
+        .await
+        .unwrap()
+        .unwrap();
+    let params = |array: &str| -> Vec<String> {
+        org.get_array(array)
+            .unwrap()
+            .iter()
+            .map(|e| e.as_document().unwrap().get_str("p").unwrap().to_string())
+            .collect()
+    };
+    assert!(params("xs").contains(&"name".to_string()), "{org}");
+    assert!(params("xt").contains(&"type".to_string()), "{org}");
+    assert!(params("xd").is_empty() && params("xu").is_empty(), "{org}");
+    assert!(org.get("ix").is_none(), "{org}");
+
     // History is served from indexes, not collection scans.
     let explain = db
         .run_command(doc! {"explain": {"find": "payer.PAYA.Patient.history", "filter": {"id": "member1"}, "sort": {"t": -1, "id": -1, "v": -1}}})

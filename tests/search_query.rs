@@ -748,24 +748,41 @@ fn composite_wrong_part_count() {
 
 #[test]
 fn missing_on_every_type() {
-    for (rt, key, param) in [
-        ("Patient", "name:missing", "name"),
-        ("Patient", "gender:missing", "gender"),
-        ("Patient", "birthdate:missing", "birthdate"),
-        ("Observation", "subject:missing", "subject"),
-        ("Observation", "value-quantity:missing", "value-quantity"),
-        ("RiskAssessment", "probability:missing", "probability"),
-        ("ValueSet", "url:missing", "url"),
+    for (rt, key, param, kind) in [
+        ("Patient", "name:missing", "name", ParamType::String),
+        ("Patient", "gender:missing", "gender", ParamType::Token),
+        ("Patient", "birthdate:missing", "birthdate", ParamType::Date),
+        (
+            "Observation",
+            "subject:missing",
+            "subject",
+            ParamType::Reference,
+        ),
+        (
+            "Observation",
+            "value-quantity:missing",
+            "value-quantity",
+            ParamType::Quantity,
+        ),
+        (
+            "RiskAssessment",
+            "probability:missing",
+            "probability",
+            ParamType::Number,
+        ),
+        ("ValueSet", "url:missing", "url", ParamType::Uri),
         (
             "Observation",
             "code-value-quantity:missing",
             "code-value-quantity",
+            ParamType::Composite,
         ),
     ] {
         assert_eq!(
             cond(rt, key, "true"),
             Cond::Missing {
                 param: s(param),
+                kind,
                 missing: true
             }
         );
@@ -774,6 +791,7 @@ fn missing_on_every_type() {
         cond("Patient", "name:missing", "false"),
         Cond::Missing {
             param: s("name"),
+            kind: ParamType::String,
             missing: false
         }
     );
@@ -1651,6 +1669,7 @@ fn missing_and_identifier_inside_a_chain() {
                 s("Patient"),
                 leaf(Cond::Missing {
                     param: s("organization"),
+                    kind: ParamType::Reference,
                     missing: true
                 })
             )],

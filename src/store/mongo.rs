@@ -441,7 +441,7 @@ impl MongoStore {
     }
 
     /// Concurrent transactions that touch the same index keys (every resource shares
-    /// entries such as `{p: "gender", c: "female"}`) can abort each other with a transient
+    /// entries such as `{p: "gender", c: "female"}` in `xt`) can abort each other with a transient
     /// write conflict on some servers. Preconditions are re-checked in every attempt, so
     /// retrying is safe: a real conflict fails again the same way.
     async fn commit_retrying(
@@ -742,7 +742,11 @@ impl Store for MongoStore {
             let mut cursor = self
                 .current_coll(partition, rt)
                 .find(doc! {"_id": {"$in": ids}})
-                .projection(doc! {"ix": 0, "so": 0})
+                .projection({
+                    let mut p = mongo_search::without_entries();
+                    p.insert("so", 0);
+                    p
+                })
                 .await
                 .map_err(classify)?;
             while cursor.advance().await.map_err(classify)? {
@@ -765,12 +769,19 @@ impl Store for MongoStore {
         version: u64,
         index: Vec<crate::fhir::search::IndexEntry>,
     ) -> StoreResult<bool> {
-        // `ix` and `so` are replaced whole, so entries of parameters that no longer exist go.
+        // A collection written by an older build may lack the indexes the queries now hint.
+        self.ensure_indexes(partition, resource_type).await?;
+        // The entry arrays and `so` are replaced whole, so entries of parameters that no
+        // longer exist go. `ix`, the one entry array of builds before the per-kind arrays, is
+        // dropped, so `$reindex` also brings such documents to the current layout.
         let mut fields = Document::new();
         mongo_search::add_index_fields(&mut fields, &index);
         let r = self
             .current_coll(partition, resource_type)
-            .update_one(doc! {"_id": id, "v": version as i64}, doc! {"$set": fields})
+            .update_one(
+                doc! {"_id": id, "v": version as i64},
+                doc! {"$set": fields, "$unset": {"ix": ""}},
+            )
             .await
             .map_err(classify)?;
         Ok(r.matched_count == 1)

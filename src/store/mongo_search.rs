@@ -1,36 +1,146 @@
 //! Search on MongoDB with the attribute pattern (DESIGN.md §3): a current document carries its
-//! index entries in `ix: [{p: param, …short typed fields}]` and its per-parameter sort values in
-//! `so: {param: {a: ascending, d: descending}}`; queries use `$elemMatch` on `ix`, served by a
-//! few multikey compound indexes that all start with `ix.p`.
+//! index entries in one array per kind of value (`xs` strings, `xt` tokens, `xd` dates, `xn`
+//! numbers and quantities, `xr` references, `xu` uris), each entry `{p: param, …short typed
+//! fields}`, and its per-parameter sort values in `so: {param: {a: ascending, d: descending}}`.
+//! Queries use `$elemMatch` on the array of the condition's kind, served by that array's
+//! multikey compound index, which starts with `<array>.p`.
 //!
 //! Entry fields: string `n` (normalised), `e` (exact); token `c` code, `s` system, `tx` text;
 //! date `lo`, `hi`; number `v`; quantity `v`, `s`, `c`, `un` (unit); reference `ri` id, `rt`
-//! type, `u` url, `rv` version; uri `u`; composite `x: [component entries]`.
+//! type, `u` url, `rv` version; uri `u`; composite `x: [component entries]` (in `xt`).
 
 use super::search_common::{
     self as common, date_pred, number_pred, prefix_upper_bound, Field, Key, KeyKind, KeyOp, Op,
     RangePred,
 };
+use crate::fhir::search::params::ParamType;
 use crate::fhir::search::query::{Cond, SortValue, StoreQuery, StringMode, SystemMatch, UriMode};
 use crate::fhir::search::values::normalize_string;
 use crate::fhir::search::{IndexEntry, IndexValue};
 use mongodb::bson::{doc, Bson, Document, Regex};
 use mongodb::IndexModel;
 
-/// The indexes of a current-version collection besides `_id`: 7, so 8 in all.
+/// The entry arrays of a current document, one per kind of value. A multikey index makes one
+/// key per element of the array it covers, so with a single array for every kind each entry
+/// was a key in all six indexes (missing fields index as null); with one array per kind an
+/// entry is a key in one index only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arr {
+    String,
+    Token,
+    Date,
+    Number,
+    Reference,
+    Uri,
+}
+
+const ARRAYS: [Arr; 6] = [
+    Arr::String,
+    Arr::Token,
+    Arr::Date,
+    Arr::Number,
+    Arr::Reference,
+    Arr::Uri,
+];
+
+impl Arr {
+    fn field(self) -> &'static str {
+        match self {
+            Arr::String => "xs",
+            Arr::Token => "xt",
+            Arr::Date => "xd",
+            Arr::Number => "xn",
+            Arr::Reference => "xr",
+            Arr::Uri => "xu",
+        }
+    }
+
+    /// The entry fields the array's index has after `p`: those that equality and range
+    /// conditions of its kind bound (`:text`, `:contains`, url-only references and composite
+    /// parts are bounded by `p` alone).
+    fn key_fields(self) -> &'static [&'static str] {
+        match self {
+            Arr::String => &["n"],
+            Arr::Token => &["c", "s"],
+            Arr::Date => &["lo", "hi"],
+            Arr::Number => &["v"],
+            Arr::Reference => &["ri", "rt"],
+            Arr::Uri => &["u"],
+        }
+    }
+
+    fn index_keys(self) -> Document {
+        let mut d = doc! {format!("{}.p", self.field()): 1};
+        for f in self.key_fields() {
+            d.insert(format!("{}.{f}", self.field()), 1);
+        }
+        d
+    }
+
+    /// Where the entries of a parameter of this type live. Composites (`{p, x: [parts]}`)
+    /// share the token array: no index field covers their parts, so any array's index bounds
+    /// them by `p` alone, and a seventh array would cost a seventh index. `special` parameters
+    /// have no entries; any array answers `:missing` for them.
+    fn of_kind(kind: ParamType) -> Arr {
+        match kind {
+            ParamType::String => Arr::String,
+            ParamType::Token | ParamType::Composite | ParamType::Special => Arr::Token,
+            ParamType::Date => Arr::Date,
+            ParamType::Number | ParamType::Quantity => Arr::Number,
+            ParamType::Reference => Arr::Reference,
+            ParamType::Uri => Arr::Uri,
+        }
+    }
+
+    /// Entries are placed by their value's kind and conditions look them up by theirs; the
+    /// two agree because extraction and query parsing both go by the parameter's type
+    /// (`{code}:identifier` / `{code}:of-type` entries and conditions are tokens on both sides).
+    fn of_value(v: &IndexValue) -> Arr {
+        Arr::of_kind(match v {
+            IndexValue::String { .. } => ParamType::String,
+            IndexValue::Token { .. } => ParamType::Token,
+            IndexValue::Date { .. } => ParamType::Date,
+            IndexValue::Number { .. } => ParamType::Number,
+            IndexValue::Quantity { .. } => ParamType::Quantity,
+            IndexValue::Reference { .. } => ParamType::Reference,
+            IndexValue::Uri { .. } => ParamType::Uri,
+            IndexValue::Composite(_) => ParamType::Composite,
+        })
+    }
+
+    /// The array a condition reads; `None` for conditions on stored columns (`_id`, `t`).
+    fn of_cond(cond: &Cond) -> Option<Arr> {
+        Some(match cond {
+            Cond::String { .. } => Arr::String,
+            Cond::Token { .. } | Cond::TokenText { .. } => Arr::Token,
+            Cond::Composite { .. } => Arr::of_kind(ParamType::Composite),
+            Cond::Date { .. } => Arr::Date,
+            Cond::Number { .. } | Cond::Quantity { .. } => Arr::Number,
+            Cond::Reference { .. } | Cond::ReferenceIn { .. } => Arr::Reference,
+            Cond::Uri { .. } => Arr::Uri,
+            Cond::Missing { kind, .. } => Arr::of_kind(*kind),
+            Cond::Id(_) | Cond::LastUpdated { .. } | Cond::IdIn(_) => return None,
+        })
+    }
+}
+
+/// The indexes of a current-version collection besides `_id`: one per entry array and
+/// `{t, _id}`, 7, so 8 in all.
 pub fn current_indexes() -> Vec<IndexModel> {
-    [
-        doc! {"ix.p": 1, "ix.c": 1, "ix.s": 1},
-        doc! {"ix.p": 1, "ix.n": 1},
-        doc! {"ix.p": 1, "ix.lo": 1, "ix.hi": 1},
-        doc! {"ix.p": 1, "ix.ri": 1, "ix.rt": 1},
-        doc! {"ix.p": 1, "ix.v": 1},
-        doc! {"ix.p": 1, "ix.u": 1},
-        doc! {"t": 1, "_id": 1},
-    ]
-    .into_iter()
-    .map(|keys| IndexModel::builder().keys(keys).build())
-    .collect()
+    ARRAYS
+        .iter()
+        .map(|a| a.index_keys())
+        .chain([doc! {"t": 1, "_id": 1}])
+        .map(|keys| IndexModel::builder().keys(keys).build())
+        .collect()
+}
+
+/// A projection that leaves out the entry arrays (results never need them).
+pub fn without_entries() -> Document {
+    ARRAYS
+        .iter()
+        .map(|a| (a.field().to_string(), Bson::Int32(0)))
+        .collect()
 }
 
 /// A parameter code as a field name of `so`: field names must not contain `.` or start
@@ -126,16 +236,16 @@ pub fn sort_value_of(b: Option<&Bson>) -> SortValue {
     }
 }
 
-/// Adds `ix` and `so` to a current-version document.
+/// Adds the entry arrays (all six, empty ones too, so that `$set`ting them in a reindex
+/// replaces every one) and `so` to a current-version document.
 pub fn add_index_fields(d: &mut Document, entries: &[IndexEntry]) {
-    let ix: Vec<Bson> = entries
-        .iter()
-        .map(|e| {
-            let mut x = doc! {"p": e.param.as_str()};
-            x.extend(value_doc(&e.value));
-            Bson::Document(x)
-        })
-        .collect();
+    // Indexed by `Arr as usize`, which is the order of `ARRAYS`.
+    let mut arrays: [Vec<Bson>; 6] = Default::default();
+    for e in entries {
+        let mut x = doc! {"p": e.param.as_str()};
+        x.extend(value_doc(&e.value));
+        arrays[Arr::of_value(&e.value) as usize].push(Bson::Document(x));
+    }
     let mut so = Document::new();
     for (param, a, dv) in common::param_sort_values(entries) {
         let mut s = Document::new();
@@ -147,7 +257,9 @@ pub fn add_index_fields(d: &mut Document, entries: &[IndexEntry]) {
         }
         so.insert(so_field(&param), s);
     }
-    d.insert("ix", ix);
+    for (a, entries) in ARRAYS.iter().zip(arrays) {
+        d.insert(a.field(), entries);
+    }
     d.insert("so", so);
 }
 
@@ -385,10 +497,10 @@ fn prefix_fields(d: Document, prefix: &str) -> Document {
         .collect()
 }
 
-fn elem_match(param: &str, test: Q) -> Q {
+fn elem_match(arr: Arr, param: &str, test: Q) -> Q {
     match test {
         Q::Nothing => Q::Nothing,
-        Q::All => Q::Doc(doc! {"ix.p": param}),
+        Q::All => Q::Doc(doc! {format!("{}.p", arr.field()): param}),
         Q::Doc(t) => {
             let mut inner = doc! {"p": param};
             if t.keys().any(|k| k == "p") {
@@ -396,7 +508,7 @@ fn elem_match(param: &str, test: Q) -> Q {
             } else {
                 inner.extend(t);
             }
-            Q::Doc(doc! {"ix": {"$elemMatch": inner}})
+            Q::Doc(doc! {arr.field(): {"$elemMatch": inner}})
         }
     }
 }
@@ -442,11 +554,18 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
                 "t".into()
             })
         }
-        Cond::Missing { param, missing } => Q::Doc(if *missing {
-            doc! {"ix.p": {"$ne": param.as_str()}}
-        } else {
-            doc! {"ix.p": param.as_str()}
-        }),
+        Cond::Missing {
+            param,
+            kind,
+            missing,
+        } => {
+            let path = format!("{}.p", Arr::of_kind(*kind).field());
+            Q::Doc(if *missing {
+                doc! {path: {"$ne": param.as_str()}}
+            } else {
+                doc! {path: param.as_str()}
+            })
+        }
         Cond::Composite { param, parts } => {
             let mut tests = Vec::new();
             for (i, part) in parts.iter().enumerate() {
@@ -462,7 +581,7 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
             if parts.is_empty() {
                 return Q::Nothing;
             }
-            elem_match(param, q_and(tests))
+            elem_match(Arr::of_kind(ParamType::Composite), param, q_and(tests))
         }
         _ => {
             let param = match cond {
@@ -477,9 +596,9 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
                 | Cond::Uri { param, .. } => param,
                 _ => return Q::Nothing,
             };
-            match entry_test(cond, now) {
-                Some(t) => elem_match(param, t),
-                None => Q::Nothing,
+            match (Arr::of_cond(cond), entry_test(cond, now)) {
+                (Some(arr), Some(t)) => elem_match(arr, param, t),
+                _ => Q::Nothing,
             }
         }
     }
@@ -581,13 +700,13 @@ pub fn pipeline(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Opti
     }
     stages.push(doc! {"$sort": sort});
     stages.push(doc! {"$limit": i64::try_from(query.limit).unwrap_or(i64::MAX)});
-    stages.push(doc! {"$project": {"ix": 0}});
+    stages.push(doc! {"$project": without_entries()});
     Some(stages)
 }
 
 /// The index to use when the order is by a parameter's sort value: no index provides that
 /// order, and a planner that must sort anyway may otherwise settle for a collection scan. The
-/// hint is the index of the first positive single-condition filter, whose `ix.p` prefix
+/// hint is the index of the first positive single-condition filter, whose `<array>.p` prefix
 /// always bounds the scan.
 pub fn hint(query: &StoreQuery, keys: &[Key]) -> Option<Document> {
     if !keys.iter().any(|k| k.nullable()) {
@@ -607,22 +726,13 @@ pub fn first_index(query: &StoreQuery) -> Option<Document> {
 }
 
 fn index_for(cond: &Cond) -> Option<Document> {
-    Some(match cond {
-        Cond::Id(_) | Cond::IdIn(_) => doc! {"_id": 1},
-        Cond::LastUpdated { .. } => doc! {"t": 1, "_id": 1},
-        Cond::String { .. } => doc! {"ix.p": 1, "ix.n": 1},
-        Cond::Token { .. } | Cond::TokenText { .. } | Cond::Composite { .. } => {
-            doc! {"ix.p": 1, "ix.c": 1, "ix.s": 1}
-        }
-        Cond::Missing { missing: false, .. } => doc! {"ix.p": 1, "ix.c": 1, "ix.s": 1},
-        Cond::Date { .. } => doc! {"ix.p": 1, "ix.lo": 1, "ix.hi": 1},
-        Cond::Number { .. } | Cond::Quantity { .. } => doc! {"ix.p": 1, "ix.v": 1},
-        Cond::Reference { id: Some(_), .. } | Cond::ReferenceIn { .. } => {
-            doc! {"ix.p": 1, "ix.ri": 1, "ix.rt": 1}
-        }
-        Cond::Reference { .. } | Cond::Uri { .. } => doc! {"ix.p": 1, "ix.u": 1},
-        Cond::Missing { missing: true, .. } => return None,
-    })
+    match cond {
+        Cond::Id(_) | Cond::IdIn(_) => Some(doc! {"_id": 1}),
+        Cond::LastUpdated { .. } => Some(doc! {"t": 1, "_id": 1}),
+        // Absence is not in any index.
+        Cond::Missing { missing: true, .. } => None,
+        _ => Arr::of_cond(cond).map(Arr::index_keys),
+    }
 }
 
 /// The sort values of a result document, in the order of the query's own sort keys.
@@ -655,6 +765,47 @@ mod tests {
     fn composite_parts_are_paths_into_one_entry() {
         let d = prefix_fields(doc! {"c": "x", "$or": [{"v": 1}]}, "x.0.");
         assert_eq!(d, doc! {"x.0.c": "x", "$or": [{"x.0.v": 1}]});
+    }
+
+    #[test]
+    fn each_entry_lands_in_the_array_of_its_kind_only() {
+        assert!(ARRAYS.iter().enumerate().all(|(i, a)| *a as usize == i));
+        let entry = |param: &str, value| IndexEntry {
+            param: param.into(),
+            value,
+        };
+        let token = IndexValue::Token {
+            system: Some("s".into()),
+            code: Some("c".into()),
+            text: None,
+        };
+        let mut d = Document::new();
+        add_index_fields(
+            &mut d,
+            &[
+                entry("gender", token.clone()),
+                entry("birthdate", IndexValue::Date { low: 1, high: 2 }),
+                entry(
+                    "combo",
+                    IndexValue::Composite(vec![token, IndexValue::Date { low: 1, high: 2 }]),
+                ),
+            ],
+        );
+        let len = |f: &str| d.get_array(f).unwrap().len();
+        assert_eq!(ARRAYS.map(|a| len(a.field())), [0, 2, 1, 0, 0, 0], "{d}");
+        assert_eq!(
+            d.get_array("xt").unwrap()[1],
+            Bson::Document(
+                doc! {"p": "combo", "x": [{"c": "c", "s": "s"}, {"lo": 1_i64, "hi": 2_i64}]}
+            )
+        );
+        // Every index starts with the `p` of its own array.
+        for (a, keys) in ARRAYS.iter().zip(current_indexes()) {
+            assert_eq!(
+                keys.keys.keys().next().unwrap(),
+                &format!("{}.p", a.field())
+            );
+        }
     }
 
     #[test]

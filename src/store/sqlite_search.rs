@@ -570,7 +570,7 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
             );
             sql.push(")");
         }
-        Cond::Missing { param, missing } => {
+        Cond::Missing { param, missing, .. } => {
             if *missing {
                 sql.push(
                     "NOT EXISTS (SELECT 1 FROM ix_present m WHERE m.seq = c.seq AND m.param = ",

@@ -137,8 +137,14 @@ pub enum Cond {
     /// Every component condition holds on the same composite entry. The components'
     /// `param` fields are the component index as text (`"0"`, `"1"`).
     Composite { param: String, parts: Vec<Cond> },
-    /// `:missing=true` (no entry for `param`) / `:missing=false` (at least one).
-    Missing { param: String, missing: bool },
+    /// `:missing=true` (no entry for `param`) / `:missing=false` (at least one). `kind` is the
+    /// parameter's type, which says where a store keeps its entries (MongoDB: one array per
+    /// kind of value).
+    Missing {
+        param: String,
+        kind: ParamType,
+        missing: bool,
+    },
     /// The resource's (type, id) is one of these (from `_has`).
     IdIn(Vec<(String, String)>),
 }

@@ -29,6 +29,7 @@ pub fn cond(
         };
         return Ok(Cond::Missing {
             param: param.code.clone(),
+            kind: param.kind,
             missing,
         });
     }
