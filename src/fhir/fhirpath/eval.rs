@@ -42,15 +42,48 @@ pub(crate) fn resource_item(resource: &Value) -> TItem<'_> {
 fn boolean<'a>(b: bool) -> TItem<'a> {
     TItem {
         value: Cow::Owned(Value::Bool(b)),
-        ty: "boolean",
+        ty: "Boolean",
     }
 }
 
-/// Whether an item of type `ty` is of type `spec` (FHIRPath `is`): the type itself, the
-/// Quantity profiles for `Quantity`, any resource for `Resource`, and the System types for
-/// FHIR primitives. FHIR primitive subtypes (`code` of `string`, `canonical` of `uri`) are NOT
-/// folded together: the search expressions use `as uri` / `as canonical` to pick one variant
-/// of a choice element, which folding would defeat.
+/// The System types literals and computed values have (`true`, `'a'`, `count()`); items read
+/// from a resource have FHIR types instead (`boolean`, `string`, `integer`).
+const SYSTEM_TYPES: &[&str] = &["Boolean", "String", "Integer", "Decimal"];
+
+/// Whether an item of type `ty` is of type `spec` for `is`: the type itself or a type it is
+/// derived from (`code` and `id` are strings, `url` and `canonical` uris, `Age` a Quantity,
+/// every resource a Resource). A System type is only the type of literals and computed
+/// values: a FHIR `boolean` is not a `System.Boolean`. Stricter than [`type_matches`], which
+/// `as` and `ofType` keep because the search expressions rely on it.
+pub(crate) fn is_of_type(ty: &str, spec: &str) -> bool {
+    if let Some(system) = spec.strip_prefix("System.") {
+        return ty == system && SYSTEM_TYPES.contains(&ty);
+    }
+    match spec {
+        "Resource" | "DomainResource" => type_matches(ty, spec),
+        _ => ty == spec || fhir_base(ty) == Some(spec),
+    }
+}
+
+/// The FHIR type a primitive or a Quantity profile is derived from.
+fn fhir_base(ty: &str) -> Option<&'static str> {
+    Some(match ty {
+        "code" | "id" | "markdown" => "string",
+        "url" | "canonical" | "oid" | "uuid" => "uri",
+        "positiveInt" | "unsignedInt" => "integer",
+        "Age" | "Count" | "Distance" | "Duration" | "SimpleQuantity" | "MoneyQuantity" => {
+            "Quantity"
+        }
+        _ => return None,
+    })
+}
+
+/// Whether an item of type `ty` is of type `spec` for `as`, `ofType` and type names at the
+/// start of a path: the type itself, the Quantity profiles for `Quantity`, any resource for
+/// `Resource`, and the System types for FHIR primitives. FHIR primitive subtypes (`code` of
+/// `string`, `canonical` of `uri`) are NOT folded together: the search expressions use
+/// `as uri` / `as canonical` to pick one variant of a choice element, which folding would
+/// defeat (the official FHIRPath tests agree: `Patient.gender.as(string)` is empty).
 pub(crate) fn type_matches(ty: &str, spec: &str) -> bool {
     if ty == spec {
         return true;
@@ -235,16 +268,16 @@ pub(crate) fn eval<'a>(
         Node::Resource => vec![resource_item(ctx.resource)],
         Node::Str(s) => vec![TItem {
             value: Cow::Owned(Value::String(s.clone())),
-            ty: "string",
+            ty: "String",
         }],
         Node::Bool(b) => vec![boolean(*b)],
         Node::Number(n) => {
             let v: Value =
                 serde_json::from_str(n).map_err(|_| FhirPathError(format!("bad number {n}")))?;
             let ty = if n.contains('.') {
-                "decimal"
+                "Decimal"
             } else {
-                "integer"
+                "Integer"
             };
             vec![TItem {
                 value: Cow::Owned(v),
@@ -290,7 +323,7 @@ pub(crate) fn eval<'a>(
                     .collect(),
                 TypeOp::Is => match input.as_slice() {
                     [] => vec![],
-                    [one] => vec![boolean(type_matches(one.ty, spec))],
+                    [one] => vec![boolean(is_of_type(one.ty, spec))],
                     _ => return Err(FhirPathError("'is' needs a single item".into())),
                 },
             }
@@ -394,7 +427,7 @@ fn call<'a>(
         "last" => input.into_iter().last().into_iter().collect(),
         "count" => vec![TItem {
             value: Cow::Owned(Value::from(input.len())),
-            ty: "integer",
+            ty: "Integer",
         }],
         "resolve" => input
             .iter()

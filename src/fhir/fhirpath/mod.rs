@@ -6,7 +6,18 @@
 //! `!=`, `and`, `or`, `is`/`as` (operators and functions), `ofType`, `where`, `exists`,
 //! `empty`, `not`, `first`, `last`, `count`, `hasValue`, `resolve` (to a placeholder of the
 //! referenced type, for `resolve() is T`), `extension(url)`, indexers, `%resource`, `$this`,
-//! string/number/boolean literals. Anything else fails to parse.
+//! string/number/boolean literals. Anything else fails to parse, and so does a type name that
+//! names no type.
+//!
+//! Literals and computed values have System types (`Boolean`, `String`, `Integer`,
+//! `Decimal`); elements have FHIR types. `is` follows the FHIR type hierarchy (`code` is a
+//! `string`, `Age` a `Quantity`) and keeps System and FHIR types apart; `as` and `ofType` match
+//! exactly, except that System names fold onto FHIR primitives, and filter a collection rather
+//! than fail on one, as the search expressions need. Deliberate differences from the full
+//! language, checked against the official test suite in `official_tests.rs`: no strict mode
+//! (unknown elements select nothing, choice elements may also be named `valueQuantity`), `|`
+//! keeps duplicates, and `extension(url)` does not read the extensions of primitive elements
+//! (the JSON `_element` sibling).
 //!
 //! [`Expression::locate`] gives, for the path subset FHIRPath Patch uses, where each selected
 //! item is in the resource (see `locate.rs`).
@@ -158,5 +169,7 @@ fn public(i: TItem<'_>) -> Item<'_> {
     }
 }
 
+#[cfg(test)]
+mod official_tests;
 #[cfg(test)]
 mod tests;

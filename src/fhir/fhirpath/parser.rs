@@ -263,7 +263,8 @@ impl<'t> Parser<'t> {
     }
 
     /// `Patient`, `FHIR.Patient`, `System.String`: the namespace is dropped except `System`,
-    /// which is kept so that `System.String` and FHIR `string` stay distinct.
+    /// which is kept so that `System.String` and FHIR `string` stay distinct. A name that is
+    /// no type at all (`string1`) is an error rather than a test that is never true.
     fn type_specifier(&mut self) -> Result<String, FhirPathError> {
         let Some(Token::Ident(first)) = self.next() else {
             return Err(FhirPathError("a type name is expected".into()));
@@ -271,14 +272,33 @@ impl<'t> Parser<'t> {
         if matches!(self.peek(), Some(Token::Dot)) {
             if let Some(Token::Ident(second)) = self.tokens.get(self.pos + 1) {
                 self.pos += 2;
-                return Ok(if first == "System" {
-                    format!("System.{second}")
-                } else {
-                    second.clone()
-                });
+                if first == "System" {
+                    return Ok(format!("System.{second}"));
+                }
+                return known_type(second);
             }
         }
-        Ok(first.clone())
+        known_type(first)
+    }
+}
+
+/// `name` if it names a FHIR type or, unqualified, a System type.
+fn known_type(name: &str) -> Result<String, FhirPathError> {
+    const OTHER: &[&str] = &[
+        "Resource",
+        "DomainResource",
+        "Boolean",
+        "String",
+        "Integer",
+        "Decimal",
+        "Date",
+        "DateTime",
+        "Time",
+    ];
+    if OTHER.contains(&name) || crate::fhir::element_types::type_def(name).is_some() {
+        Ok(name.to_owned())
+    } else {
+        Err(FhirPathError(format!("unknown type {name}")))
     }
 }
 
@@ -298,12 +318,12 @@ mod tests {
     #[test]
     fn type_operators_bind_tighter_than_union() {
         assert_eq!(
-            p("A.x as T | B.y"),
+            p("A.x as Period | B.y"),
             Node::Union(
                 Box::new(Node::TypeCall(
                     Box::new(Node::Member(root("A"), "x".into())),
                     TypeOp::As,
-                    "T".into()
+                    "Period".into()
                 )),
                 Box::new(Node::Member(root("B"), "y".into()))
             )
@@ -383,6 +403,8 @@ mod tests {
             "a b",
             "%ucum",
             "a.first(1)",
+            "a.as(string1)",
+            "a is Patien",
         ] {
             assert!(parse(&tokenize(bad).unwrap()).is_err(), "{bad}");
         }

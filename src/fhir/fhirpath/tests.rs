@@ -138,6 +138,28 @@ fn where_with_resolve_is_type() {
 }
 
 #[test]
+fn is_follows_the_fhir_hierarchy_and_as_matches_exactly() {
+    let p = json!({"resourceType": "Patient", "active": true, "gender": "male"});
+    let one = |e: &str| eval(e, &p).into_iter().next();
+    let yes = Some(("Boolean".to_string(), json!(true)));
+    let no = Some(("Boolean".to_string(), json!(false)));
+    // A code is a string for `is`, but `as`/`ofType` keep to the exact type.
+    assert_eq!(one("Patient.gender.is(string)"), yes);
+    assert_eq!(one("Patient.gender.is(id)"), no);
+    assert!(eval("Patient.gender.as(string)", &p).is_empty());
+    assert_eq!(eval("Patient.gender.ofType(code)", &p).len(), 1);
+    // FHIR `boolean` is not System `Boolean`; a literal is.
+    assert_eq!(one("Patient.active.is(boolean)"), yes);
+    assert_eq!(one("Patient.active is Boolean"), no);
+    assert_eq!(one("true is System.Boolean"), yes);
+    assert_eq!(one("1.is(Integer)"), yes);
+    assert_eq!(one("'1'.is(Integer)"), no);
+    // A name that is no type fails to parse instead of never matching.
+    assert!(Expression::parse("Patient.gender.as(string1)").is_err());
+    assert!(Expression::parse("Patient.is(System.Patient)").is_ok());
+}
+
+#[test]
 fn where_compares_primitive_values() {
     let p = patient();
     assert_eq!(
@@ -171,7 +193,7 @@ fn where_compares_primitive_values() {
 fn logic_exists_empty_not_and_booleans() {
     let p = patient();
     let deceased = "Patient.deceased.exists() and Patient.deceased != false";
-    assert_eq!(eval(deceased, &p), [("boolean".to_string(), json!(false))]);
+    assert_eq!(eval(deceased, &p), [("Boolean".to_string(), json!(false))]);
     let mut dead = p.clone();
     dead["deceasedDateTime"] = json!("2020-01-01");
     dead.as_object_mut().unwrap().remove("deceasedBoolean");
