@@ -612,6 +612,10 @@ impl Store for MongoStore {
         match self.commit_retrying(partition, &writes, &guards).await {
             // Other large transactions in flight share the cache; alone, it may fit.
             Err(StoreError::TransactionTooLarge(_)) if self.large_commit_permits > 1 => {
+                tracing::info!(
+                    "a commit of {} writes did not fit the database cache beside other large ones; retrying it alone",
+                    writes.len()
+                );
                 drop(admitted);
                 let _alone = self
                     .large_commits
