@@ -247,6 +247,17 @@ async fn transaction_processing_order_and_reads(s: &TestServer) {
     assert_eq!(r["entry"][1]["resource"]["active"], false);
     assert_eq!(r["entry"][1]["response"]["etag"], "W/\"2\"");
     expect(s.get("Patient/gone").await, 410).await;
+    // ifModifiedSince on a read entry: 304 when not changed since, 200 when changed.
+    let b = transaction(vec![
+        json!({"request": {"method": "GET", "url": "Patient/upd", "ifModifiedSince": "2999-01-01T00:00:00Z"}}),
+        json!({"request": {"method": "GET", "url": "Patient/upd", "ifModifiedSince": "2000-01-01T00:00:00Z"}}),
+        json!({"request": {"method": "GET", "url": "Patient/upd", "ifNoneMatch": "W/\"2\""}}),
+    ]);
+    let r = expect(s.post("", &b).await, 200).await;
+    assert_eq!(
+        statuses(&r),
+        ["304 Not Modified", "200 OK", "304 Not Modified"]
+    );
     // An update without changes makes no new version, inside a transaction too.
     let b = transaction(vec![
         json!({"resource": {"resourceType": "Patient", "id": "upd", "active": false},
@@ -355,7 +366,8 @@ async fn batch_answers_each_entry(s: &TestServer) {
         {"request": {"method": "DELETE", "url": "Patient/b1"}},
         {"request": {"method": "GET", "url": "Patient?name=Batch"}},
         {"request": {"method": "GET", "url": "Patient/b1", "ifNoneMatch": "W/\"1\""}},
-        {"request": {"method": "POST", "url": "Patient/$everything"}}
+        {"request": {"method": "POST", "url": "Patient/$everything"}},
+        {"request": {"method": "GET", "url": "Patient?_id=b1", "ifModifiedSince": "2000-01-01T00:00:00Z"}}
     ]});
     let r = expect(s.post("", &b).await, 200).await;
     assert_eq!(r["type"], "batch-response");
@@ -370,7 +382,8 @@ async fn batch_answers_each_entry(s: &TestServer) {
             "204 No Content",
             "200 OK",
             "410 Gone",
-            "501 Not Implemented"
+            "501 Not Implemented",
+            "200 OK"
         ]
     );
     let e = r["entry"].as_array().unwrap();

@@ -33,6 +33,8 @@ enum Request {
 struct Read {
     url: String,
     if_none_match: Option<u64>,
+    /// `ifModifiedSince`, in microseconds.
+    if_modified_since: Option<i64>,
 }
 
 /// One entry of the response Bundle.
@@ -322,7 +324,16 @@ impl Fhir {
             })
         };
         let version = |v: Version| {
-            if r.if_none_match == Some(v.version) {
+            // As on a plain read: If-None-Match decides when given, else If-Modified-Since
+            // (whole seconds, as HTTP dates have).
+            let unchanged = match (r.if_none_match, r.if_modified_since) {
+                (Some(n), _) => n == v.version,
+                (None, Some(since)) => {
+                    v.last_updated.div_euclid(1_000_000) <= since.div_euclid(1_000_000)
+                }
+                (None, None) => false,
+            };
+            if unchanged {
                 return Ok(Response::status("304 Not Modified").about(&v));
             }
             Ok(Response {
@@ -525,6 +536,10 @@ fn parse_entry(entry: Value, base: &str) -> FhirResult<Request> {
                     .get("ifNoneMatch")
                     .and_then(Value::as_str)
                     .and_then(parse_etag),
+                if_modified_since: req
+                    .get("ifModifiedSince")
+                    .and_then(Value::as_str)
+                    .and_then(instant::parse_fhir_instant),
             }));
         }
         "POST" => {
