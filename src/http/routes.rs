@@ -37,6 +37,25 @@ impl Ctx {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The media type of the body (`Content-Type` without parameters, lower case).
+    fn media_type(&self) -> String {
+        self.header(header::CONTENT_TYPE)
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    /// The preferences of the `Prefer` header (`return=minimal`, `handling=lenient` …).
+    fn prefer(&self) -> impl Iterator<Item = &str> {
+        self.header(header::HeaderName::from_static("prefer"))
+            .unwrap_or("")
+            .split([',', ';'])
+            .map(str::trim)
+    }
+
     /// Parameters meant for the interaction (format parameters removed).
     fn interaction_params(&self) -> Vec<(String, String)> {
         self.params
@@ -298,14 +317,7 @@ async fn search(
 ) -> FhirResult<Reply> {
     let mut params = ctx.interaction_params();
     if let Some(body) = form {
-        let media = ctx
-            .header(header::CONTENT_TYPE)
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let media = ctx.media_type();
         let bytes = read_body(app, ctx, body).await?;
         if !bytes.is_empty() {
             if media != "application/x-www-form-urlencoded" {
@@ -322,11 +334,8 @@ async fn search(
         }
     }
     let lenient = ctx
-        .header(header::HeaderName::from_static("prefer"))
-        .is_some_and(|p| {
-            p.split([',', ';'])
-                .any(|x| x.trim().eq_ignore_ascii_case("handling=lenient"))
-        });
+        .prefer()
+        .any(|x| x.eq_ignore_ascii_case("handling=lenient"));
     let bundle = app
         .fhir
         .search(&ctx.partition, scope, &params, lenient)
@@ -438,15 +447,8 @@ async fn collect_limited(mut body: Body, limit: usize) -> Result<Option<Bytes>, 
 
 /// What `Prefer: return=…` asks for, if anything.
 fn prefer_return(ctx: &Ctx) -> Option<Return> {
-    let prefer = ctx
-        .header(header::HeaderName::from_static("prefer"))
-        .unwrap_or("");
-    for p in prefer.split([',', ';']) {
-        match p
-            .trim()
-            .strip_prefix("return=")
-            .map(|v| v.trim_matches('"'))
-        {
+    for p in ctx.prefer() {
+        match p.strip_prefix("return=").map(|v| v.trim_matches('"')) {
             Some("minimal") => return Some(Return::Minimal),
             Some("OperationOutcome") => return Some(Return::OperationOutcome),
             Some("representation") => return Some(Return::Representation),
@@ -568,14 +570,7 @@ async fn create(app: &App, ctx: &Ctx, rt: &str, body: Body) -> FhirResult<Reply>
             Some(_) if !params.is_empty() => return Err(FhirError::invalid(
                 "Give the conditional create's criteria in If-None-Exist or in the query, not both",
             )),
-            Some(q) => {
-                let q = q.trim();
-                let q = q
-                    .strip_prefix(&format!("{rt}?"))
-                    .or_else(|| q.strip_prefix('?'))
-                    .unwrap_or(q);
-                Some(Criteria::parse(rt, q, "If-None-Exist")?)
-            }
+            Some(q) => Some(Criteria::parse_if_none_exist(rt, q, "If-None-Exist")?),
             None if params.is_empty() => None,
             None => Some(Criteria::from_params(rt, params, "conditional create")?),
         };
@@ -610,14 +605,7 @@ async fn delete(app: &App, ctx: &Ctx, rt: &str, id: Option<&str>) -> FhirResult<
 async fn patch(app: &App, ctx: &Ctx, rt: &str, id: Option<&str>, body: Body) -> FhirResult<Reply> {
     let target = write_target(ctx, rt, id, "patch")?;
     let if_match = if_match(ctx)?;
-    let media = ctx
-        .header(header::CONTENT_TYPE)
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media = ctx.media_type();
     let patch = match media.as_str() {
         "application/json-patch+json" => PatchBody::Json(read_body(app, ctx, body).await?),
         "application/merge-patch+json" => PatchBody::Merge(read_body(app, ctx, body).await?),

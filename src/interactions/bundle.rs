@@ -97,12 +97,6 @@ impl Response {
     }
 }
 
-fn stored(v: &Version) -> Option<Value> {
-    v.body
-        .as_deref()
-        .and_then(|b| serde_json::from_slice(b).ok())
-}
-
 /// The response entry of a write.
 fn written(outcome: &Outcome, ret: Return) -> Response {
     let (status, v, message) = match outcome {
@@ -153,7 +147,7 @@ fn written(outcome: &Outcome, ret: Return) -> Response {
     ));
     match ret {
         Return::Minimal => {}
-        Return::Representation => r.resource = stored(v),
+        Return::Representation => r.resource = super::stored_json(v).ok(),
         Return::OperationOutcome => r.outcome = Some(information(message)),
     }
     r
@@ -337,7 +331,7 @@ impl Fhir {
                 return Ok(Response::status("304 Not Modified").about(&v));
             }
             Ok(Response {
-                resource: stored(&v),
+                resource: super::stored_json(&v).ok(),
                 ..Response::status("200 OK").about(&v)
             })
         };
@@ -551,13 +545,7 @@ fn parse_entry(entry: Value, base: &str) -> FhirResult<Request> {
             let resource = entry_resource(&mut entry, Some(&rt))?;
             let if_none_exist = match req.get("ifNoneExist").and_then(Value::as_str) {
                 None => None,
-                Some(q) => {
-                    let q = q
-                        .strip_prefix(&format!("{rt}?"))
-                        .or_else(|| q.strip_prefix('?'))
-                        .unwrap_or(q);
-                    Some(Criteria::parse(&rt, q, "ifNoneExist")?)
-                }
+                Some(q) => Some(Criteria::parse_if_none_exist(&rt, q, "ifNoneExist")?),
             };
             (
                 rt,

@@ -6,7 +6,7 @@ use super::{store_error, Fhir};
 use crate::fhir::outcome::{ErrorKind, FhirError, FhirResult};
 use crate::fhir::resource::check_resource_type;
 use crate::fhir::search::params::Registry;
-use crate::fhir::search::query::{self, ParseOptions, StoreQuery};
+use crate::fhir::search::query::{self, StoreQuery};
 use crate::partition::Partition;
 use crate::store::Version;
 
@@ -82,6 +82,21 @@ impl Criteria {
         })
     }
 
+    /// An `If-None-Exist` value (header or `Bundle.entry.request.ifNoneExist`): the query,
+    /// with or without a leading `?` or `Type?`.
+    pub fn parse_if_none_exist(
+        resource_type: &str,
+        value: &str,
+        what: &str,
+    ) -> FhirResult<Criteria> {
+        let q = value.trim();
+        let q = q
+            .strip_prefix(&format!("{resource_type}?"))
+            .or_else(|| q.strip_prefix('?'))
+            .unwrap_or(q);
+        Criteria::parse(resource_type, q, what)
+    }
+
     /// `Type?query` (a conditional URL or reference).
     pub fn parse_url(url: &str, what: &str) -> FhirResult<Criteria> {
         let (rt, query) = url.split_once('?').unwrap_or((url, ""));
@@ -99,12 +114,7 @@ impl Fhir {
         limit: usize,
     ) -> FhirResult<Vec<Version>> {
         let base = self.base_url(p);
-        let options = ParseOptions {
-            base_url: &base,
-            default_count: self.limits.default_count,
-            max_count: self.limits.max_count,
-            lenient: false,
-        };
+        let options = self.parse_options(&base, false);
         let rt = criteria.resource_type.as_str();
         let req = query::parse(Registry::r4(), Some(rt), &criteria.params, &options)?;
         let filters = self.store_filters(p, &req).await?;

@@ -100,6 +100,21 @@ impl Fhir {
         &self.store
     }
 
+    /// How search parameters are parsed for a partition (its base decides which absolute
+    /// references are local).
+    fn parse_options<'a>(
+        &self,
+        base: &'a str,
+        lenient: bool,
+    ) -> crate::fhir::search::query::ParseOptions<'a> {
+        crate::fhir::search::query::ParseOptions {
+            base_url: base,
+            default_count: self.limits.default_count,
+            max_count: self.limits.max_count,
+            lenient,
+        }
+    }
+
     /// The FHIR base URL of a partition, e.g. `http://host/payer/PAY001/fhir`.
     pub fn base_url(&self, p: &Partition) -> String {
         format!("{}{}", self.root_url, p.base_path())

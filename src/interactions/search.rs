@@ -9,8 +9,7 @@ use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 use crate::fhir::resource::{check_id, check_resource_type};
 use crate::fhir::search::params::{ParamType, Registry};
 use crate::fhir::search::query::{
-    self, Cond, Criterion, Cursor, Include, ParseOptions, SearchRequest, StoreFilter, StoreQuery,
-    Summary, Total,
+    self, Cond, Criterion, Cursor, Include, SearchRequest, StoreFilter, StoreQuery, Summary, Total,
 };
 use crate::fhir::search::{compartment, extract, subset, IndexValue};
 use crate::partition::Partition;
@@ -118,12 +117,7 @@ impl Fhir {
                 (Some(resource_type), format!("{kind}/{id}/{resource_type}"))
             }
         };
-        let options = ParseOptions {
-            base_url: &base,
-            default_count: self.limits.default_count,
-            max_count: self.limits.max_count,
-            lenient,
-        };
+        let options = self.parse_options(&base, lenient);
         let req = query::parse(registry, rt, params, &options)?;
         if let Some(c) = &req.cursor {
             if c.values.len() != req.sort.len() {

@@ -301,12 +301,7 @@ impl MongoStore {
             .map_err(classify)?;
         // The current collection must exist before a transaction inserts into it on servers
         // that cannot create collections inside transactions (MongoDB < 4.4 semantics).
-        let current = collection_name(p, rt);
-        if let Err(e) = self.db.create_collection(&current).await {
-            if !matches!(&*e.kind, ErrorKind::Command(c) if c.code == 48) {
-                return Err(classify(e));
-            }
-        }
+        self.create_collection(&collection_name(p, rt)).await?;
         self.current_coll(p, rt)
             .create_indexes(mongo_search::current_indexes())
             .await
@@ -415,6 +410,16 @@ impl MongoStore {
             .collect())
     }
 
+    /// Creates a collection unless it exists (code 48, NamespaceExists).
+    async fn create_collection(&self, name: &str) -> StoreResult<()> {
+        match self.db.create_collection(name).await {
+            Err(e) if !matches!(&*e.kind, ErrorKind::Command(c) if c.code == 48) => {
+                Err(classify(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Creates a partition's guard collection the first time this process uses it (a
     /// transaction cannot create collections on every server).
     async fn ensure_guards(&self, p: &Partition) -> StoreResult<()> {
@@ -428,11 +433,7 @@ impl MongoStore {
             return Ok(());
         }
         let _creating = self.creating.lock().await;
-        if let Err(e) = self.db.create_collection(&name).await {
-            if !matches!(&*e.kind, ErrorKind::Command(c) if c.code == 48) {
-                return Err(classify(e));
-            }
-        }
+        self.create_collection(&name).await?;
         self.ensured
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -597,9 +598,14 @@ impl Store for MongoStore {
         writes: Vec<Write>,
         guards: Vec<Guard>,
     ) -> StoreResult<()> {
-        for w in &writes {
-            self.ensure_indexes(partition, &w.version.resource_type)
-                .await?;
+        let mut types: Vec<&str> = writes
+            .iter()
+            .map(|w| w.version.resource_type.as_str())
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        for rt in types {
+            self.ensure_indexes(partition, rt).await?;
         }
         if !guards.is_empty() {
             self.ensure_guards(partition).await?;
