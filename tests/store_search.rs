@@ -1413,48 +1413,48 @@ async fn sqlite_selective_shapes_use_indexes() {
     let seeks: &[(&str, &str)] = &[
         (
             "string starts-with",
-            "ix_string_norm (partition=? AND rtype=? AND param=? AND norm>",
+            "ix_string_by_norm (partition=? AND rtype=? AND param=? AND norm>",
         ),
         (
             "string exact",
-            "ix_string_norm (partition=? AND rtype=? AND param=? AND norm=?",
+            "ix_string_by_norm (partition=? AND rtype=? AND param=? AND norm=?",
         ),
         (
             "token code",
-            "ix_token_code (partition=? AND rtype=? AND param=? AND code=?",
+            "ix_token_by_code (partition=? AND rtype=? AND param=? AND code=?",
         ),
         (
             "token system|",
-            "ix_token_system (partition=? AND rtype=? AND param=? AND system=?",
+            "ix_token_by_system (partition=? AND rtype=? AND param=? AND system=?",
         ),
-        ("date eq year", "ix_date_"),
+        ("date eq year", "ix_date_by_"),
         (
             "values of one param are ORed",
-            "ix_string_norm (partition=? AND rtype=? AND param=? AND norm>",
+            "ix_string_by_norm (partition=? AND rtype=? AND param=? AND norm>",
         ),
         (
             "number eq integer",
-            "ix_number_value (partition=? AND rtype=? AND param=? AND value>",
+            "ix_number_by_value (partition=? AND rtype=? AND param=? AND value>",
         ),
         (
             "reference type/id",
-            "ix_reference_id (partition=? AND rtype=? AND param=? AND tid=?",
+            "ix_reference_by_id (partition=? AND rtype=? AND param=? AND tid=?",
         ),
         (
             "reference absolute url",
-            "ix_reference_url (partition=? AND rtype=? AND param=? AND url=?",
+            "ix_reference_by_url (partition=? AND rtype=? AND param=? AND url=?",
         ),
         (
             "reference in, long list",
-            "ix_reference_id (partition=? AND rtype=? AND param=? AND tid=?",
+            "ix_reference_by_id (partition=? AND rtype=? AND param=? AND tid=?",
         ),
         (
             "uri equals",
-            "ix_uri_value (partition=? AND rtype=? AND param=? AND value=?",
+            "ix_uri_by_value (partition=? AND rtype=? AND param=? AND value=?",
         ),
         (
             "uri above",
-            "ix_uri_value (partition=? AND rtype=? AND param=? AND value=?",
+            "ix_uri_by_value (partition=? AND rtype=? AND param=? AND value=?",
         ),
         (
             "missing false",
@@ -1466,7 +1466,7 @@ async fn sqlite_selective_shapes_use_indexes() {
         ),
         (
             "composite match",
-            "ix_token_code (partition=? AND rtype=? AND param=? AND code=?",
+            "ix_token_by_code (partition=? AND rtype=? AND param=? AND code=?",
         ),
     ];
     let shapes = plan_shapes();
@@ -1479,7 +1479,7 @@ async fn sqlite_selective_shapes_use_indexes() {
                 || plan_norm.contains(&format!("USING COVERING INDEX {expected}")),
             "{name}: expected {expected}, plan:\n{plan}"
         );
-        if *expected == "ix_date_" {
+        if *expected == "ix_date_by_" {
             assert!(plan.contains("param=? AND "), "{name}: {plan}");
         }
         // Matching resources are reached through their seq, never by scanning the type.
@@ -1611,12 +1611,12 @@ async fn sqlite_drives_from_the_narrowest_criterion_and_probes_the_rest() {
     };
     let plan = fhird::store::sqlite_search::explain(&conn, "", &q).unwrap();
     assert!(
-        plan.contains("ix_reference_id (partition=? AND rtype=? AND param=? AND tid=?"),
+        plan.contains("ix_reference_by_id (partition=? AND rtype=? AND param=? AND tid=?"),
         "the reference should drive:\n{plan}"
     );
     assert!(
         plan.contains("ix_token_seq (seq=? AND param=? AND code=?")
-            && !plan.contains("ix_token_code"),
+            && !plan.contains("ix_token_by_code"),
         "the code should be checked per candidate:\n{plan}"
     );
     // o1 (code 8462-4, subject p1) matches; o2 has the code but subject p2.
@@ -1635,5 +1635,100 @@ async fn sqlite_drives_from_the_narrowest_criterion_and_probes_the_rest() {
     let ids: Vec<&str> = found.iter().map(|m| m.version.id.as_str()).collect();
     assert_eq!(ids, ["o2"]);
     assert_eq!(store.count(&Partition::Default, &q).await.unwrap(), 1);
+    store.close().await;
+}
+
+/// The driver is the criterion with the fewest matches, counted from the index: a patient
+/// with many Observations and a code only one of them has → the code drives, and a narrow
+/// driver leads even though SQLite would rather walk the type in id order. Counting reads the
+/// index alone, yet never counts a deleted resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_counts_candidates_to_choose_the_driver() {
+    let (store, dir) = sqlite_store().await;
+    let p = Partition::Default;
+    for i in 0..300 {
+        let code = if i % 100 == 7 { "rare-1" } else { "common" };
+        let subject = if i < 200 { "many" } else { "other" };
+        let w = create(
+            "Observation",
+            &format!("obs{i:03}"),
+            10_000 + i,
+            vec![
+                tok("code", Some(LOINC), code, None),
+                rf("subject", "Patient", subject),
+            ],
+        );
+        store.commit(&p, vec![w]).await.unwrap();
+    }
+    let filters = |code: &str, subject: &str| {
+        all(vec![
+            Cond::Reference {
+                param: "subject".into(),
+                target_type: Some("Patient".into()),
+                id: Some(subject.into()),
+                url: None,
+                version: None,
+            },
+            Cond::Token {
+                param: "code".into(),
+                system: SystemMatch::Is(LOINC.into()),
+                code: Some(code.into()),
+            },
+        ])
+    };
+    let q = query(&["Observation"], filters("rare-1", "many"));
+    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
+    let plan = fhird::store::sqlite_search::explain(&conn, "", &q).unwrap();
+    assert!(
+        plan.contains("USING COVERING INDEX ix_token_by_code (")
+            && plan.contains("ix_reference_seq (seq=?")
+            && plan.contains("SEARCH c USING COVERING INDEX current_by_seq (seq=?")
+            && !plan.contains("PRIMARY KEY"),
+        "the rare code should drive and the subject be probed:\n{plan}"
+    );
+    let ids = |found: Vec<fhird::store::Match>| -> Vec<String> {
+        found.into_iter().map(|m| m.version.id).collect()
+    };
+    assert_eq!(
+        ids(store.search(&p, &q).await.unwrap()),
+        ["obs007", "obs107"]
+    );
+    assert_eq!(store.count(&p, &q).await.unwrap(), 2);
+    // The common code is the broader criterion now: the subject drives.
+    let q2 = query(&["Observation"], filters("common", "other"));
+    let plan = fhird::store::sqlite_search::explain(&conn, "", &q2).unwrap();
+    assert!(
+        plan.contains("USING COVERING INDEX ix_reference_by_id (")
+            && plan.contains("ix_token_seq (seq=?"),
+        "the subject should drive:\n{plan}"
+    );
+    assert_eq!(store.count(&p, &q2).await.unwrap(), 99);
+    // A deleted match disappears from results and from the index-only count.
+    let mut del = version("Observation", "obs107", 2, 20_000);
+    del.method = Method::Delete;
+    del.body = None;
+    store
+        .commit(
+            &p,
+            vec![Write {
+                expected: Some(1),
+                version: del,
+                index: Vec::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(store.search(&p, &q).await.unwrap()), ["obs007"]);
+    assert_eq!(store.count(&p, &q).await.unwrap(), 1);
+    let one = query(
+        &["Observation"],
+        all(vec![Cond::Token {
+            param: "code".into(),
+            system: SystemMatch::Is(LOINC.into()),
+            code: Some("rare-1".into()),
+        }]),
+    );
+    // obs007 and obs207 (another subject) keep the code.
+    assert_eq!(store.count(&p, &one).await.unwrap(), 2);
     store.close().await;
 }
