@@ -4,8 +4,8 @@
 use fhird::fhir::outcome::ErrorKind;
 use fhird::fhir::search::params::{ParamType, Registry};
 use fhird::fhir::search::query::{
-    parse, Cond, Criterion, Cursor, Filter, Include, ParseOptions, Prefix, SearchRequest, Sort,
-    SortKey, SortValue, StringMode, Summary, SystemMatch, Total, UriMode,
+    parse, CodeSetRef, Cond, Criterion, Cursor, Filter, Include, ParseOptions, Prefix,
+    SearchRequest, Sort, SortKey, SortValue, StringMode, Summary, SystemMatch, Total, UriMode,
 };
 
 const BASE: &str = "http://example.org/fhir";
@@ -307,13 +307,50 @@ fn token_rejects_exact() {
 }
 
 #[test]
-fn terminology_modifiers_are_not_supported() {
-    for m in ["in", "not-in", "above", "below"] {
-        assert_eq!(
-            err("Observation", &[(&format!("code:{m}"), "http://x/vs")]),
-            format!("Modifier ':{m}' on 'code' is not supported")
+fn terminology_modifiers_name_a_code_set() {
+    let codes = |q: &SearchRequest| match &q.filters[0].any[0] {
+        Criterion::Codes { param, set } => (param.clone(), set.clone()),
+        other => panic!("not a code set: {other:?}"),
+    };
+    let q = ok("Observation", &[("code:in", "http://x/vs|2")]);
+    assert!(!q.filters[0].negate);
+    assert_eq!(
+        codes(&q),
+        ("code".into(), CodeSetRef::ValueSet("http://x/vs|2".into()))
+    );
+    let q = ok("Observation", &[("code:not-in", "ValueSet/abc")]);
+    assert!(q.filters[0].negate, ":not-in negates the filter");
+    assert_eq!(codes(&q).1, CodeSetRef::ValueSet("ValueSet/abc".into()));
+    let q = ok("Observation", &[("code:below", "http://loinc.org|LP1\\|x")]);
+    assert_eq!(
+        codes(&q).1,
+        CodeSetRef::Below {
+            system: "http://loinc.org".into(),
+            code: "LP1|x".into()
+        }
+    );
+    let q = ok(
+        "Condition",
+        &[("clinical-status:above", "http://s|relapse")],
+    );
+    assert_eq!(
+        codes(&q).1,
+        CodeSetRef::Above {
+            system: "http://s".into(),
+            code: "relapse".into()
+        }
+    );
+    for bad in ["relapse", "|relapse", "http://s|"] {
+        assert!(
+            err("Condition", &[("clinical-status:below", bad)]).contains("system|code"),
+            "{bad}"
         );
     }
+    // Not on other kinds of parameter.
+    assert_eq!(
+        err("Patient", &[("name:in", "http://x/vs")]),
+        "Modifier ':in' is not allowed on string parameter 'name'"
+    );
 }
 
 #[test]

@@ -494,6 +494,37 @@ fn cases() -> Vec<(&'static str, StoreQuery, Vec<&'static str>)> {
         ),
         // tokens
         (
+            "token in",
+            one(
+                PATIENT,
+                Cond::TokenIn {
+                    param: "gender".into(),
+                    codes: vec![
+                        (GENDER.into(), vec!["male".into(), "other".into()]),
+                        ("http://elsewhere".into(), vec!["female".into()]),
+                    ],
+                },
+            ),
+            vec!["p2"],
+        ),
+        (
+            "token in, long list",
+            one(
+                PATIENT,
+                Cond::TokenIn {
+                    param: "gender".into(),
+                    codes: vec![(
+                        GENDER.into(),
+                        (0..70)
+                            .map(|i| format!("code-{i}"))
+                            .chain(["female".to_string()])
+                            .collect(),
+                    )],
+                },
+            ),
+            vec!["p1"],
+        ),
+        (
             "token code",
             one(PATIENT, token("gender", SystemMatch::Any, Some("female"))),
             vec!["p1", "p3"],
@@ -1421,6 +1452,14 @@ async fn sqlite_selective_shapes_use_indexes() {
         ),
         (
             "token code",
+            "ix_token_by_code (partition=? AND rtype=? AND param=? AND code=?",
+        ),
+        (
+            "token in",
+            "ix_token_by_code (partition=? AND rtype=? AND param=? AND code=?",
+        ),
+        (
+            "token in, long list",
             "ix_token_by_code (partition=? AND rtype=? AND param=? AND code=?",
         ),
         (

@@ -13,3 +13,4 @@ pub mod primitives;
 pub mod references;
 pub mod resource;
 pub mod search;
+pub mod terminology;

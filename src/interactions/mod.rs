@@ -7,6 +7,7 @@ mod history;
 mod read;
 mod reindex;
 mod search;
+mod terminology;
 mod write;
 
 pub use bundle::Return;

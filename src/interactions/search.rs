@@ -311,6 +311,7 @@ impl Fhir {
         Box::pin(async move {
             match c {
                 Criterion::Cond(c) => Ok(c.clone()),
+                Criterion::Codes { param, set } => self.code_set_cond(p, param, set).await,
                 Criterion::Chain { param, inner } => {
                     let mut targets = Vec::new();
                     for (ty, crit) in inner {

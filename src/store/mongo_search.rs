@@ -112,7 +112,7 @@ impl Arr {
     fn of_cond(cond: &Cond) -> Option<Arr> {
         Some(match cond {
             Cond::String { .. } => Arr::String,
-            Cond::Token { .. } | Cond::TokenText { .. } => Arr::Token,
+            Cond::Token { .. } | Cond::TokenIn { .. } | Cond::TokenText { .. } => Arr::Token,
             Cond::Composite { .. } => Arr::of_kind(ParamType::Composite),
             Cond::Date { .. } => Arr::Date,
             Cond::Number { .. } | Cond::Quantity { .. } => Arr::Number,
@@ -391,6 +391,12 @@ fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
                 Q::Doc(d)
             }
         }
+        Cond::TokenIn { codes, .. } => q_or(
+            codes
+                .iter()
+                .map(|(system, codes)| Q::Doc(doc! {"s": system.as_str(), "c": {"$in": codes}}))
+                .collect(),
+        ),
         Cond::TokenText { text, .. } => Q::Doc(prefix_range("tx", text)),
         Cond::Date {
             prefix, low, high, ..
@@ -529,6 +535,7 @@ fn part_index(part: &Cond, fallback: usize) -> usize {
     match part {
         Cond::String { param, .. }
         | Cond::Token { param, .. }
+        | Cond::TokenIn { param, .. }
         | Cond::TokenText { param, .. }
         | Cond::Date { param, .. }
         | Cond::Number { param, .. }
@@ -599,6 +606,7 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
             let param = match cond {
                 Cond::String { param, .. }
                 | Cond::Token { param, .. }
+                | Cond::TokenIn { param, .. }
                 | Cond::TokenText { param, .. }
                 | Cond::Date { param, .. }
                 | Cond::Number { param, .. }

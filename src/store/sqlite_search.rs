@@ -404,6 +404,23 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
             }
             "ix_token"
         }
+        Cond::TokenIn { codes, .. } => {
+            sql.push(if codes.is_empty() {
+                " AND (0"
+            } else {
+                " AND ("
+            });
+            for (i, (system, codes)) in codes.iter().enumerate() {
+                sql.push(if i > 0 { " OR (" } else { "(" })
+                    .push(&format!("{a}.system = "))
+                    .bind(system.clone())
+                    .push(" AND ")
+                    .in_list(&format!("{a}.code"), codes)
+                    .push(")");
+            }
+            sql.push(")");
+            "ix_token"
+        }
         Cond::TokenText { text, .. } => {
             sql.push(&format!(" AND {a}.text >= "))
                 .bind(text.clone())
@@ -535,6 +552,7 @@ fn cond_param(cond: &Cond) -> Option<&str> {
     match cond {
         Cond::String { param, .. }
         | Cond::Token { param, .. }
+        | Cond::TokenIn { param, .. }
         | Cond::TokenText { param, .. }
         | Cond::Date { param, .. }
         | Cond::Number { param, .. }
@@ -625,6 +643,33 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
             }
             sql.push(")");
         }
+        Cond::TokenIn { param, codes } => {
+            // One sub-query per system, each a seek per code (as for ReferenceIn).
+            if codes.is_empty() {
+                sql.push("0");
+                return;
+            }
+            sql.push(SEQ_IN);
+            for (i, (system, codes)) in codes.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                if codes.len() <= 64 {
+                    sql.push("SELECT x.seq FROM ix_token x WHERE ");
+                    ctx.scope(sql, "x", param);
+                    sql.push(" AND ").in_list("x.code", codes);
+                } else {
+                    let json = serde_json::Value::from(codes.clone()).to_string();
+                    sql.push("SELECT x.seq FROM json_each(")
+                        .bind(json)
+                        .push(") j CROSS JOIN ix_token x WHERE ");
+                    ctx.scope(sql, "x", param);
+                    sql.push(" AND x.code = j.value");
+                }
+                sql.push(" AND x.system = ").bind(system.clone());
+            }
+            sql.push(")");
+        }
         Cond::Composite { param, parts } => {
             let mut from = Sql::default();
             let mut tests = Sql::default();
@@ -704,7 +749,7 @@ fn narrowness(cond: &Cond) -> u8 {
             ..
         }
         | Cond::Uri { .. } => 2,
-        Cond::Token { code: Some(_), .. } => 3,
+        Cond::Token { code: Some(_), .. } | Cond::TokenIn { .. } => 3,
         Cond::String { .. } | Cond::TokenText { .. } | Cond::Composite { .. } => 4,
         Cond::Number { .. } | Cond::Quantity { .. } => 5,
         Cond::Token { .. } => 6,
@@ -882,7 +927,10 @@ impl Plan {
 /// match: such conditions are not counted and rank as broad.
 fn seekable(cond: &Cond) -> bool {
     match cond {
-        Cond::Reference { .. } | Cond::ReferenceIn { .. } | Cond::Uri { .. } => true,
+        Cond::Reference { .. }
+        | Cond::ReferenceIn { .. }
+        | Cond::Uri { .. }
+        | Cond::TokenIn { .. } => true,
         Cond::Token { code, system, .. } => code.is_some() || matches!(system, SystemMatch::Is(_)),
         Cond::String { mode, .. } => *mode != StringMode::Contains,
         _ => false,

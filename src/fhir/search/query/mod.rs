@@ -82,6 +82,12 @@ pub enum Cond {
         system: SystemMatch,
         code: Option<String>,
     },
+    /// The entry's code is one of these, by system (`:in`, `:above`, `:below`, once the
+    /// interactions layer has looked the codes up in the partition's terminology).
+    TokenIn {
+        param: String,
+        codes: Vec<(String, Vec<String>)>,
+    },
     /// `:text`: the entry's normalised text starts with this normalised text.
     TokenText { param: String, text: String },
     /// The search range [low, high] against the entry's range, per `prefix` (search.html
@@ -159,6 +165,13 @@ pub enum Criterion {
         param: String,
         inner: Vec<(String, Box<Criterion>)>,
     },
+    /// A token parameter tested against a set of codes that lives in terminology resources:
+    /// `:in` / `:not-in` (the filter negates) a ValueSet, `:below` / `:above` a code in its
+    /// CodeSystem's hierarchy. Resolved into [`Cond::TokenIn`].
+    Codes {
+        param: String,
+        set: CodeSetRef,
+    },
     /// `_has:Type:param:criterion=value`: resources referenced through `param` by a `Type`
     /// resource matching `inner`.
     Has {
@@ -166,6 +179,17 @@ pub enum Criterion {
         param: String,
         inner: Box<Criterion>,
     },
+}
+
+/// Where the codes of a [`Criterion::Codes`] come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeSetRef {
+    /// A ValueSet's canonical url (`|version` allowed) or a local reference `ValueSet/id`.
+    ValueSet(String),
+    /// `code` and the codes it subsumes, in the CodeSystem `system` (`:below`).
+    Below { system: String, code: String },
+    /// `code` and the codes that subsume it (`:above`).
+    Above { system: String, code: String },
 }
 
 /// One search parameter occurrence: its values are ORed; `negate` (`:not`) turns the whole

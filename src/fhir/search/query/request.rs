@@ -2,14 +2,14 @@
 //! (OR), lenient handling, and the canonical parameter list for links.
 
 use super::control;
-use super::escape::split_unescaped;
+use super::escape::{split_unescaped, unescape};
 use super::problem::Problem;
-use super::target::{parse_path, Path};
+use super::target::{parse_path, Modifier, ParamRef, Path};
 use super::value::cond;
-use super::{Criterion, Cursor, Filter, ParseOptions, SearchRequest, Summary, Total};
+use super::{CodeSetRef, Criterion, Cursor, Filter, ParseOptions, SearchRequest, Summary, Total};
 use crate::fhir::element_types;
 use crate::fhir::outcome::FhirError;
-use crate::fhir::search::params::Registry;
+use crate::fhir::search::params::{ParamType, Registry};
 
 /// Result parameters that make no sense twice.
 const SINGLE: [&str; 7] = [
@@ -194,6 +194,15 @@ fn one(
 
 fn criterion(path: &Path, raw: &str, base_url: &str) -> Result<Criterion, Problem> {
     Ok(match path {
+        Path::Leaf { param, modifier } if param.kind == ParamType::Token => {
+            match code_set(param, modifier, raw)? {
+                Some(set) => Criterion::Codes {
+                    param: param.code.clone(),
+                    set,
+                },
+                None => Criterion::Cond(cond(param, modifier, raw, base_url)?),
+            }
+        }
         Path::Leaf { param, modifier } => Criterion::Cond(cond(param, modifier, raw, base_url)?),
         Path::Chain { param, inner } => Criterion::Chain {
             param: param.clone(),
@@ -212,4 +221,36 @@ fn criterion(path: &Path, raw: &str, base_url: &str) -> Result<Criterion, Proble
             inner: Box::new(criterion(inner, raw, base_url)?),
         },
     })
+}
+
+/// The code set a token modifier names, if it names one: `:in` / `:not-in` a ValueSet (url or
+/// `ValueSet/id`), `:below` / `:above` a `system|code`.
+fn code_set(
+    param: &ParamRef,
+    modifier: &Modifier,
+    raw: &str,
+) -> Result<Option<CodeSetRef>, Problem> {
+    let name = &param.display;
+    Ok(Some(match modifier {
+        // Empty values never get here: a parameter with an empty value is skipped.
+        Modifier::In | Modifier::NotIn => CodeSetRef::ValueSet(unescape(raw)),
+        Modifier::Above | Modifier::Below => {
+            let parts = split_unescaped(raw, '|');
+            let (system, code) = match parts.as_slice() {
+                [s, c] if !s.is_empty() && !c.is_empty() => (unescape(s), unescape(c)),
+                _ => {
+                    return Err(Problem::Invalid(format!(
+                        "'{name}:above' and ':below' need a value system|code, not '{}'",
+                        unescape(raw)
+                    )))
+                }
+            };
+            if *modifier == Modifier::Below {
+                CodeSetRef::Below { system, code }
+            } else {
+                CodeSetRef::Above { system, code }
+            }
+        }
+        _ => return Ok(None),
+    }))
 }

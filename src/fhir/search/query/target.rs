@@ -71,6 +71,9 @@ pub enum Modifier {
     Identifier,
     Above,
     Below,
+    /// `:in` / `:not-in` on a token parameter.
+    In,
+    NotIn,
     /// `:[Type]` on a reference parameter.
     Type(String),
 }
@@ -94,12 +97,12 @@ pub enum Path {
 }
 
 impl Path {
-    /// `:not` on a top-level parameter negates its whole filter.
+    /// `:not` and `:not-in` on a top-level parameter negate its whole filter.
     pub fn negated(&self) -> bool {
         matches!(
             self,
             Path::Leaf {
-                modifier: Modifier::Not,
+                modifier: Modifier::Not | Modifier::NotIn,
                 ..
             }
         )
@@ -401,9 +404,10 @@ fn parse_modifier(
         ("contains", ParamType::String) => Modifier::Contains,
         ("text", ParamType::Token) => Modifier::Text,
         ("of-type", ParamType::Token) if param.identifier => Modifier::OfType,
-        ("in" | "not-in" | "above" | "below", ParamType::Token) => return Err(not_supported()),
-        ("above", ParamType::Uri) => Modifier::Above,
-        ("below", ParamType::Uri) => Modifier::Below,
+        ("in", ParamType::Token) => Modifier::In,
+        ("not-in", ParamType::Token) => Modifier::NotIn,
+        ("above", ParamType::Uri | ParamType::Token) => Modifier::Above,
+        ("below", ParamType::Uri | ParamType::Token) => Modifier::Below,
         ("above" | "below", ParamType::Reference) => return Err(not_supported()),
         ("identifier", ParamType::Reference) => Modifier::Identifier,
         (t, ParamType::Reference) if element_types::is_resource_type(t) => {
@@ -416,9 +420,9 @@ fn parse_modifier(
         }
         _ => return Err(not_allowed()),
     };
-    if nested && parsed == Modifier::Not {
+    if nested && matches!(parsed, Modifier::Not | Modifier::NotIn) {
         return Err(Problem::Unknown(format!(
-            "Modifier ':not' on '{code}' is not supported inside a chain or _has"
+            "Modifier ':{m}' on '{code}' is not supported inside a chain or _has"
         )));
     }
     Ok(parsed)
