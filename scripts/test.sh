@@ -86,8 +86,9 @@ cargo test --workspace --locked -- --test-threads 4
 run_python_suite() {
   local store=$1 name=$2 port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # The public base the clients use, so that they can follow the server's paging links.
   "$ROOT/target/debug/fhird" serve --listen "127.0.0.1:$port" --store "$store" \
-    >"$WORK/fhird-$name.log" 2>&1 &
+    --base-url "http://127.0.0.1:$port" >"$WORK/fhird-$name.log" 2>&1 &
   local pid=$!
   pids+=($pid)
   for _ in $(seq 1 100); do

@@ -147,7 +147,8 @@ impl Fhir {
             limit: req.count + 1,
         };
 
-        let total = if req.summary == Summary::Count || req.total != Total::None {
+        // `_count=0` asks for no entries, so only the total can be wanted (as in HAPI).
+        let total = if req.summary == Summary::Count || req.total != Total::None || req.count == 0 {
             Some(
                 self.store
                     .count(p, &store_query)

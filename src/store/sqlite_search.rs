@@ -261,7 +261,7 @@ fn write_value(
 }
 
 /// SQL text with its positional parameters, in text order.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Sql {
     text: String,
     params: Vec<Value>,
@@ -962,10 +962,7 @@ fn filters_sql(query: &StoreQuery, plan: &Plan, ctx: &Ctx<'_>, skip: Option<usiz
             }
         }
         sql.push("(");
-        sql.append(Sql {
-            text: plan.exprs[n].text.clone(),
-            params: plan.exprs[n].params.clone(),
-        });
+        sql.append(plan.exprs[n].clone());
         sql.push(")");
     }
 }

@@ -1,0 +1,226 @@
+"""Search through real third-party clients: ``fhirpy``'s search sets (criteria, prefixes,
+modifiers, chains, ``_has``, includes, sorting, ``count()`` and ``fetch_all()``, which
+follows the server's ``next`` links page by page) and ``fhirclient``'s ``FHIRSearch``.
+
+Every test writes its own resources under a fresh identifier, so expected answers are
+exactly the resources it made, on whichever store the server runs.
+"""
+
+import pytest
+from fhirpy import SyncFHIRClient
+from fhirpy.base.exceptions import OperationOutcome
+from fhirpy.base.searchset import Raw
+
+from conftest import TIMEOUT
+
+LOINC = "http://loinc.org"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+
+
+@pytest.fixture
+def patient(fhirpy_client, uid):
+    p = fhirpy_client.resource(
+        "Patient",
+        identifier=[{"system": "urn:fhird:search", "value": uid}],
+        name=[{"family": f"Searchable-{uid[:8]}", "given": ["Zoë"]}],
+        gender="female",
+        birthDate="1980-05-17",
+    )
+    p.save()
+    return p
+
+
+def _observations(client, patient, n, code="8867-4", start_day=1):
+    made = []
+    for i in range(n):
+        o = client.resource(
+            "Observation",
+            status="final",
+            code={"coding": [{"system": LOINC, "code": code}]},
+            subject=patient.to_reference(),
+            effectiveDateTime=f"2021-03-{start_day + i:02d}T10:00:00Z",
+            valueQuantity={
+                "value": 60 + i,
+                "unit": "/min",
+                "system": "http://unitsofmeasure.org",
+                "code": "/min",
+            },
+        )
+        o.save()
+        made.append(o)
+    return made
+
+
+def _ids(resources):
+    return sorted(r.id for r in resources)
+
+
+def test_fetch_all_follows_next_links_to_every_match(fhirpy_client, patient):
+    made = _observations(fhirpy_client, patient, 23)
+    search = (
+        fhirpy_client.resources("Observation")
+        .search(subject=patient.to_reference().reference)
+        .limit(5)
+    )
+    first_page = search.fetch()
+    assert len(first_page) == 5
+    found = search.fetch_all()
+    assert _ids(found) == _ids(made), "pages must add up to the matches, no duplicates"
+
+
+def test_prefixes_sort_and_quantities(fhirpy_client, patient):
+    made = _observations(fhirpy_client, patient, 10)
+    by_patient = fhirpy_client.resources("Observation").search(subject=patient.id)
+    # Dates: effective on or after March 6th (6..10) and before March 9th (6, 7, 8).
+    window = by_patient.search(date__ge="2021-03-06", date__lt="2021-03-09")
+    assert _ids(window.fetch_all()) == _ids(made[5:8])
+    # Quantities: value > 66 per minute -> 67, 68, 69.
+    high = by_patient.search(
+        **{"value-quantity": "gt66|http://unitsofmeasure.org|/min"}
+    )
+    assert _ids(high.fetch_all()) == _ids(made[7:])
+    # Sorted newest first.
+    newest = by_patient.sort("-date").limit(3).fetch()
+    assert [o.id for o in newest] == [o.id for o in reversed(made[-3:])]
+
+
+def test_chain_has_and_include(fhirpy_client, patient, uid):
+    made = _observations(fhirpy_client, patient, 3, code="29463-7")
+    chained = fhirpy_client.resources("Observation").search(
+        **{"subject:Patient.identifier": f"urn:fhird:search|{uid}"}
+    )
+    assert _ids(chained.fetch_all()) == _ids(made)
+    # Reverse chain: the patient who has a body-weight Observation.
+    has = fhirpy_client.resources("Patient").has(
+        "Observation", "subject", code=f"{LOINC}|29463-7"
+    ).search(identifier=f"urn:fhird:search|{uid}")
+    assert [p.id for p in has.fetch_all()] == [patient.id]
+    # _include brings the patient along; fhirpy returns matches and included resources.
+    bundle = (
+        fhirpy_client.resources("Observation")
+        .search(subject=patient.id)
+        .include("Observation", "subject")
+        .fetch_raw()
+    )
+    modes = {(e.resource.resourceType, e.search["mode"]) for e in bundle.entry}
+    assert modes == {("Observation", "match"), ("Patient", "include")}
+
+
+@pytest.fixture
+def lenient_client(base_url):
+    """fhirpy with `Prefer: handling=lenient`, which its count() needs (see below)."""
+    return SyncFHIRClient(
+        base_url,
+        requests_config={"timeout": TIMEOUT},
+        extra_headers={"Prefer": "handling=lenient"},
+    )
+
+
+def test_string_and_token_modifiers(lenient_client, patient, uid):
+    patients = lenient_client.resources("Patient").search(
+        identifier=f"urn:fhird:search|{uid}"
+    )
+    # Accent- and case-insensitive starts-with; :exact keeps both.
+    assert patients.search(given="zoe").count() == 1
+    assert patients.search(**{"given:exact": "Zoe"}).count() == 0
+    assert patients.search(**{"given:exact": "Zoë"}).count() == 1
+    assert patients.search(**{"family:contains": uid[2:6]}).count() == 1
+    assert patients.search(**{"gender:not": "male"}).count() == 1
+    # No address; `deceased` always has a value (its expression yields true or false).
+    assert patients.search(**{"address:missing": "true"}).count() == 1
+    assert patients.search(**{"deceased:missing": "true"}).count() == 0
+    assert patients.search(deceased="false").count() == 1
+    assert patients.search(birthdate="1980-05").count() == 1
+    assert patients.search(birthdate="ne1980-05-17").count() == 0
+
+
+def test_count_with_lenient_handling_of_fhirpy_total_method(
+    base_url, lenient_client, patient, uid
+):
+    # fhirpy's count() sends `_count=0&_totalMethod=count`; `_totalMethod` is not a FHIR
+    # parameter, so a strict server refuses it and a lenient request ignores it.
+    strict = SyncFHIRClient(base_url, requests_config={"timeout": TIMEOUT})
+    with pytest.raises(OperationOutcome) as e:
+        strict.resources("Patient").search(identifier=f"urn:fhird:search|{uid}").count()
+    assert "_totalMethod" in str(e.value)
+    assert (
+        lenient_client.resources("Patient").search(identifier=f"urn:fhird:search|{uid}").count()
+        == 1
+    )
+
+
+def test_terminology_modifiers(fhirpy_client, patient, uid):
+    system = f"urn:fhird:codes:{uid}"
+    fhirpy_client.resource(
+        "CodeSystem",
+        url=system,
+        status="active",
+        content="complete",
+        concept=[
+            {"code": "a", "concept": [{"code": "a1"}, {"code": "a2"}]},
+            {"code": "b"},
+        ],
+    ).save()
+    vs_url = f"urn:fhird:vs:{uid}"
+    fhirpy_client.resource(
+        "ValueSet",
+        url=vs_url,
+        status="active",
+        compose={"include": [{"system": system, "concept": [{"code": "a2"}, {"code": "b"}]}]},
+    ).save()
+    conditions = {}
+    for code in ["a", "a1", "a2", "b"]:
+        c = fhirpy_client.resource(
+            "Condition",
+            code={"coding": [{"system": system, "code": code}]},
+            subject=patient.to_reference(),
+        )
+        c.save()
+        conditions[code] = c.id
+    base = fhirpy_client.resources("Condition").search(subject=patient.id)
+
+    def codes(search):
+        got = {r.id for r in search.fetch_all()}
+        return sorted(k for k, v in conditions.items() if v in got)
+
+    assert codes(base.search(**{"code:below": f"{system}|a"})) == ["a", "a1", "a2"]
+    assert codes(base.search(**{"code:above": f"{system}|a1"})) == ["a", "a1"]
+    assert codes(base.search(**{"code:in": vs_url})) == ["a2", "b"]
+    assert codes(base.search(**{"code:not-in": vs_url})) == ["a", "a1"]
+
+
+def test_fhirclient_search(smart_server, patient, uid):
+    from fhirclient.models.observation import Observation
+    from fhirclient.models.patient import Patient
+
+    found = list(
+        Patient.where(
+            struct={"identifier": f"urn:fhird:search|{uid}"}
+        ).perform_resources_iter(smart_server)
+    )
+    assert [p.id for p in found] == [patient.id]
+    assert found[0].name[0].given == ["Zoë"]
+    none = Observation.where(
+        struct={"subject": f"Patient/{patient.id}", "code": f"{LOINC}|0000-0"}
+    ).perform_resources_iter(smart_server)
+    assert list(none) == []
+
+
+def test_unknown_parameter_is_a_clear_error(fhirpy_client, uid):
+    with pytest.raises(OperationOutcome) as e:
+        fhirpy_client.resources("Patient").search(shoe_size="42").fetch()
+    assert "shoe" in str(e.value)
+    with pytest.raises(OperationOutcome) as e:
+        fhirpy_client.resources("Patient").search(birthdate="notadate").fetch()
+    assert "birthdate" in str(e.value)
+    with pytest.raises(OperationOutcome):
+        fhirpy_client.resources("Condition").search(
+            **{"code:in": f"urn:fhird:no-such-vs:{uid}"}
+        ).fetch()
+    # `Raw` passes a parameter name fhirpy would otherwise rewrite.
+    assert (
+        fhirpy_client.resources("Patient")
+        .search(Raw(**{"_id": "no-such-id-" + uid[:8]}))
+        .fetch()
+        == []
+    )
