@@ -59,19 +59,24 @@ fn date(param: &str, text: &str) -> IndexEntry {
 }
 
 fn num(param: &str, text: &str) -> IndexEntry {
-    let (value, low, high) = decimal_range(text).unwrap();
+    // A single value covers itself only (extraction does the same).
+    let (value, _, _) = decimal_range(text).unwrap();
     IndexEntry {
         param: param.into(),
-        value: IndexValue::Number { value, low, high },
+        value: IndexValue::Number {
+            value,
+            low: value,
+            high: value,
+        },
     }
 }
 
 fn qty_value(text: &str, system: Option<&str>, code: Option<&str>, unit: &str) -> IndexValue {
-    let (value, low, high) = decimal_range(text).unwrap();
+    let (value, _, _) = decimal_range(text).unwrap();
     IndexValue::Quantity {
         value,
-        low,
-        high,
+        low: value,
+        high: value,
         system: system.map(Into::into),
         code: code.map(Into::into),
         unit: Some(unit.into()),
@@ -1400,7 +1405,97 @@ macro_rules! on_both_stores {
     )*};
 }
 
+/// Range values (Condition.onset as Range of ages) against search.html's prefix rules for
+/// ranges: c-range covers 2..8 a, c-point is 5 a, c-open is "up to 3 a" (no low).
+async fn range_values(store: &dyn Store) {
+    let p = Partition::Default;
+    let range = |id: &str, t: i64, low: f64, high: f64| {
+        create(
+            "Condition",
+            id,
+            t,
+            vec![IndexEntry {
+                param: "onset-age".into(),
+                value: IndexValue::Quantity {
+                    value: (low.max(-1e9) + high) / 2.0,
+                    low,
+                    high,
+                    system: Some(UCUM.into()),
+                    code: Some("a".into()),
+                    unit: Some("years".into()),
+                },
+            }],
+        )
+    };
+    for w in [
+        range("c-range", 9000, 2.0, 8.0),
+        create(
+            "Condition",
+            "c-point",
+            9100,
+            vec![qty("onset-age", "5", Some(UCUM), Some("a"), "years")],
+        ),
+        range("c-open", 9200, f64::MIN, 3.0),
+    ] {
+        store.commit(&p, vec![w]).await.unwrap();
+    }
+    use Prefix::*;
+    let expect = [
+        // eq: the search range [4.5, 5.5) must contain the entry: only the single value.
+        (Eq, "5", vec!["c-point"]),
+        (Ne, "5", vec!["c-open", "c-range"]),
+        // gt: the entry reaches above 5: the range (to 8); the open one ends at 3.
+        (Gt, "5", vec!["c-range"]),
+        (Ge, "8", vec!["c-range"]),
+        // lt: the entry reaches below 2: only the open range (2 itself is not below 2).
+        (Lt, "2", vec!["c-open"]),
+        (Le, "2", vec!["c-open", "c-range"]),
+        // sa / eb: wholly above 1 / wholly below 4.
+        (Sa, "1", vec!["c-point", "c-range"]),
+        (Eb, "4", vec!["c-open"]),
+        (Eb, "9", vec!["c-open", "c-point", "c-range"]),
+        // ap: overlaps 5 ± 10 %.
+        (Ap, "5", vec!["c-point", "c-range"]),
+        (Ap, "10", vec![]),
+    ];
+    for (prefix, text, want) in expect {
+        let q = one(
+            &["Condition"],
+            quantity("onset-age", prefix, text, Some(UCUM), Some("a")),
+        );
+        assert_eq!(ids(store, &p, &q).await, want, "{prefix:?}{text}");
+    }
+    // Sorted by the low end ascending (open first), by the high end descending.
+    let asc = sorted(
+        query(&["Condition"], vec![]),
+        by_param("onset-age", ParamType::Quantity),
+        false,
+    );
+    let got: Vec<String> = store
+        .search(&p, &asc)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.version.id)
+        .collect();
+    assert_eq!(got, ["c-open", "c-range", "c-point"]);
+    let desc = sorted(
+        query(&["Condition"], vec![]),
+        by_param("onset-age", ParamType::Quantity),
+        true,
+    );
+    let got: Vec<String> = store
+        .search(&p, &desc)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.version.id)
+        .collect();
+    assert_eq!(got, ["c-range", "c-point", "c-open"]);
+}
+
 on_both_stores!(
+    range_values,
     query_cases,
     sort_values_and_count,
     keyset_paging_with_inserts,
@@ -1473,7 +1568,7 @@ async fn sqlite_selective_shapes_use_indexes() {
         ),
         (
             "number eq integer",
-            "ix_number_by_value (partition=? AND rtype=? AND param=? AND value>",
+            "ix_number_by_low (partition=? AND rtype=? AND param=? AND low>",
         ),
         (
             "reference type/id",
@@ -1588,7 +1683,7 @@ async fn mongodb_no_shape_scans_a_collection() {
             "_id_",
             "t_1__id_1",
             "xd.p_1_xd.lo_1_xd.hi_1",
-            "xn.p_1_xn.v_1",
+            "xn.p_1_xn.lo_1_xn.hi_1",
             "xr.p_1_xr.ri_1_xr.rt_1",
             "xs.p_1_xs.n_1",
             "xt.p_1_xt.c_1_xt.s_1",
@@ -1770,4 +1865,52 @@ async fn sqlite_counts_candidates_to_choose_the_driver() {
     // obs007 and obs207 (another subject) keep the code.
     assert_eq!(store.count(&p, &one).await.unwrap(), 2);
     store.close().await;
+}
+
+/// A store written before number entries had intervals opens, and its rows become single
+/// values covering themselves (what they were).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrates_number_entries_to_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fhird.sqlite");
+    {
+        let old = rusqlite::Connection::open(&file).unwrap();
+        old.execute_batch(
+            "CREATE TABLE ix_number (
+                 partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
+                 value REAL NOT NULL, system TEXT, code TEXT, unit TEXT,
+                 seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+             CREATE INDEX ix_number_value ON ix_number (partition, rtype, param, value);
+             CREATE INDEX ix_number_seq ON ix_number (seq, param, value);
+             INSERT INTO ix_number VALUES ('', 'RiskAssessment', 'probability', 0.25, NULL, NULL, NULL, 7, 0);",
+        )
+        .unwrap();
+    }
+    let store = fhird::store::open(&format!("sqlite:{}", dir.path().display()))
+        .await
+        .unwrap();
+    store.close().await;
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    let row: (f64, f64, f64) = conn
+        .query_row("SELECT value, low, high FROM ix_number", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(row, (0.25, 0.25, 0.25));
+    let seq_index: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'ix_number_seq'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(seq_index.contains("low, high"), "{seq_index}");
+    let old_index: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'ix_number_value'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_index, 0);
 }

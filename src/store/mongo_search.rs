@@ -63,7 +63,7 @@ impl Arr {
             Arr::String => &["n"],
             Arr::Token => &["c", "s"],
             Arr::Date => &["lo", "hi"],
-            Arr::Number => &["v"],
+            Arr::Number => &["lo", "hi"],
             Arr::Reference => &["ri", "rt"],
             Arr::Uri => &["u"],
         }
@@ -175,17 +175,20 @@ fn value_doc(v: &IndexValue) -> Document {
             d.insert("lo", *low);
             d.insert("hi", *high);
         }
-        IndexValue::Number { value, .. } => {
-            d.insert("v", *value);
+        IndexValue::Number { low, high, .. } => {
+            d.insert("lo", *low);
+            d.insert("hi", *high);
         }
         IndexValue::Quantity {
-            value,
+            low,
+            high,
             system,
             code,
             unit,
             ..
         } => {
-            d.insert("v", *value);
+            d.insert("lo", *low);
+            d.insert("hi", *high);
             set_opt(&mut d, "s", system);
             set_opt(&mut d, "c", code);
             set_opt(&mut d, "un", unit);
@@ -359,6 +362,11 @@ fn escape_regex(s: &str) -> String {
     out
 }
 
+/// The entry field a number or quantity bound applies to.
+fn number_field(f: Field) -> String {
+    if f == Field::High { "hi" } else { "lo" }.to_string()
+}
+
 /// The test of one entry (its fields, without `p`) for a typed condition; `None` for
 /// conditions not about one entry.
 fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
@@ -409,7 +417,7 @@ fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
             low,
             high,
             ..
-        } => range_q(&number_pred(*prefix, *value, *low, *high), |_| "v".into()),
+        } => range_q(&number_pred(*prefix, *value, *low, *high), number_field),
         Cond::Quantity {
             prefix,
             value,
@@ -419,9 +427,10 @@ fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
             code,
             ..
         } => {
-            let mut parts = vec![range_q(&number_pred(*prefix, *value, *low, *high), |_| {
-                "v".into()
-            })];
+            let mut parts = vec![range_q(
+                &number_pred(*prefix, *value, *low, *high),
+                number_field,
+            )];
             if let Some(s) = system {
                 parts.push(Q::Doc(doc! {"s": s.as_str()}));
             }

@@ -7,7 +7,8 @@ use crate::fhir::search::query::{Cursor, Prefix, Sort, SortKey, SortValue};
 use crate::fhir::search::{IndexEntry, IndexValue};
 use std::cmp::Ordering;
 
-/// A column of a range entry a bound applies to: a date's `low`/`high`, a number's `value`.
+/// A column of a range entry a bound applies to: a date's or number's `low`/`high`, an
+/// instant's one `value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Low,
@@ -90,20 +91,25 @@ pub fn instant_pred(prefix: Prefix, low: i64, high: i64, now: i64) -> RangePred<
     }
 }
 
-/// Number and quantity prefixes: eq/ne test the entry value against the search value's
-/// precision range [low, high]; the others compare it with the value itself; ap allows 10 %.
+/// Number and quantity prefixes (search.html "Prefixes"), for the search value's precision
+/// range [low, high] against an entry's interval (a single value's is one point): eq = the
+/// search range contains the entry; gt/lt = the entry reaches above/below the search value;
+/// ge/le likewise or equal; sa/eb = the entry lies wholly above/below it; ap = the entry
+/// overlaps the value ± 10 %. For single values these are the plain comparisons.
 pub fn number_pred(prefix: Prefix, value: f64, low: f64, high: f64) -> RangePred<f64> {
-    use Field::Value as V;
+    use Field::{High, Low};
     match prefix {
-        Prefix::Eq => vec![vec![b(V, Op::Ge, low), b(V, Op::Le, high)]],
-        Prefix::Ne => vec![vec![b(V, Op::Lt, low)], vec![b(V, Op::Gt, high)]],
-        Prefix::Gt | Prefix::Sa => vec![vec![b(V, Op::Gt, value)]],
-        Prefix::Lt | Prefix::Eb => vec![vec![b(V, Op::Lt, value)]],
-        Prefix::Ge => vec![vec![b(V, Op::Ge, value)]],
-        Prefix::Le => vec![vec![b(V, Op::Le, value)]],
+        Prefix::Eq => vec![vec![b(Low, Op::Ge, low), b(High, Op::Le, high)]],
+        Prefix::Ne => vec![vec![b(Low, Op::Lt, low)], vec![b(High, Op::Gt, high)]],
+        Prefix::Gt => vec![vec![b(High, Op::Gt, value)]],
+        Prefix::Sa => vec![vec![b(Low, Op::Gt, value)]],
+        Prefix::Lt => vec![vec![b(Low, Op::Lt, value)]],
+        Prefix::Eb => vec![vec![b(High, Op::Lt, value)]],
+        Prefix::Ge => vec![vec![b(High, Op::Ge, value)]],
+        Prefix::Le => vec![vec![b(Low, Op::Le, value)]],
         Prefix::Ap => {
             let (a, z) = (value * 0.9, value * 1.1);
-            vec![vec![b(V, Op::Ge, a.min(z)), b(V, Op::Le, a.max(z))]]
+            vec![vec![b(Low, Op::Le, a.max(z)), b(High, Op::Ge, a.min(z))]]
         }
     }
 }
@@ -155,16 +161,17 @@ pub fn composite_part_param(param: &str, index: usize) -> String {
     format!("{param}${index}")
 }
 
-/// The sort value of one entry for ascending and for descending order: a date sorts by its
-/// low end ascending and its high end descending; other kinds by their one value.
+/// The sort value of one entry for ascending and for descending order: a date or a number
+/// range sorts by its low end ascending and its high end descending; other kinds by their
+/// one value.
 fn entry_sort_values(v: &IndexValue) -> Option<(SortValue, SortValue)> {
     let one = |s: SortValue| Some((s.clone(), s));
     match v {
         IndexValue::String { norm, .. } => one(SortValue::Text(norm.clone())),
         IndexValue::Token { code, .. } => one(SortValue::Text(code.clone()?)),
         IndexValue::Date { low, high } => Some((SortValue::Int(*low), SortValue::Int(*high))),
-        IndexValue::Number { value, .. } | IndexValue::Quantity { value, .. } => {
-            one(SortValue::Float(*value))
+        IndexValue::Number { low, high, .. } | IndexValue::Quantity { low, high, .. } => {
+            Some((SortValue::Float(*low), SortValue::Float(*high)))
         }
         IndexValue::Reference { url, .. } => one(SortValue::Text(url.clone())),
         IndexValue::Uri { value } => one(SortValue::Text(value.clone())),

@@ -54,10 +54,12 @@ CREATE INDEX IF NOT EXISTS ix_date_seq ON ix_date (seq, param, low, high);
 CREATE TABLE IF NOT EXISTS ix_number (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     value REAL NOT NULL, system TEXT, code TEXT, unit TEXT,
-    seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+    seq INTEGER NOT NULL, grp INTEGER NOT NULL, low REAL, high REAL);
 DROP INDEX IF EXISTS ix_number_value;
-CREATE INDEX IF NOT EXISTS ix_number_by_value ON ix_number (partition, rtype, param, value, seq);
-CREATE INDEX IF NOT EXISTS ix_number_seq ON ix_number (seq, param, value);
+DROP INDEX IF EXISTS ix_number_by_value;
+CREATE INDEX IF NOT EXISTS ix_number_by_low ON ix_number (partition, rtype, param, low, high, seq);
+CREATE INDEX IF NOT EXISTS ix_number_by_high ON ix_number (partition, rtype, param, high, seq);
+CREATE INDEX IF NOT EXISTS ix_number_seq ON ix_number (seq, param, low, high);
 CREATE TABLE IF NOT EXISTS ix_reference (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     tid TEXT, ttype TEXT, url TEXT NOT NULL, version TEXT,
@@ -80,6 +82,36 @@ CREATE TABLE IF NOT EXISTS ix_present (
     PRIMARY KEY (seq, param)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ix_present_param ON ix_present (partition, rtype, param);
 ";
+
+/// Brings a store written by an earlier schema up to this one before [`SCHEMA`] runs: number
+/// entries gained the interval they cover (`low`, `high`). Earlier rows were single values
+/// (a Range was stored as its midpoint: `$reindex` gives it its bounds).
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_table: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'ix_number'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_table {
+        return Ok(());
+    }
+    let has_low: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('ix_number') WHERE name = 'low'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_low {
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE ix_number ADD COLUMN low REAL;
+             ALTER TABLE ix_number ADD COLUMN high REAL;
+             UPDATE ix_number SET low = value, high = value;
+             DROP INDEX IF EXISTS ix_number_seq;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
 
 const TABLES: [&str; 7] = [
     "ix_string",
@@ -199,28 +231,31 @@ fn write_value(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![partition, rtype, param, low, high, seq, grp])?,
-        IndexValue::Number { value, .. } => tx
+        IndexValue::Number { value, low, high } => tx
             .prepare_cached(
-                "INSERT INTO ix_number (partition, rtype, param, value, seq, grp)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO ix_number (partition, rtype, param, value, low, high, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![partition, rtype, param, value, seq, grp])?,
+            .execute(params![partition, rtype, param, value, low, high, seq, grp])?,
         IndexValue::Quantity {
             value,
+            low,
+            high,
             system,
             code,
             unit,
-            ..
         } => tx
             .prepare_cached(
-                "INSERT INTO ix_number (partition, rtype, param, value, system, code, unit, seq, grp)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO ix_number (partition, rtype, param, value, low, high, system, code, unit, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 partition,
                 rtype,
                 param,
                 value,
+                low,
+                high,
                 opt(system),
                 opt(code),
                 opt(unit),
@@ -445,8 +480,8 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
             ..
         } => {
             sql.push(" AND ");
-            range_sql(sql, &number_pred(*prefix, *value, *low, *high), |_| {
-                format!("{a}.value")
+            range_sql(sql, &number_pred(*prefix, *value, *low, *high), |f| {
+                format!("{a}.{}", if f == Field::High { "high" } else { "low" })
             });
             "ix_number"
         }
@@ -460,8 +495,8 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
             ..
         } => {
             sql.push(" AND ");
-            range_sql(sql, &number_pred(*prefix, *value, *low, *high), |_| {
-                format!("{a}.value")
+            range_sql(sql, &number_pred(*prefix, *value, *low, *high), |f| {
+                format!("{a}.{}", if f == Field::High { "high" } else { "low" })
             });
             if let Some(s) = system {
                 sql.push(&format!(" AND {a}.system = ")).bind(s.clone());

@@ -352,7 +352,13 @@ fn number(v: &Value) -> Option<(f64, f64, f64)> {
     }
 }
 
-/// The bounds of a Range: low's lower precision bound to high's upper one.
+/// A single value as an interval: the value itself at both ends (the precision of a stored
+/// value does not widen what it matches; the search value's does).
+fn point(v: &Value) -> Option<(f64, f64, f64)> {
+    number(v).map(|(value, _, _)| (value, value, value))
+}
+
+/// The bounds of a Range as written (open ends unbounded), with its midpoint.
 fn range_bounds(v: &Value) -> Option<(f64, f64, f64, &Value)> {
     let low = v.get("low").filter(|q| q.get("value").is_some());
     let high = v.get("high").filter(|q| q.get("value").is_some());
@@ -367,8 +373,8 @@ fn range_bounds(v: &Value) -> Option<(f64, f64, f64, &Value)> {
     };
     Some((
         value,
-        lo.map_or(f64::MIN, |l| l.1),
-        hi.map_or(f64::MAX, |h| h.2),
+        lo.map_or(f64::MIN, |l| l.0),
+        hi.map_or(f64::MAX, |h| h.0),
         unit_source,
     ))
 }
@@ -377,7 +383,7 @@ fn number_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
     let found = if ty == "Range" {
         range_bounds(v).map(|(value, low, high, _)| (value, low, high))
     } else {
-        number(v)
+        point(v)
     };
     if let Some((value, low, high)) = found {
         out.push(IndexValue::Number { value, low, high });
@@ -396,12 +402,12 @@ fn quantity_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
     match ty {
         "Quantity" | "Age" | "Count" | "Distance" | "Duration" | "SimpleQuantity"
         | "MoneyQuantity" => {
-            if let Some(n) = v.get("value").and_then(number) {
+            if let Some(n) = v.get("value").and_then(point) {
                 out.push(q(n, v));
             }
         }
         "Money" => {
-            if let Some((value, low, high)) = v.get("value").and_then(number) {
+            if let Some((value, low, high)) = v.get("value").and_then(point) {
                 let currency = non_empty(str_field(v, "currency"));
                 out.push(IndexValue::Quantity {
                     value,
@@ -421,7 +427,7 @@ fn quantity_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
             }
         }
         _ => {
-            if let Some(n) = number(v).filter(|_| !v.is_object()) {
+            if let Some(n) = point(v).filter(|_| !v.is_object()) {
                 out.push(IndexValue::Quantity {
                     value: n.0,
                     low: n.1,
@@ -556,8 +562,8 @@ mod tests {
             out[0],
             IndexValue::Quantity {
                 value: 5.0,
-                low: 1.5,
-                high: 8.5,
+                low: 2.0,
+                high: 8.0,
                 system: Some("http://unitsofmeasure.org".into()),
                 code: Some("a".into()),
                 unit: Some("a".into())
@@ -570,7 +576,7 @@ mod tests {
             IndexValue::Number {
                 value: 8.0,
                 low: f64::MIN,
-                high: 8.5
+                high: 8.0
             }
         );
     }

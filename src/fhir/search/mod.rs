@@ -38,9 +38,13 @@ pub enum IndexValue {
     /// The instant range a date, dateTime, instant, Period or Timing event covers, in
     /// microseconds since the epoch (UTC). An open Period end is `i64::MIN` / `i64::MAX`.
     Date { low: i64, high: i64 },
-    /// A number with the range its precision implies (`100` → [99.5, 100.5]).
+    /// A number, or a Range of numbers: `low`..`high` is the interval of values it covers (a
+    /// single value: both equal `value`; a Range: its bounds, `f64::MIN`/`MAX` when open;
+    /// `value` is then the midpoint). search.html compares the search value's precision range
+    /// with this interval.
     Number { value: f64, low: f64, high: f64 },
-    /// A Quantity (or Money, Age, Duration …) with its precision range, system, code and unit.
+    /// A Quantity (or Money, Age, Duration …, or a Range of them) with its interval as for
+    /// `Number`, system, code and unit.
     Quantity {
         value: f64,
         low: f64,
