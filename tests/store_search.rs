@@ -1466,32 +1466,24 @@ async fn range_values(store: &dyn Store) {
         assert_eq!(ids(store, &p, &q).await, want, "{prefix:?}{text}");
     }
     // Sorted by the low end ascending (open first), by the high end descending.
-    let asc = sorted(
-        query(&["Condition"], vec![]),
-        by_param("onset-age", ParamType::Quantity),
-        false,
-    );
-    let got: Vec<String> = store
-        .search(&p, &asc)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.version.id)
-        .collect();
-    assert_eq!(got, ["c-open", "c-range", "c-point"]);
-    let desc = sorted(
-        query(&["Condition"], vec![]),
-        by_param("onset-age", ParamType::Quantity),
-        true,
-    );
-    let got: Vec<String> = store
-        .search(&p, &desc)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.version.id)
-        .collect();
-    assert_eq!(got, ["c-range", "c-point", "c-open"]);
+    for (descending, want) in [
+        (false, ["c-open", "c-range", "c-point"]),
+        (true, ["c-range", "c-point", "c-open"]),
+    ] {
+        let q = sorted(
+            query(&["Condition"], vec![]),
+            by_param("onset-age", ParamType::Quantity),
+            descending,
+        );
+        let got: Vec<String> = store
+            .search(&p, &q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.version.id)
+            .collect();
+        assert_eq!(got, want, "descending: {descending}");
+    }
 }
 
 on_both_stores!(

@@ -650,60 +650,18 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
             }
         }
         Cond::ReferenceIn { param, targets } => {
-            // One sub-query per target type. A long id list drives the loop (CROSS JOIN fixes
-            // the join order), one index seek per id, whatever the planner guesses its size.
-            let groups = common::ids_by_type(targets);
-            if groups.is_empty() {
-                sql.push("0");
-                return;
-            }
-            sql.push(SEQ_IN);
-            for (i, (t, ids)) in groups.into_iter().enumerate() {
-                if i > 0 {
-                    sql.push(" UNION ALL ");
-                }
-                if ids.len() <= 64 {
-                    sql.push("SELECT x.seq FROM ix_reference x WHERE ");
-                    ctx.scope(sql, "x", param);
-                    sql.push(" AND ").in_list("x.tid", &ids);
-                } else {
-                    let json = serde_json::Value::from(ids).to_string();
-                    sql.push("SELECT x.seq FROM json_each(")
-                        .bind(json)
-                        .push(") j CROSS JOIN ix_reference x WHERE ");
-                    ctx.scope(sql, "x", param);
-                    sql.push(" AND x.tid = j.value");
-                }
-                sql.push(" AND x.ttype = ").bind(t);
-            }
-            sql.push(")");
+            keys_in(
+                sql,
+                ctx,
+                "ix_reference",
+                param,
+                "tid",
+                "ttype",
+                common::ids_by_type(targets),
+            );
         }
         Cond::TokenIn { param, codes } => {
-            // One sub-query per system, each a seek per code (as for ReferenceIn).
-            if codes.is_empty() {
-                sql.push("0");
-                return;
-            }
-            sql.push(SEQ_IN);
-            for (i, (system, codes)) in codes.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" UNION ALL ");
-                }
-                if codes.len() <= 64 {
-                    sql.push("SELECT x.seq FROM ix_token x WHERE ");
-                    ctx.scope(sql, "x", param);
-                    sql.push(" AND ").in_list("x.code", codes);
-                } else {
-                    let json = serde_json::Value::from(codes.clone()).to_string();
-                    sql.push("SELECT x.seq FROM json_each(")
-                        .bind(json)
-                        .push(") j CROSS JOIN ix_token x WHERE ");
-                    ctx.scope(sql, "x", param);
-                    sql.push(" AND x.code = j.value");
-                }
-                sql.push(" AND x.system = ").bind(system.clone());
-            }
-            sql.push(")");
+            keys_in(sql, ctx, "ix_token", param, "code", "system", codes.clone());
         }
         Cond::Composite { param, parts } => {
             let mut from = Sql::default();
@@ -753,6 +711,45 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
             }
         }
     }
+}
+
+/// `c.seq IN (…)` with one sub-query per group: rows of `table` for `param` whose `key` is one
+/// of the group's keys and whose `group` column is the group's value (references by target
+/// type, codes by system). A long key list drives the loop from `json_each` (CROSS JOIN fixes
+/// the join order): one index seek per key, whatever the planner guesses its size.
+fn keys_in(
+    sql: &mut Sql,
+    ctx: &Ctx<'_>,
+    table: &str,
+    param: &str,
+    key: &str,
+    group: &str,
+    groups: Vec<(String, Vec<String>)>,
+) {
+    if groups.is_empty() {
+        sql.push("0");
+        return;
+    }
+    sql.push(SEQ_IN);
+    for (i, (value, keys)) in groups.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        if keys.len() <= 64 {
+            sql.push(&format!("SELECT x.seq FROM {table} x WHERE "));
+            ctx.scope(sql, "x", param);
+            sql.push(" AND ").in_list(&format!("x.{key}"), &keys);
+        } else {
+            let json = serde_json::Value::from(keys).to_string();
+            sql.push("SELECT x.seq FROM json_each(")
+                .bind(json)
+                .push(&format!(") j CROSS JOIN {table} x WHERE "));
+            ctx.scope(sql, "x", param);
+            sql.push(&format!(" AND x.{key} = j.value"));
+        }
+        sql.push(&format!(" AND x.{group} = ")).bind(value);
+    }
+    sql.push(")");
 }
 
 /// The component a composite part tests: its `param` is the component index as text.
