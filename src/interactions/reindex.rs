@@ -15,11 +15,12 @@ use serde_json::{json, Value};
 /// Resources re-indexed per store round trip.
 const BATCH: usize = 200;
 
-fn entries_of(v: &Version) -> FhirResult<Vec<IndexEntry>> {
+fn entries_of(v: &Version, base: &str) -> FhirResult<Vec<IndexEntry>> {
     Ok(extract::extract(
         Registry::r4(),
         &v.resource_type,
         &stored_json(v)?,
+        base,
     ))
 }
 
@@ -37,7 +38,7 @@ impl Fhir {
             check_resource_type(rt)?;
             check_id(id)?;
             let v = self.read(p, rt, id).await?;
-            let index = entries_of(&v)?;
+            let index = entries_of(&v, &self.base_url(p))?;
             self.store
                 .reindex(p, rt, id, v.version, index)
                 .await
@@ -56,11 +57,12 @@ impl Fhir {
                 after: None,
                 limit: BATCH,
             };
+            let base = self.base_url(p);
             loop {
                 let page = self.store.search(p, &query).await.map_err(store_error)?;
                 for m in &page {
                     let v = &m.version;
-                    let index = entries_of(v)?;
+                    let index = entries_of(v, &base)?;
                     // A resource written since the page was read already has fresh entries.
                     if self
                         .store

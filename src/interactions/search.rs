@@ -54,22 +54,23 @@ fn too_many(what: &str) -> FhirError {
     ))
 }
 
-/// The (type, id) pairs that the `param` entries of `resource` point at on this server.
+/// The (type, id) pairs that the `param` entries of `resource` (stored under `base`) point
+/// at on this server: extraction gives a type and id to local references only.
 fn local_targets(
     registry: &Registry,
     rt: &str,
     param: &str,
     resource: &Value,
+    base: &str,
 ) -> Vec<(String, String)> {
-    extract::extract_param(registry, rt, param, resource)
+    extract::extract_param(registry, rt, param, resource, base)
         .into_iter()
         .filter_map(|e| match e.value {
             IndexValue::Reference {
                 target_type: Some(t),
                 id: Some(id),
-                url,
                 ..
-            } if !url.contains("://") => Some((t, id)),
+            } => Some((t, id)),
             _ => None,
         })
         .collect()
@@ -338,7 +339,13 @@ impl Fhir {
                     let mut targets = HashSet::new();
                     for v in self.ids_matching(p, resource_type, cond).await? {
                         let resource = stored_json(&v)?;
-                        targets.extend(local_targets(registry, resource_type, param, &resource));
+                        targets.extend(local_targets(
+                            registry,
+                            resource_type,
+                            param,
+                            &resource,
+                            &self.base_url(p),
+                        ));
                     }
                     Ok(Cond::IdIn(targets.into_iter().collect()))
                 }
@@ -378,6 +385,7 @@ impl Fhir {
             .iter()
             .map(|(t, r)| (t.clone(), r["id"].as_str().unwrap_or_default().to_string()))
             .collect();
+        let base = self.base_url(p);
         let mut added: Vec<(String, Value)> = Vec::new();
         let mut frontier: Vec<(String, Value)> = matches.to_vec();
         for round in 0..=ITERATE_ROUNDS {
@@ -386,7 +394,7 @@ impl Fhir {
             for inc in req.include.iter().filter(|i| round == 0 || i.iterate) {
                 for (rt, r) in &frontier {
                     for param in include_params(registry, inc, rt) {
-                        for t in local_targets(registry, rt, &param, r) {
+                        for t in local_targets(registry, rt, &param, r, &base) {
                             if inc.target_type.as_ref().is_none_or(|tt| *tt == t.0)
                                 && !seen.contains(&t)
                                 && !wanted.contains(&t)

@@ -222,6 +222,7 @@ impl Fhir {
                 error,
             }
         };
+        let base = self.base_url(p);
         let mut order: Vec<usize> = (0..requests.len()).collect();
         order.sort_by_key(|&i| phase(&requests[i].op));
 
@@ -332,7 +333,7 @@ impl Fhir {
                     let Some(value) = body else {
                         unreachable!("every Put has a body")
                     };
-                    let index = extract::extract(Registry::r4(), rt, &value);
+                    let index = extract::extract(Registry::r4(), rt, &value, &base);
                     let Value::Object(body) = value else {
                         unreachable!("bodies are objects")
                     };

@@ -23,11 +23,19 @@ use std::collections::HashSet;
 /// Every index entry of `resource` (whose type is `resource_type`) for every parameter the
 /// registry holds for that type, including `_tag`, `_profile`, `_security`, `_source`
 /// (`_id` and `_lastUpdated` are answered from the stored id and time, not from entries).
-pub fn extract(registry: &Registry, resource_type: &str, resource: &Value) -> Vec<IndexEntry> {
+/// `base` is the FHIR base the resource is stored under: an absolute reference below it is
+/// a local one (search.html: a relative and an absolute reference to the same resource
+/// match each other); one to another server is known by its url alone.
+pub fn extract(
+    registry: &Registry,
+    resource_type: &str,
+    resource: &Value,
+    base: &str,
+) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     let root = Expression::root_item(resource);
     for param in registry.compiled(resource_type) {
-        extract_one(param, resource, &root, &mut out);
+        extract_one(param, resource, &root, base, &mut out);
     }
     out
 }
@@ -40,6 +48,7 @@ pub fn extract_param(
     resource_type: &str,
     code: &str,
     resource: &Value,
+    base: &str,
 ) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     let params = registry.compiled(resource_type);
@@ -48,6 +57,7 @@ pub fn extract_param(
             &params[i],
             resource,
             &Expression::root_item(resource),
+            base,
             &mut out,
         );
     }
@@ -58,6 +68,7 @@ fn extract_one<'a>(
     param: &Compiled,
     resource: &'a Value,
     root: &TItem<'a>,
+    base: &str,
     out: &mut Vec<IndexEntry>,
 ) {
     // An expression that fails on odd data (e.g. `is` over several items) indexes nothing for
@@ -76,9 +87,9 @@ fn extract_one<'a>(
             of_type_tokens(&item.value, &mut of_types);
         }
         if param.kind == ParamType::Composite {
-            composite(param, resource, item, &mut values);
+            composite(param, resource, item, base, &mut values);
         } else {
-            values_of(param.kind, item, &mut values, Some(&mut identifiers));
+            values_of(param.kind, item, base, &mut values, Some(&mut identifiers));
         }
     }
     push_unique(&param.code, values, out);
@@ -138,15 +149,21 @@ fn push_unique(code: &str, mut values: Vec<IndexValue>, out: &mut Vec<IndexEntry
 const MAX_COMBINATIONS: usize = 1024;
 
 /// The cartesian product of the component values evaluated on one base item.
-fn composite(param: &Compiled, resource: &Value, base: &TItem<'_>, out: &mut Vec<IndexValue>) {
+fn composite(
+    param: &Compiled,
+    resource: &Value,
+    item: &TItem<'_>,
+    base: &str,
+    out: &mut Vec<IndexValue>,
+) {
     let mut combos: Vec<Vec<IndexValue>> = vec![vec![]];
     for (kind, expr) in &param.components {
-        let Ok(items) = expr.evaluate_typed(resource, std::slice::from_ref(base)) else {
+        let Ok(items) = expr.evaluate_typed(resource, std::slice::from_ref(item)) else {
             return;
         };
         let mut vals = Vec::new();
-        for item in &items {
-            values_of(*kind, item, &mut vals, None);
+        for part in &items {
+            values_of(*kind, part, base, &mut vals, None);
         }
         if vals.is_empty() {
             return;
@@ -172,6 +189,7 @@ fn composite(param: &Compiled, resource: &Value, base: &TItem<'_>, out: &mut Vec
 fn values_of(
     kind: ParamType,
     item: &TItem<'_>,
+    base: &str,
     out: &mut Vec<IndexValue>,
     identifiers: Option<&mut Vec<IndexValue>>,
 ) {
@@ -185,13 +203,13 @@ fn values_of(
         ParamType::Reference => {
             if item.ty == "Reference" {
                 if let Some(r) = v.get("reference").and_then(Value::as_str) {
-                    out.extend(reference_value(r));
+                    out.extend(reference_value(r, base));
                 }
                 if let (Some(ids), Some(id)) = (identifiers, v.get("identifier")) {
                     ids.extend(identifier_token(id));
                 }
             } else if let Some(s) = v.as_str() {
-                out.extend(canonical_value(s));
+                out.extend(canonical_value(s, base));
             }
         }
         ParamType::Uri => {
@@ -441,29 +459,34 @@ fn quantity_values(ty: &str, v: &Value, out: &mut Vec<IndexValue>) {
     }
 }
 
-/// A Reference.reference as an index value; `None` for a contained (`#id`) reference.
-fn reference_value(r: &str) -> Option<IndexValue> {
+/// A Reference.reference as an index value; `None` for a contained (`#id`) reference. A
+/// relative reference, or an absolute one below `base`, names a local resource: type, id and
+/// the relative url `Type/id`. Any other url (another server's, `urn:uuid:`, …) is kept as
+/// written, without type and id: it does not name a resource of this server.
+fn reference_value(r: &str, base: &str) -> Option<IndexValue> {
     let r = r.trim();
     if r.is_empty() || r.starts_with('#') {
         return None;
     }
-    let mut segs: Vec<&str> = r.split('/').collect();
-    let mut version = None;
-    if segs.len() >= 4 && segs[segs.len() - 2] == "_history" {
-        version = segs.last().map(|v| v.to_string());
-        segs.truncate(segs.len() - 2);
-    }
-    if let [.., ty, id] = segs.as_slice() {
-        if !id.is_empty() && element_types::is_resource_type(ty) && !r.starts_with("urn:") {
-            let url = if segs.len() == 2 {
-                format!("{ty}/{id}")
-            } else {
-                segs.join("/")
-            };
+    // `…/_history/n` names a version of whatever precedes it, local or not.
+    let (target, version) = match r.rsplit_once("/_history/") {
+        Some((t, v)) if !v.is_empty() && !v.contains('/') => (t, Some(v.to_string())),
+        _ => (r, None),
+    };
+    let local = if target.contains("://") || target.starts_with("urn:") {
+        target
+            .strip_prefix(base)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|_| !base.is_empty())
+    } else {
+        Some(target)
+    };
+    if let Some((ty, id)) = local.and_then(|l| l.split_once('/')) {
+        if !id.is_empty() && !id.contains('/') && element_types::is_resource_type(ty) {
             return Some(IndexValue::Reference {
                 target_type: Some(ty.to_string()),
                 id: Some(id.to_string()),
-                url,
+                url: format!("{ty}/{id}"),
                 version,
             });
         }
@@ -471,18 +494,18 @@ fn reference_value(r: &str) -> Option<IndexValue> {
     Some(IndexValue::Reference {
         target_type: None,
         id: None,
-        url: r.to_string(),
-        version: None,
+        url: target.to_string(),
+        version,
     })
 }
 
 /// A canonical (or uri) used as a reference: `url|version`.
-fn canonical_value(s: &str) -> Option<IndexValue> {
+fn canonical_value(s: &str, base: &str) -> Option<IndexValue> {
     let (url, version) = match s.split_once('|') {
         Some((u, v)) => (u, Some(v.to_string())),
         None => (s, None),
     };
-    match reference_value(url)? {
+    match reference_value(url, base)? {
         IndexValue::Reference {
             target_type,
             id,
@@ -504,42 +527,56 @@ mod tests {
 
     #[test]
     fn references_of_each_shape() {
-        assert_eq!(
-            reference_value("Patient/1/_history/2"),
+        let base = "http://s/fhir";
+        let local = |id: &str, version: Option<&str>| {
             Some(IndexValue::Reference {
                 target_type: Some("Patient".into()),
-                id: Some("1".into()),
-                url: "Patient/1".into(),
-                version: Some("2".into())
+                id: Some(id.into()),
+                url: format!("Patient/{id}"),
+                version: version.map(Into::into),
             })
-        );
-        assert_eq!(
-            reference_value("http://s/fhir/Patient/1"),
-            Some(IndexValue::Reference {
-                target_type: Some("Patient".into()),
-                id: Some("1".into()),
-                url: "http://s/fhir/Patient/1".into(),
-                version: None
-            })
-        );
-        assert_eq!(reference_value("#c"), None);
-        assert_eq!(
-            reference_value("urn:uuid:1234"),
+        };
+        let foreign = |url: &str, version: Option<&str>| {
             Some(IndexValue::Reference {
                 target_type: None,
                 id: None,
-                url: "urn:uuid:1234".into(),
-                version: None
+                url: url.into(),
+                version: version.map(Into::into),
             })
+        };
+        assert_eq!(
+            reference_value("Patient/1/_history/2", base),
+            local("1", Some("2"))
+        );
+        // An absolute reference below this server's base is the same resource as Patient/1.
+        assert_eq!(
+            reference_value("http://s/fhir/Patient/1", base),
+            local("1", None)
         );
         assert_eq!(
-            canonical_value("http://h/ValueSet/x|2.0"),
-            Some(IndexValue::Reference {
-                target_type: Some("ValueSet".into()),
-                id: Some("x".into()),
-                url: "http://h/ValueSet/x".into(),
-                version: Some("2.0".into())
-            })
+            reference_value("http://s/fhir/Patient/1/_history/3", base),
+            local("1", Some("3"))
+        );
+        // Another server's Patient/1 is not ours.
+        for other in [
+            "http://other/fhir/Patient/1",
+            "http://s/fhirx/Patient/1",
+            "http://s/Patient/1",
+        ] {
+            assert_eq!(reference_value(other, base), foreign(other, None));
+        }
+        assert_eq!(reference_value("#c", base), None);
+        assert_eq!(
+            reference_value("urn:uuid:1234", base),
+            foreign("urn:uuid:1234", None)
+        );
+        assert_eq!(
+            canonical_value("http://h/ValueSet/x|2.0", base),
+            foreign("http://h/ValueSet/x", Some("2.0"))
+        );
+        assert_eq!(
+            canonical_value("http://s/fhir/Patient/9|2", base),
+            local("9", Some("2"))
         );
     }
 
