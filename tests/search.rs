@@ -1301,6 +1301,17 @@ const CASES: &[(&str, &[&str])] = &[
     ("ServiceRequest?subject=Patient/77662", &[]),
     ("QuestionnaireResponse?subject=Patient/proband", &[]),
     ("QuestionnaireResponse?author=Practitioner/example", &[]),
+    // `:not` at the end of a chain or `_has` negates the inner criterion: Observations whose
+    // subject is a Patient without gender male (bmd's and date-lastmp's patients have none
+    // or female), Patients referenced by an Observation whose status is not final.
+    (
+        "Observation?subject:Patient.gender:not=male",
+        &["Observation/bmd", "Observation/date-lastmp"],
+    ),
+    (
+        "Patient?_has:Observation:subject:status:not=final",
+        &["Patient/example", "Patient/f001", "Patient/f201"],
+    ),
     // The chain follows local references only: ussg-fht-answers points at another server's
     // Patient/proband, not at the local (female) one.
     ("QuestionnaireResponse?subject:Patient.gender=female", &[]),

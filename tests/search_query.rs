@@ -1052,9 +1052,50 @@ fn chain_errors() {
         "No target type of 'subject' has a search parameter 'nope'"
     );
     assert_eq!(
-        err("Observation", &[("subject:Patient.gender:not", "male")]),
-        "Modifier ':not' on 'gender' is not supported inside a chain or _has"
+        err(
+            "Observation",
+            &[("subject:Patient.gender:not-in", "http://x/vs")]
+        ),
+        "Modifier ':not-in' on 'gender' is not supported inside a chain or _has"
     );
+}
+
+#[test]
+fn not_at_the_end_of_a_chain_negates_all_its_values_at_once() {
+    let q = ok(
+        "Observation",
+        &[("subject:Patient.gender:not", "male,female")],
+    );
+    assert_eq!(q.filters.len(), 1);
+    let f = &q.filters[0];
+    assert!(
+        !f.negate,
+        "the outer filter is positive: its subject is such a patient"
+    );
+    let [Criterion::Chain { param, inner }] = f.any.as_slice() else {
+        panic!("{f:?}");
+    };
+    assert_eq!(param, "subject");
+    let [(ty, crit)] = inner.as_slice() else {
+        panic!("{inner:?}");
+    };
+    assert_eq!(ty, "Patient");
+    let Criterion::NoneOf(values) = crit.as_ref() else {
+        panic!("{crit:?}");
+    };
+    assert_eq!(
+        values.len(),
+        2,
+        "one group of both values: neither male nor female"
+    );
+    let q = ok(
+        "Patient",
+        &[("_has:Observation:subject:status:not", "final")],
+    );
+    let [Criterion::Has { inner, .. }] = q.filters[0].any.as_slice() else {
+        panic!("{:?}", q.filters);
+    };
+    assert!(matches!(inner.as_ref(), Criterion::NoneOf(v) if v.len() == 1));
 }
 
 #[test]

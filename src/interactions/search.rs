@@ -314,11 +314,14 @@ impl Fhir {
             match c {
                 Criterion::Cond(c) => Ok(c.clone()),
                 Criterion::Codes { param, set } => self.code_set_cond(p, param, set).await,
+                Criterion::NoneOf(_) => Err(FhirError::invalid(
+                    "':not' is only meaningful at the end of a chain or _has",
+                )),
                 Criterion::Chain { param, inner } => {
                     let mut targets = Vec::new();
                     for (ty, crit) in inner {
-                        let cond = self.resolve(p, crit).await?;
-                        let found = self.ids_matching(p, ty, cond).await?;
+                        let filter = self.inner_filter(p, crit).await?;
+                        let found = self.ids_matching(p, ty, filter).await?;
                         targets.extend(found.into_iter().map(|v| (ty.clone(), v.id)));
                         if targets.len() > CHAIN_CAP {
                             return Err(too_many(&format!("The chain '{param}'")));
@@ -334,10 +337,10 @@ impl Fhir {
                     param,
                     inner,
                 } => {
-                    let cond = self.resolve(p, inner).await?;
+                    let filter = self.inner_filter(p, inner).await?;
                     let registry = Registry::r4();
                     let mut targets = HashSet::new();
-                    for v in self.ids_matching(p, resource_type, cond).await? {
+                    for v in self.ids_matching(p, resource_type, filter).await? {
                         let resource = stored_json(&v)?;
                         targets.extend(local_targets(
                             registry,
@@ -353,14 +356,34 @@ impl Fhir {
         })
     }
 
-    /// The resources of `rt` matching `cond`, at most `CHAIN_CAP` (more is an error).
-    async fn ids_matching(&self, p: &Partition, rt: &str, cond: Cond) -> FhirResult<Vec<Version>> {
+    /// The filter a chain or `_has` applies to the resources it goes through: the resolved
+    /// inner criterion, or for a trailing `:not` none of its values.
+    async fn inner_filter(&self, p: &Partition, inner: &Criterion) -> FhirResult<StoreFilter> {
+        Ok(match inner {
+            Criterion::NoneOf(values) => {
+                let mut any = Vec::with_capacity(values.len());
+                for v in values {
+                    any.push(self.resolve(p, v).await?);
+                }
+                StoreFilter { any, negate: true }
+            }
+            other => StoreFilter {
+                any: vec![self.resolve(p, other).await?],
+                negate: false,
+            },
+        })
+    }
+
+    /// The resources of `rt` matching `filter`, at most `CHAIN_CAP` (more is an error).
+    async fn ids_matching(
+        &self,
+        p: &Partition,
+        rt: &str,
+        filter: StoreFilter,
+    ) -> FhirResult<Vec<Version>> {
         let q = StoreQuery {
             resource_types: vec![rt.to_string()],
-            filters: vec![StoreFilter {
-                any: vec![cond],
-                negate: false,
-            }],
+            filters: vec![filter],
             sort: Vec::new(),
             after: None,
             limit: CHAIN_CAP + 1,

@@ -172,6 +172,10 @@ pub enum Criterion {
         param: String,
         set: CodeSetRef,
     },
+    /// `:not` at the end of a chain or `_has`: the resources matching none of these (all the
+    /// values of the parameter, so `gender:not=male,female` is neither). Only ever the inner
+    /// criterion of a `Chain` or `Has`.
+    NoneOf(Vec<Criterion>),
     /// `_has:Type:param:criterion=value`: resources referenced through `param` by a `Type`
     /// resource matching `inner`.
     Has {

@@ -179,10 +179,14 @@ fn one(
             if items.is_empty() {
                 return Ok(false);
             }
-            let any = items
-                .iter()
-                .map(|raw| criterion(&path, raw, options.base_url))
-                .collect::<Result<Vec<_>, _>>()?;
+            let any = if !path.negated() && path.ends_negated() {
+                vec![negated_criterion(&path, &items, options.base_url)?]
+            } else {
+                items
+                    .iter()
+                    .map(|raw| criterion(&path, raw, options.base_url))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
             request.filters.push(Filter {
                 any,
                 negate: path.negated(),
@@ -219,6 +223,35 @@ fn criterion(path: &Path, raw: &str, base_url: &str) -> Result<Criterion, Proble
             resource_type: resource_type.clone(),
             param: param.clone(),
             inner: Box::new(criterion(inner, raw, base_url)?),
+        },
+    })
+}
+
+/// A chain or `_has` ending in `:not`: one criterion for all the values, whose innermost
+/// part matches none of them (per value, `not male OR not female` would match everything).
+fn negated_criterion(path: &Path, items: &[&str], base_url: &str) -> Result<Criterion, Problem> {
+    Ok(match path {
+        Path::Leaf { param, modifier } => Criterion::NoneOf(
+            items
+                .iter()
+                .map(|raw| Ok(Criterion::Cond(cond(param, modifier, raw, base_url)?)))
+                .collect::<Result<Vec<_>, Problem>>()?,
+        ),
+        Path::Chain { param, inner } => Criterion::Chain {
+            param: param.clone(),
+            inner: inner
+                .iter()
+                .map(|(t, p)| Ok((t.clone(), Box::new(negated_criterion(p, items, base_url)?))))
+                .collect::<Result<Vec<_>, Problem>>()?,
+        },
+        Path::Has {
+            resource_type,
+            param,
+            inner,
+        } => Criterion::Has {
+            resource_type: resource_type.clone(),
+            param: param.clone(),
+            inner: Box::new(negated_criterion(inner, items, base_url)?),
         },
     })
 }

@@ -97,6 +97,15 @@ pub enum Path {
 }
 
 impl Path {
+    /// `:not` ends this chain or `_has` (its inner criterion then negates all the values).
+    pub fn ends_negated(&self) -> bool {
+        match self {
+            Path::Leaf { modifier, .. } => *modifier == Modifier::Not,
+            Path::Chain { inner, .. } => inner.iter().any(|(_, p)| p.ends_negated()),
+            Path::Has { inner, .. } => inner.ends_negated(),
+        }
+    }
+
     /// `:not` and `:not-in` on a top-level parameter negate its whole filter.
     pub fn negated(&self) -> bool {
         matches!(
@@ -420,7 +429,7 @@ fn parse_modifier(
         }
         _ => return Err(not_allowed()),
     };
-    if nested && matches!(parsed, Modifier::Not | Modifier::NotIn) {
+    if nested && parsed == Modifier::NotIn {
         return Err(Problem::Unknown(format!(
             "Modifier ':{m}' on '{code}' is not supported inside a chain or _has"
         )));
