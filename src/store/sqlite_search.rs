@@ -871,6 +871,9 @@ fn probe(cond: &Cond, ctx: &Ctx<'_>) -> Option<Sql> {
 /// driver's matches (about a microsecond each, from a covering index) bounds the query's cost.
 const ESTIMATE_CAP: i64 = 20_000;
 
+/// The cap when the query has one filter to drive from: past it the walk of the type may win.
+const SINGLE_ESTIMATE_CAP: i64 = 2_000;
+
 /// A driver with at most this many matches is taken without counting the other filters.
 const GOOD_ENOUGH: i64 = 64;
 
@@ -918,24 +921,23 @@ impl Plan {
             .filter(|&i| positive(&query.filters[i]) && seq_subquery(&exprs[i].text).is_some())
             .collect();
         candidates.sort_by_key(|&i| rank(&query.filters[i]));
-        if candidates.len() == 1 {
-            // Nothing to choose between; whether it is narrow is left to SQLite.
-            return Ok(Plan {
-                exprs,
-                driver: candidates.first().copied(),
-                narrow: false,
-                live,
-            });
-        }
+        // With one filter there is only narrow or not to find out, and a walk of the type in
+        // key order that stops at the page's end wins as soon as the matches are many: the
+        // count stops much earlier.
+        let first_cap = if candidates.len() == 1 {
+            SINGLE_ESTIMATE_CAP
+        } else {
+            ESTIMATE_CAP
+        };
         // Likely-narrow kinds first; each later count stops at the best so far, and a driver
         // this narrow is not worth more counting.
         let mut best: Option<(i64, usize)> = None;
         for &i in &candidates {
-            let cap = best.map_or(ESTIMATE_CAP, |(n, _)| n);
+            let cap = best.map_or(first_cap, |(n, _)| n);
             let n = if query.filters[i].any.iter().all(seekable) {
                 estimate(conn, &exprs[i], cap)?
             } else {
-                ESTIMATE_CAP
+                first_cap
             };
             if best.is_none_or(|(b, _)| n < b) {
                 best = Some((n, i));
@@ -947,7 +949,7 @@ impl Plan {
         Ok(Plan {
             exprs,
             driver: best.map(|(_, i)| i),
-            narrow: best.is_some_and(|(n, _)| n < ESTIMATE_CAP),
+            narrow: best.is_some_and(|(n, _)| n < first_cap),
             live,
         })
     }
