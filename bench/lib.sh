@@ -150,6 +150,17 @@ machine_note() {
 }
 
 # ---------------------------------------------------------------- servers
+# Where the servers keep their data: $OUT/data, or with BENCH_REUSE_DATA=DIR the data a
+# previous run left in DIR/<server> (kept with --keep-data), used as it is.
+data_root() { echo "${BENCH_REUSE_DATA:-$OUT/data}"; }
+fresh_dir() { # dir: emptied unless data is being reused
+  if [ -n "${BENCH_REUSE_DATA:-}" ]; then
+    [ -d "$1" ] || { log "ERROR: no data to reuse in $1"; return 1; }
+  else
+    rm -rf "$1"; mkdir -p "$1"
+  fi
+}
+
 record_data_size() { # server dir: logs the size of a stopped server's data and appends it to $OUT/data-sizes.tsv
   local h
   h=$(du -sh "$2" | cut -f1)
@@ -170,7 +181,7 @@ run_server() { # name: starts it on a fresh data directory, calls $BENCH_FN, sto
 run_fhird_sqlite() {
   [ -x "$FHIRD_BIN" ] || { log "SKIP fhird-sqlite: $FHIRD_BIN not found (cargo build --release)"; return 0; }
   local port dir pid
-  port=$(free_port); dir="$OUT/data/fhird-sqlite"; rm -rf "$dir"; mkdir -p "$dir"
+  port=$(free_port); dir="$(data_root)/fhird-sqlite"; fresh_dir "$dir"
   FHIRD_LOG=warn "$FHIRD_BIN" serve --listen "127.0.0.1:$port" --store "sqlite:$dir" \
     --base-url "http://127.0.0.1:$port" > "$OUT/fhird-sqlite.log" 2>&1 &
   pid=$!
@@ -221,7 +232,7 @@ run_helios_sqlite() {
   [ -x "$HFS_BIN" ] || { log "SKIP $name: $HFS_BIN not found (cargo install helios-hfs --version =0.2.7 --locked --no-default-features --features R4,sqlite)"; return 0; }
   [ -r "$HELIOS_SEARCH_PARAMS" ] || { log "SKIP $name: search parameters $HELIOS_SEARCH_PARAMS not found"; return 0; }
   local port dir pid
-  port=$(free_port); dir="$OUT/data/$name"; rm -rf "$dir"; mkdir -p "$dir"
+  port=$(free_port); dir="$(data_root)/$name"; fresh_dir "$dir"
   [ "$name" = helios-sqlite-minimal ] || cp "$HELIOS_SEARCH_PARAMS" "$dir/search-parameters-r4.json"
   "$HFS_BIN" --host 127.0.0.1 --port "$port" --base-url "http://127.0.0.1:$port" \
     --database-url "$dir/db.sqlite" --data-dir "$dir" --log-level error > "$OUT/$name.log" 2>&1 &

@@ -11,6 +11,10 @@
 #   --conns LIST       wrk connection counts (default 1,8: 1 = latency, 8 = throughput; BENCH_CONNS)
 #   --kinds LIST       query kinds (default token,string,date,reference,chain,include,count)
 #   --out DIR          results (default /tmp/fhird-search-bench-DATE)
+#   --warm S           seconds of the unrecorded warm-up per kind (8 connections; default 3;
+#                      BENCH_WARM): a large store read cold from disk needs longer
+#   --reuse-data DIR   run on the data an earlier run kept with --keep-data (DIR/<server>,
+#                      one size only): no loading; the queries come from --synthea as usual
 #   --fhird BIN / --hfs BIN / --secantusd BIN   as in http_bench.sh
 # Each server starts on a fresh data directory per size, is loaded with PUT (bench/load_ndjson.py,
 # ids kept, not timed as part of the searches), probed once per kind with BENCH_STATUS=1 so
@@ -28,6 +32,7 @@ KINDS=${BENCH_KINDS:-token,string,date,reference,chain,include,count}
 THREADS=1
 OUT=${BENCH_OUT:-/tmp/fhird-search-bench-$(date +%Y%m%d-%H%M%S)}
 KEEP_DATA=0
+WARM=${BENCH_WARM:-3}
 FHIRD_BIN=${FHIRD_BIN:-$REPO/target/release/fhird}
 HFS_BIN=${HFS_BIN:-$(command -v hfs || echo "$HOME/.cargo/bin/hfs")}
 SECANTUSD_BIN=${SECANTUSD_BIN:-$(command -v secantusd-rs || echo secantusd-rs)}
@@ -42,6 +47,8 @@ while [ $# -gt 0 ]; do
     --kinds) KINDS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep-data) KEEP_DATA=1; shift ;;
+    --warm) WARM=$2; shift 2 ;;
+    --reuse-data) export BENCH_REUSE_DATA=$2; KEEP_DATA=1; shift 2 ;;
     --fhird) FHIRD_BIN=$2; shift 2 ;;
     --hfs) HFS_BIN=$2; shift 2 ;;
     --secantusd) SECANTUSD_BIN=$2; shift 2 ;;
@@ -62,17 +69,21 @@ BENCH_FN=bench_search
 bench_search() { # server pids...
   local server=$1; shift
   local pids=("$@") kind c st
-  log "$server: loading $SIZE resources"
-  if ! python3 "$BENCH_DIR/load_ndjson.py" "$BASE_URL" "$DATA/resources.ndjson" > "$OUT/load-$server-$SIZE.txt" 2>&1; then
-    log "WARNING: some loads into $server failed: $(tail -3 "$OUT/load-$server-$SIZE.txt")"
+  if [ -n "${BENCH_REUSE_DATA:-}" ]; then
+    log "$server: reusing the data in $BENCH_REUSE_DATA"
+  else
+    log "$server: loading $SIZE resources"
+    if ! python3 "$BENCH_DIR/load_ndjson.py" "$BASE_URL" "$DATA/resources.ndjson" > "$OUT/load-$server-$SIZE.txt" 2>&1; then
+      log "WARNING: some loads into $server failed: $(tail -3 "$OUT/load-$server-$SIZE.txt")"
+    fi
+    log "$server: $(tail -1 "$OUT/load-$server-$SIZE.txt")"
   fi
-  log "$server: $(tail -1 "$OUT/load-$server-$SIZE.txt")"
   for kind in ${KINDS//,/ }; do
     export BENCH_QUERIES="$DATA/queries-$kind.txt"
     st=$(curl -s -o "$OUT/probe-$server-$SIZE-$kind.json" -w '%{http_code}' -H 'Accept: application/fhir+json' \
          "$BASE_URL/$(head -1 "$BENCH_QUERIES" | sed 's/|/%7C/g')")
     log "probe $server $kind: $(head -1 "$BENCH_QUERIES") -> $st, total/entries: $(python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); print(b.get("total"), len(b.get("entry",[])))' "$OUT/probe-$server-$SIZE-$kind.json" 2>/dev/null || echo '?')"
-    run_wrk "$server" "$kind" 8 search.lua 3 0 "${pids[@]}"
+    run_wrk "$server" "$kind" 8 search.lua "$WARM" 0 "${pids[@]}"
     for c in ${CONNS//,/ }; do
       run_wrk "$server" "$kind@$SIZE" "$c" search.lua "$DURATION" 1 "${pids[@]}"
     done
