@@ -197,51 +197,44 @@ fn one(
 }
 
 fn criterion(path: &Path, raw: &str, base_url: &str) -> Result<Criterion, Problem> {
-    Ok(match path {
-        Path::Leaf { param, modifier } if param.kind == ParamType::Token => {
-            match code_set(param, modifier, raw)? {
-                Some(set) => Criterion::Codes {
+    walk(path, &|param, modifier| {
+        if param.kind == ParamType::Token {
+            if let Some(set) = code_set(param, modifier, raw)? {
+                return Ok(Criterion::Codes {
                     param: param.code.clone(),
                     set,
-                },
-                None => Criterion::Cond(cond(param, modifier, raw, base_url)?),
+                });
             }
         }
-        Path::Leaf { param, modifier } => Criterion::Cond(cond(param, modifier, raw, base_url)?),
-        Path::Chain { param, inner } => Criterion::Chain {
-            param: param.clone(),
-            inner: inner
-                .iter()
-                .map(|(t, p)| Ok((t.clone(), Box::new(criterion(p, raw, base_url)?))))
-                .collect::<Result<Vec<_>, Problem>>()?,
-        },
-        Path::Has {
-            resource_type,
-            param,
-            inner,
-        } => Criterion::Has {
-            resource_type: resource_type.clone(),
-            param: param.clone(),
-            inner: Box::new(criterion(inner, raw, base_url)?),
-        },
+        Ok(Criterion::Cond(cond(param, modifier, raw, base_url)?))
     })
 }
 
 /// A chain or `_has` ending in `:not`: one criterion for all the values, whose innermost
 /// part matches none of them (per value, `not male OR not female` would match everything).
 fn negated_criterion(path: &Path, items: &[&str], base_url: &str) -> Result<Criterion, Problem> {
-    Ok(match path {
-        Path::Leaf { param, modifier } => Criterion::NoneOf(
+    walk(path, &|param, modifier| {
+        Ok(Criterion::NoneOf(
             items
                 .iter()
                 .map(|raw| Ok(Criterion::Cond(cond(param, modifier, raw, base_url)?)))
                 .collect::<Result<Vec<_>, Problem>>()?,
-        ),
+        ))
+    })
+}
+
+type Leaf<'a> = dyn Fn(&ParamRef, &Modifier) -> Result<Criterion, Problem> + 'a;
+
+/// The criterion of a resolved parameter name: chains and `_has` keep their shape, `leaf`
+/// builds the innermost criterion.
+fn walk(path: &Path, leaf: &Leaf<'_>) -> Result<Criterion, Problem> {
+    Ok(match path {
+        Path::Leaf { param, modifier } => leaf(param, modifier)?,
         Path::Chain { param, inner } => Criterion::Chain {
             param: param.clone(),
             inner: inner
                 .iter()
-                .map(|(t, p)| Ok((t.clone(), Box::new(negated_criterion(p, items, base_url)?))))
+                .map(|(t, p)| Ok((t.clone(), Box::new(walk(p, leaf)?))))
                 .collect::<Result<Vec<_>, Problem>>()?,
         },
         Path::Has {
@@ -251,7 +244,7 @@ fn negated_criterion(path: &Path, items: &[&str], base_url: &str) -> Result<Crit
         } => Criterion::Has {
             resource_type: resource_type.clone(),
             param: param.clone(),
-            inner: Box::new(negated_criterion(inner, items, base_url)?),
+            inner: Box::new(walk(inner, leaf)?),
         },
     })
 }
