@@ -18,9 +18,20 @@ const MAX_IMPORT_DEPTH: usize = 8;
 
 /// The canonical resources an expansion reads, by url (versions ignored: the token index
 /// keeps no code system version either).
-pub trait Source {
-    fn value_set(&self, url: &str) -> Option<&Value>;
-    fn code_system(&self, url: &str) -> Option<&Value>;
+#[derive(Default)]
+pub struct Canonicals {
+    pub value_sets: BTreeMap<String, Value>,
+    pub code_systems: BTreeMap<String, Value>,
+}
+
+impl Canonicals {
+    fn value_set(&self, url: &str) -> Option<&Value> {
+        self.value_sets.get(url)
+    }
+
+    fn code_system(&self, url: &str) -> Option<&Value> {
+        self.code_systems.get(url)
+    }
 }
 
 /// The canonical urls a ValueSet refers to: (value sets, code systems). A caller fetches
@@ -66,7 +77,7 @@ fn name(vs: &Value) -> String {
 }
 
 /// Every code of a ValueSet, at most `cap` (more is an error).
-pub fn expand(vs: &Value, source: &dyn Source, cap: usize) -> Result<CodeSet, String> {
+pub fn expand(vs: &Value, source: &Canonicals, cap: usize) -> Result<CodeSet, String> {
     let set = expand_at(vs, source, 0)?;
     let n: usize = set.values().map(BTreeSet::len).sum();
     if n > cap {
@@ -78,7 +89,7 @@ pub fn expand(vs: &Value, source: &dyn Source, cap: usize) -> Result<CodeSet, St
     Ok(set)
 }
 
-fn expand_at(vs: &Value, source: &dyn Source, depth: usize) -> Result<CodeSet, String> {
+fn expand_at(vs: &Value, source: &Canonicals, depth: usize) -> Result<CodeSet, String> {
     if depth > MAX_IMPORT_DEPTH {
         return Err(format!(
             "ValueSet '{}' imports value sets more than {MAX_IMPORT_DEPTH} levels deep",
@@ -132,7 +143,7 @@ fn add_contains(contains: &Value, out: &mut CodeSet) {
 
 /// One `compose.include` / `compose.exclude` item: the codes of its system part (listed
 /// concepts, filters, or the whole system), intersected with every ValueSet it names.
-fn part(vs: &Value, inc: &Value, source: &dyn Source, depth: usize) -> Result<CodeSet, String> {
+fn part(vs: &Value, inc: &Value, source: &Canonicals, depth: usize) -> Result<CodeSet, String> {
     let mut result: Option<CodeSet> = None;
     if let Some(system) = inc.get("system").and_then(Value::as_str) {
         let codes = system_part(vs, system, inc, source)?;
@@ -172,7 +183,7 @@ fn system_part(
     vs: &Value,
     system: &str,
     inc: &Value,
-    source: &dyn Source,
+    source: &Canonicals,
 ) -> Result<BTreeSet<String>, String> {
     if let Some(concepts) = inc.get("concept") {
         return Ok(array(Some(concepts))
@@ -359,21 +370,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[derive(Default)]
-    struct Store {
-        sets: BTreeMap<String, Value>,
-        systems: BTreeMap<String, Value>,
-    }
-
-    impl Source for Store {
-        fn value_set(&self, url: &str) -> Option<&Value> {
-            self.sets.get(url)
-        }
-        fn code_system(&self, url: &str) -> Option<&Value> {
-            self.systems.get(url)
-        }
-    }
-
     fn shapes() -> Value {
         json!({"resourceType": "CodeSystem", "url": "http://x/shapes", "content": "complete",
         "concept": [
@@ -388,9 +384,9 @@ mod tests {
         ]})
     }
 
-    fn store() -> Store {
-        let mut s = Store::default();
-        s.systems.insert("http://x/shapes".into(), shapes());
+    fn store() -> Canonicals {
+        let mut s = Canonicals::default();
+        s.code_systems.insert("http://x/shapes".into(), shapes());
         s
     }
 
@@ -454,7 +450,7 @@ mod tests {
     #[test]
     fn imports_intersect_and_expansions_are_used_as_they_are() {
         let mut s = store();
-        s.sets.insert(
+        s.value_sets.insert(
             "http://x/a".into(),
             json!({"url": "http://x/a", "expansion": {"contains": [
                 {"system": "http://x/shapes", "code": "circle"},
@@ -500,8 +496,8 @@ mod tests {
         assert!(expand(&big, &s, 3).unwrap_err().contains("more than the 3"));
         let mut fragment = shapes();
         fragment["content"] = json!("fragment");
-        let mut s2 = Store::default();
-        s2.systems.insert("http://x/shapes".into(), fragment);
+        let mut s2 = Canonicals::default();
+        s2.code_systems.insert("http://x/shapes".into(), fragment);
         assert!(expand(&big, &s2, 100).unwrap_err().contains("not complete"));
     }
 }

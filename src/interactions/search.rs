@@ -339,6 +339,7 @@ impl Fhir {
                 } => {
                     let filter = self.inner_filter(p, inner).await?;
                     let registry = Registry::r4();
+                    let base = self.base_url(p);
                     let mut targets = HashSet::new();
                     for v in self.ids_matching(p, resource_type, filter).await? {
                         let resource = stored_json(&v)?;
@@ -347,7 +348,7 @@ impl Fhir {
                             resource_type,
                             param,
                             &resource,
-                            &self.base_url(p),
+                            &base,
                         ));
                     }
                     Ok(Cond::IdIn(targets.into_iter().collect()))

@@ -6,32 +6,16 @@
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::outcome::{FhirError, FhirResult};
 use crate::fhir::search::query::{CodeSetRef, Cond, StoreFilter, StoreQuery, UriMode};
-use crate::fhir::terminology::{self, CodeSet, Hierarchy, Source};
+use crate::fhir::terminology::{self, Canonicals, CodeSet, Hierarchy};
 use crate::partition::Partition;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Most codes one modifier may stand for: they become one index look-up per code.
 pub const CODE_CAP: usize = 10_000;
 
 /// Most terminology resources one expansion may read.
 const FETCH_CAP: usize = 200;
-
-/// The resources fetched for one expansion, by canonical url.
-#[derive(Default)]
-struct Fetched {
-    value_sets: BTreeMap<String, Value>,
-    code_systems: BTreeMap<String, Value>,
-}
-
-impl Source for Fetched {
-    fn value_set(&self, url: &str) -> Option<&Value> {
-        self.value_sets.get(url)
-    }
-    fn code_system(&self, url: &str) -> Option<&Value> {
-        self.code_systems.get(url)
-    }
-}
 
 fn cond(param: &str, set: CodeSet) -> Cond {
     Cond::TokenIn {
@@ -53,7 +37,7 @@ impl Fhir {
         match set {
             CodeSetRef::ValueSet(reference) => {
                 let vs = self.value_set(p, reference).await?;
-                let mut fetched = Fetched::default();
+                let mut fetched = Canonicals::default();
                 let mut todo = vec![vs.clone()];
                 let mut fetches = 0;
                 while let Some(next) = todo.pop() {

@@ -440,20 +440,7 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
             "ix_token"
         }
         Cond::TokenIn { codes, .. } => {
-            sql.push(if codes.is_empty() {
-                " AND (0"
-            } else {
-                " AND ("
-            });
-            for (i, (system, codes)) in codes.iter().enumerate() {
-                sql.push(if i > 0 { " OR (" } else { "(" })
-                    .push(&format!("{a}.system = "))
-                    .bind(system.clone())
-                    .push(" AND ")
-                    .in_list(&format!("{a}.code"), codes)
-                    .push(")");
-            }
-            sql.push(")");
+            grouped_keys_test(sql, a, "code", "system", codes.clone());
             "ix_token"
         }
         Cond::TokenText { text, .. } => {
@@ -541,19 +528,7 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
             "ix_reference"
         }
         Cond::ReferenceIn { targets, .. } => {
-            // No constant term in the OR, so that SQLite can serve each branch by the index.
-            let groups = common::ids_by_type(targets);
-            sql.push(if groups.is_empty() {
-                " AND (0"
-            } else {
-                " AND ("
-            });
-            for (i, (t, ids)) in groups.into_iter().enumerate() {
-                sql.push(if i > 0 { " OR (" } else { "(" })
-                    .in_list(&format!("{a}.tid"), &ids);
-                sql.push(&format!(" AND {a}.ttype = ")).bind(t).push(")");
-            }
-            sql.push(")");
+            grouped_keys_test(sql, a, "tid", "ttype", common::ids_by_type(targets));
             "ix_reference"
         }
         Cond::Uri { mode, value, .. } => {
@@ -711,6 +686,31 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
             }
         }
     }
+}
+
+/// ` AND (…)` on entry row `a`: its `group` column is one group's value and its `key` one of
+/// that group's keys. No constant term in the OR, so that SQLite can serve each branch by the
+/// index.
+fn grouped_keys_test(
+    sql: &mut Sql,
+    a: &str,
+    key: &str,
+    group: &str,
+    groups: Vec<(String, Vec<String>)>,
+) {
+    sql.push(if groups.is_empty() {
+        " AND (0"
+    } else {
+        " AND ("
+    });
+    for (i, (value, keys)) in groups.into_iter().enumerate() {
+        sql.push(if i > 0 { " OR (" } else { "(" })
+            .in_list(&format!("{a}.{key}"), &keys)
+            .push(&format!(" AND {a}.{group} = "))
+            .bind(value)
+            .push(")");
+    }
+    sql.push(")");
 }
 
 /// `c.seq IN (…)` with one sub-query per group: rows of `table` for `param` whose `key` is one
