@@ -6,6 +6,7 @@
 //! compare-and-set preconditions hold at commit time.
 
 pub mod mongo;
+mod mongo_keys;
 mod mongo_search;
 mod search_common;
 pub mod sqlite;

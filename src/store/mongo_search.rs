@@ -9,6 +9,7 @@
 //! date `lo`, `hi`; number `v`; quantity `v`, `s`, `c`, `un` (unit); reference `ri` id, `rt`
 //! type, `u` url, `rv` version; uri `u`; composite `x: [component entries]` (in `xt`).
 
+use super::mongo_keys::{self, Coverage, KeyMatch};
 use super::search_common::{
     self as common, date_pred, number_pred, prefix_upper_bound, Field, Key, KeyKind, KeyOp, Op,
     RangePred,
@@ -124,22 +125,30 @@ impl Arr {
     }
 }
 
-/// The indexes of a current-version collection besides `_id`: one per entry array and
-/// `{t, _id}`, 7, so 8 in all.
+/// The index of the match keys: `_id` second, so that one key's documents come in the
+/// default result order.
+fn keys_index() -> Document {
+    doc! {mongo_keys::FIELD: 1, "_id": 1}
+}
+
+/// The indexes of a current-version collection besides `_id`: one per entry array, the match
+/// keys and `{t, _id}`, 8, so 9 in all.
 pub fn current_indexes() -> Vec<IndexModel> {
     ARRAYS
         .iter()
         .map(|a| a.index_keys())
-        .chain([doc! {"t": 1, "_id": 1}])
+        .chain([keys_index(), doc! {"t": 1, "_id": 1}])
         .map(|keys| IndexModel::builder().keys(keys).build())
         .collect()
 }
 
-/// A projection that leaves out the entry arrays (results never need them).
+/// A projection that leaves out the entry arrays and keys (results never need them).
 pub fn without_entries() -> Document {
     ARRAYS
         .iter()
-        .map(|a| (a.field().to_string(), Bson::Int32(0)))
+        .map(|a| a.field())
+        .chain([mongo_keys::FIELD])
+        .map(|f| (f.to_string(), Bson::Int32(0)))
         .collect()
 }
 
@@ -240,7 +249,7 @@ pub fn sort_value_of(b: Option<&Bson>) -> SortValue {
 }
 
 /// Adds the entry arrays (all six, empty ones too, so that `$set`ting them in a reindex
-/// replaces every one) and `so` to a current-version document.
+/// replaces every one), the match keys and `so` to a current-version document.
 pub fn add_index_fields(d: &mut Document, entries: &[IndexEntry]) {
     // Indexed by `Arr as usize`, which is the order of `ARRAYS`.
     let mut arrays: [Vec<Bson>; 6] = Default::default();
@@ -263,6 +272,7 @@ pub fn add_index_fields(d: &mut Document, entries: &[IndexEntry]) {
     for (a, entries) in ARRAYS.iter().zip(arrays) {
         d.insert(a.field(), entries);
     }
+    d.insert(mongo_keys::FIELD, mongo_keys::document_keys(entries));
     d.insert("so", so);
 }
 
@@ -347,8 +357,12 @@ fn range_q<T: Copy + Into<Bson>>(pred: &RangePred<T>, field: impl Fn(Field) -> S
     )
 }
 
+fn prefix_range_ops(prefix: &str) -> Document {
+    doc! {"$gte": prefix, "$lt": prefix_upper_bound(prefix)}
+}
+
 fn prefix_range(field: &str, prefix: &str) -> Document {
-    doc! {field: {"$gte": prefix, "$lt": prefix_upper_bound(prefix)}}
+    doc! {field: prefix_range_ops(prefix)}
 }
 
 fn escape_regex(s: &str) -> String {
@@ -625,11 +639,30 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
                 | Cond::Uri { param, .. } => param,
                 _ => return Q::Nothing,
             };
-            match (Arr::of_cond(cond), entry_test(cond, now)) {
+            let by_entry = || match (Arr::of_cond(cond), entry_test(cond, now)) {
                 (Some(arr), Some(t)) => elem_match(arr, param, t),
                 _ => Q::Nothing,
+            };
+            match mongo_keys::cond_match(cond) {
+                Some((m, Coverage::Exact)) => key_q(m),
+                Some((m, Coverage::Narrows)) => q_and(vec![key_q(m), by_entry()]),
+                None => by_entry(),
             }
         }
+    }
+}
+
+fn key_q(m: KeyMatch) -> Q {
+    let f = mongo_keys::FIELD;
+    match m {
+        KeyMatch::AnyOf(keys) => match keys.len() {
+            0 => Q::Nothing,
+            1 => Q::Doc(doc! {f: keys.into_iter().next()}),
+            _ => Q::Doc(doc! {f: {"$in": keys}}),
+        },
+        // On an array, `{k: {$gte, $lt}}` holds when one key is above the lower bound and
+        // another below the upper; the range must hold for one key.
+        KeyMatch::Prefix(p) => Q::Doc(doc! {f: {"$elemMatch": prefix_range_ops(&p)}}),
     }
 }
 
@@ -760,6 +793,7 @@ fn index_for(cond: &Cond) -> Option<Document> {
         Cond::LastUpdated { .. } => Some(doc! {"t": 1, "_id": 1}),
         // Absence is not in any index.
         Cond::Missing { missing: true, .. } => None,
+        _ if mongo_keys::cond_match(cond).is_some() => Some(keys_index()),
         _ => Arr::of_cond(cond).map(Arr::index_keys),
     }
 }

@@ -1,0 +1,318 @@
+//! Flattened match keys for the MongoDB store: one string per exact-match fact of a current
+//! document (`"tc|code|8867-4"`, `"rt|subject|Patient|123"`, `"sn|family|smith"`), all in one
+//! multikey field `k` with the index `{k: 1, _id: 1}`.
+//!
+//! Why (docs/mongodb.md "Search speed on SecantusDB"): a search through `$elemMatch` on an
+//! entry array costs the server time per candidate document even with tight index bounds,
+//! while an equality or range on one string field is served by one index range and, with
+//! `_id` second in the index, already in the default result order. The entry arrays stay for
+//! what keys cannot express (date and number ranges, `:text`, `:contains`, composites,
+//! versioned references, `:missing`).
+//!
+//! A key is a tag, the parameter code and the value parts, each part escaped (`\` → `\\`,
+//! `|` → `\|`) and joined by `|`. The escaping is injective and prefix-preserving, so a
+//! starts-with search on the last part is a range on whole keys.
+
+use crate::fhir::search::query::{Cond, StringMode, SystemMatch, UriMode};
+use crate::fhir::search::{IndexEntry, IndexValue};
+
+/// The document field holding the keys.
+pub const FIELD: &str = "k";
+
+/// Token with a code, any system (`code=c`).
+const TOKEN_CODE: &str = "tc";
+/// Token with a system and a code (`code=s|c`).
+const TOKEN_SYSTEM_CODE: &str = "ts";
+/// Token with a code and no system (`code=|c`).
+const TOKEN_NO_SYSTEM: &str = "tn";
+/// Local reference, by type and id (`subject=Patient/1`).
+const REF_TYPED: &str = "rt";
+/// Local reference, by id alone (`subject=1`).
+const REF_ID: &str = "ri";
+/// Reference to something not on this server, by its url.
+const REF_URL: &str = "ru";
+/// Uri value.
+const URI: &str = "ue";
+/// String value, normalised (starts-with and the first half of `:exact`).
+const STRING: &str = "sn";
+
+fn push_escaped(out: &mut String, part: &str) {
+    for c in part.chars() {
+        if c == '\\' || c == '|' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+fn key(tag: &str, param: &str, parts: &[&str]) -> String {
+    let mut k = String::with_capacity(tag.len() + param.len() + 32);
+    k.push_str(tag);
+    k.push('|');
+    push_escaped(&mut k, param);
+    for p in parts {
+        k.push('|');
+        push_escaped(&mut k, p);
+    }
+    k
+}
+
+/// The keys of one index entry (none for kinds that keys do not serve).
+pub fn entry_keys(e: &IndexEntry, out: &mut Vec<String>) {
+    let p = e.param.as_str();
+    match &e.value {
+        IndexValue::Token {
+            system,
+            code: Some(code),
+            ..
+        } => {
+            out.push(key(TOKEN_CODE, p, &[code]));
+            out.push(match system {
+                Some(s) => key(TOKEN_SYSTEM_CODE, p, &[s, code]),
+                None => key(TOKEN_NO_SYSTEM, p, &[code]),
+            });
+        }
+        IndexValue::Reference {
+            target_type,
+            id,
+            url,
+            ..
+        } => match (target_type, id) {
+            (Some(t), Some(id)) => {
+                out.push(key(REF_TYPED, p, &[t, id]));
+                out.push(key(REF_ID, p, &[id]));
+            }
+            (None, Some(id)) => out.push(key(REF_ID, p, &[id])),
+            (_, None) => out.push(key(REF_URL, p, &[url])),
+        },
+        IndexValue::Uri { value } => out.push(key(URI, p, &[value])),
+        IndexValue::String { norm, .. } => out.push(key(STRING, p, &[norm])),
+        _ => {}
+    }
+}
+
+/// The keys of a document's entries, sorted and without repeats (a value found through two
+/// paths of one expression is one fact).
+pub fn document_keys(entries: &[IndexEntry]) -> Vec<String> {
+    let mut out = Vec::with_capacity(entries.len() * 2);
+    for e in entries {
+        entry_keys(e, &mut out);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// What a condition asks of `k`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyMatch {
+    /// Some key equal to one of these.
+    AnyOf(Vec<String>),
+    /// Some key starting with this.
+    Prefix(String),
+}
+
+/// How much of a condition its keys decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// The key match is the whole condition.
+    Exact,
+    /// The key match is implied by the condition and narrows it; the entry test still decides.
+    Narrows,
+}
+
+/// The key match of a condition, or `None` when keys do not serve it.
+pub fn cond_match(cond: &Cond) -> Option<(KeyMatch, Coverage)> {
+    use Coverage::*;
+    let one = |k: String| KeyMatch::AnyOf(vec![k]);
+    Some(match cond {
+        Cond::Token {
+            param,
+            system,
+            code: Some(code),
+        } => (
+            one(match system {
+                SystemMatch::Any => key(TOKEN_CODE, param, &[code]),
+                SystemMatch::None => key(TOKEN_NO_SYSTEM, param, &[code]),
+                SystemMatch::Is(s) => key(TOKEN_SYSTEM_CODE, param, &[s, code]),
+            }),
+            Exact,
+        ),
+        Cond::TokenIn { param, codes } => (
+            KeyMatch::AnyOf(
+                codes
+                    .iter()
+                    .flat_map(|(s, cs)| {
+                        cs.iter()
+                            .map(move |c| key(TOKEN_SYSTEM_CODE, param, &[s, c]))
+                    })
+                    .collect(),
+            ),
+            Exact,
+        ),
+        Cond::Reference {
+            param,
+            target_type,
+            id,
+            url,
+            version: None,
+        } => (
+            one(match (target_type, id, url) {
+                (Some(t), Some(id), None) => key(REF_TYPED, param, &[t, id]),
+                (None, Some(id), None) => key(REF_ID, param, &[id]),
+                (None, None, Some(u)) => key(REF_URL, param, &[u]),
+                _ => return None,
+            }),
+            Exact,
+        ),
+        Cond::ReferenceIn { param, targets } => (
+            KeyMatch::AnyOf(
+                targets
+                    .iter()
+                    .map(|(t, id)| key(REF_TYPED, param, &[t, id]))
+                    .collect(),
+            ),
+            Exact,
+        ),
+        Cond::Uri { param, mode, value } => match mode {
+            UriMode::Equals => (one(key(URI, param, &[value])), Exact),
+            UriMode::Below => (KeyMatch::Prefix(key(URI, param, &[value])), Exact),
+            UriMode::Above => (
+                KeyMatch::AnyOf(
+                    super::search_common::uri_above_candidates(value)
+                        .iter()
+                        .map(|u| key(URI, param, &[u]))
+                        .collect(),
+                ),
+                Exact,
+            ),
+        },
+        Cond::String {
+            param,
+            mode: StringMode::StartsWith,
+            value,
+        } => (KeyMatch::Prefix(key(STRING, param, &[value])), Exact),
+        Cond::String {
+            param,
+            mode: StringMode::Exact,
+            value,
+        } => (
+            one(key(
+                STRING,
+                param,
+                &[&crate::fhir::search::values::normalize_string(value)],
+            )),
+            Narrows,
+        ),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(param: &str, value: IndexValue) -> IndexEntry {
+        IndexEntry {
+            param: param.into(),
+            value,
+        }
+    }
+
+    #[test]
+    fn escaping_keeps_parts_apart_and_prefixes_intact() {
+        // Without escaping these two would be the same key.
+        assert_ne!(
+            key("ts", "code", &["a|b", "c"]),
+            key("ts", "code", &["a", "b|c"])
+        );
+        assert_eq!(key("sn", "name", &["a\\|b"]), "sn|name|a\\\\\\|b");
+        // A prefix of a value gives a prefix of its key, and no other parameter's keys share it.
+        let full = key(STRING, "name", &["smi|th"]);
+        assert!(full.starts_with(&key(STRING, "name", &["smi|"])));
+        assert!(!key(STRING, "name2", &["smith"]).starts_with(&key(STRING, "name", &[""])));
+    }
+
+    #[test]
+    fn each_condition_form_finds_the_keys_its_entries_get() {
+        let token = |system: Option<&str>| {
+            document_keys(&[entry(
+                "code",
+                IndexValue::Token {
+                    system: system.map(Into::into),
+                    code: Some("c".into()),
+                    text: Some("ignored".into()),
+                },
+            )])
+        };
+        let cond = |system| Cond::Token {
+            param: "code".into(),
+            system,
+            code: Some("c".into()),
+        };
+        let hits = |keys: &[String], c: &Cond| match cond_match(c).unwrap().0 {
+            KeyMatch::AnyOf(ks) => ks.iter().any(|k| keys.contains(k)),
+            KeyMatch::Prefix(p) => keys.iter().any(|k| k.starts_with(&p)),
+        };
+        let with_system = token(Some("s"));
+        let without = token(None);
+        assert!(hits(&with_system, &cond(SystemMatch::Any)));
+        assert!(hits(&with_system, &cond(SystemMatch::Is("s".into()))));
+        assert!(!hits(&with_system, &cond(SystemMatch::None)));
+        assert!(!hits(&with_system, &cond(SystemMatch::Is("t".into()))));
+        assert!(hits(&without, &cond(SystemMatch::Any)));
+        assert!(hits(&without, &cond(SystemMatch::None)));
+        assert!(!hits(&without, &cond(SystemMatch::Is("s".into()))));
+
+        let local = document_keys(&[entry(
+            "subject",
+            IndexValue::Reference {
+                target_type: Some("Patient".into()),
+                id: Some("1".into()),
+                url: "Patient/1".into(),
+                version: None,
+            },
+        )]);
+        let reference = |t: Option<&str>, id: Option<&str>, url: Option<&str>| Cond::Reference {
+            param: "subject".into(),
+            target_type: t.map(Into::into),
+            id: id.map(Into::into),
+            url: url.map(Into::into),
+            version: None,
+        };
+        assert!(hits(&local, &reference(Some("Patient"), Some("1"), None)));
+        assert!(hits(&local, &reference(None, Some("1"), None)));
+        assert!(!hits(&local, &reference(Some("Group"), Some("1"), None)));
+        assert!(!hits(&local, &reference(None, None, Some("Patient/1"))));
+        // A versioned reference is left to the entry array.
+        assert!(cond_match(&Cond::Reference {
+            param: "subject".into(),
+            target_type: None,
+            id: Some("1".into()),
+            url: None,
+            version: Some("2".into()),
+        })
+        .is_none());
+
+        let name = document_keys(&[entry(
+            "name",
+            IndexValue::String {
+                norm: "smith".into(),
+                exact: "Smith".into(),
+            },
+        )]);
+        let string = |mode, value: &str| Cond::String {
+            param: "name".into(),
+            mode,
+            value: value.into(),
+        };
+        assert!(hits(&name, &string(StringMode::StartsWith, "smi")));
+        assert!(!hits(&name, &string(StringMode::StartsWith, "smy")));
+        assert!(hits(&name, &string(StringMode::Exact, "Smith")));
+        assert_eq!(
+            cond_match(&string(StringMode::Exact, "Smith")).unwrap().1,
+            Coverage::Narrows
+        );
+        assert!(cond_match(&string(StringMode::Contains, "mit")).is_none());
+    }
+}
