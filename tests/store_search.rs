@@ -1486,7 +1486,89 @@ async fn range_values(store: &dyn Store) {
     }
 }
 
+/// A resource with more values than a document can carry as match keys on MongoDB (a ValueSet
+/// listing 9,000 codes): its widest parameter is searched through the entry arrays instead,
+/// and every form of search still finds it, and only it.
+async fn very_wide_resources(store: &dyn Store) {
+    let p = Partition::Default;
+    let mut wide: Vec<IndexEntry> = (0..9_000)
+        .map(|i| tok("code", Some(LOINC), &format!("{i}-0"), None))
+        .collect();
+    wide.push(s("name", "Wide"));
+    wide.push(uri("url", "http://example.org/vs/wide"));
+    let narrow = vec![
+        tok("code", Some(LOINC), "8999-0", None),
+        tok("code", Some(LOINC), "7-0", None),
+        s("name", "Narrow"),
+    ];
+    store
+        .commit(
+            &p,
+            vec![
+                create("ValueSet", "wide", 10, wide),
+                create("ValueSet", "narrow", 11, narrow),
+            ],
+        )
+        .await
+        .unwrap();
+    let vs = &["ValueSet"];
+    let code = |system, code| one(vs, token("code", system, Some(code)));
+    assert_eq!(
+        ids(store, &p, &code(SystemMatch::Any, "8999-0")).await,
+        ["narrow", "wide"]
+    );
+    assert_eq!(
+        ids(store, &p, &code(SystemMatch::Is(LOINC.into()), "8998-0")).await,
+        ["wide"]
+    );
+    assert!(ids(store, &p, &code(SystemMatch::None, "8998-0"))
+        .await
+        .is_empty());
+    assert!(ids(store, &p, &code(SystemMatch::Any, "9000-0"))
+        .await
+        .is_empty());
+    let codes_in = one(
+        vs,
+        Cond::TokenIn {
+            param: "code".into(),
+            codes: vec![(LOINC.into(), vec!["7-0".into(), "12-0".into()])],
+        },
+    );
+    assert_eq!(ids(store, &p, &codes_in).await, ["narrow", "wide"]);
+    let not_12 = query(
+        vs,
+        vec![StoreFilter {
+            any: vec![token("code", SystemMatch::Any, Some("12-0"))],
+            negate: true,
+        }],
+    );
+    assert_eq!(ids(store, &p, &not_12).await, ["narrow"]);
+    assert_eq!(
+        store
+            .count(&p, &code(SystemMatch::Any, "7-0"))
+            .await
+            .unwrap(),
+        2
+    );
+    // The resource's other parameters keep their keys.
+    let by_url = query(
+        vs,
+        vec![StoreFilter {
+            any: vec![Cond::Uri {
+                param: "url".into(),
+                mode: UriMode::Equals,
+                value: "http://example.org/vs/wide".into(),
+            }],
+            negate: false,
+        }],
+    );
+    assert_eq!(ids(store, &p, &by_url).await, ["wide"]);
+    let wi = one(vs, string("name", StringMode::StartsWith, "wi"));
+    assert_eq!(ids(store, &p, &wi).await, ["wide"]);
+}
+
 on_both_stores!(
+    very_wide_resources,
     range_values,
     query_cases,
     sort_values_and_count,

@@ -25,6 +25,7 @@ use crate::fhir::search::query::StoreQuery;
 use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
+use mongodb::action::Action;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 use mongodb::error::{ErrorKind, WriteFailure, TRANSIENT_TRANSACTION_ERROR};
@@ -377,18 +378,14 @@ impl MongoStore {
         let now = search_common::now_micros();
         let mut out = Vec::new();
         for rt in self.query_types(partition, query).await? {
-            let Some(pipeline) = mongo_search::pipeline(query, &keys, &rt, now) else {
+            let Some(plan) = mongo_search::plan(query, &keys, &rt, now) else {
                 continue;
             };
-            let mut aggregate = doc! {
-                "aggregate": collection_name(partition, &rt),
-                "pipeline": pipeline,
-                "cursor": {},
-            };
+            let mut command = plan.command(&collection_name(partition, &rt));
             if let Some(h) = mongo_search::hint(query, &keys) {
-                aggregate.insert("hint", h);
+                command.insert("hint", h);
             }
-            let cmd = doc! {"explain": aggregate, "verbosity": "queryPlanner"};
+            let cmd = doc! {"explain": command, "verbosity": "queryPlanner"};
             out.push(self.db.run_command(cmd).await.map_err(classify)?);
         }
         Ok(out)
@@ -686,15 +683,24 @@ impl Store for MongoStore {
         let now = search_common::now_micros();
         let mut all: Vec<(Vec<crate::fhir::search::query::SortValue>, Match)> = Vec::new();
         for rt in self.query_types(partition, query).await? {
-            let Some(pipeline) = mongo_search::pipeline(query, &keys, &rt, now) else {
+            let Some(plan) = mongo_search::plan(query, &keys, &rt, now) else {
                 continue;
             };
             let coll = self.current_coll(partition, &rt);
-            let mut aggregate = coll.aggregate(pipeline);
-            if let Some(h) = mongo_search::hint(query, &keys) {
-                aggregate = aggregate.hint(mongodb::options::Hint::Keys(h));
+            let hint = mongo_search::hint(query, &keys).map(mongodb::options::Hint::Keys);
+            let mut cursor = if plan.needs_pipeline() {
+                coll.aggregate(plan.pipeline())
+                    .optional(hint, |a, h| a.hint(h))
+                    .await
+            } else {
+                coll.find(plan.filter)
+                    .sort(plan.sort)
+                    .limit(plan.limit)
+                    .projection(mongo_search::without_entries())
+                    .optional(hint, |a, h| a.hint(h))
+                    .await
             }
-            let mut cursor = aggregate.await.map_err(classify)?;
+            .map_err(classify)?;
             while cursor.advance().await.map_err(classify)? {
                 let d = cursor.deserialize_current().map_err(classify)?;
                 let Some(version) = from_doc(&rt, &d) else {
@@ -724,12 +730,20 @@ impl Store for MongoStore {
                 mongo_search::Q::All => Document::new(),
                 mongo_search::Q::Doc(d) => d,
             };
-            let coll = self.current_coll(partition, &rt);
-            let mut count = coll.count_documents(filter);
+            // The `count` command, not `countDocuments` (an aggregation, 20-30x slower on
+            // SecantusDB). With a query it is exact on sharded clusters too (orphans are
+            // filtered); the filter always has one (`m`).
+            let mut cmd = doc! {"count": collection_name(partition, &rt), "query": filter};
             if let Some(h) = mongo_search::first_index(query) {
-                count = count.hint(mongodb::options::Hint::Keys(h));
+                cmd.insert("hint", h);
             }
-            n += count.await.map_err(classify)?;
+            let answer = self.db.run_command(cmd).await.map_err(classify)?;
+            n += match answer.get("n") {
+                Some(Bson::Int32(v)) => u64::try_from(*v).unwrap_or(0),
+                Some(Bson::Int64(v)) => u64::try_from(*v).unwrap_or(0),
+                Some(Bson::Double(v)) => *v as u64,
+                _ => return Err(StoreError::Other(format!("count answered {answer}"))),
+            };
         }
         Ok(n)
     }

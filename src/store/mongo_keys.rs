@@ -91,15 +91,42 @@ pub fn entry_keys(e: &IndexEntry, out: &mut Vec<String>) {
     }
 }
 
+/// Most keys one document carries. SecantusDB leaves every key of a document past the
+/// 10,000th out of a multikey index (found with the official ValueSet c80-doc-typecodes:
+/// 12,815 keys, its `_profile` key not found); real MongoDB has no such limit, but a document
+/// this wide costs every index write anyway.
+pub const KEY_CAP: usize = 8_000;
+
+/// The marker a document carries instead of the keys of a parameter it has too many of: a
+/// search on that parameter tests such documents by their entry arrays.
+pub fn overflow_marker(param: &str) -> String {
+    key("~", param, &[])
+}
+
 /// The keys of a document's entries, sorted and without repeats (a value found through two
-/// paths of one expression is one fact).
+/// paths of one expression is one fact). Past [`KEY_CAP`], the parameters with the most keys
+/// are left out, each replaced by its [`overflow_marker`].
 pub fn document_keys(entries: &[IndexEntry]) -> Vec<String> {
-    let mut out = Vec::with_capacity(entries.len() * 2);
+    let mut by_param: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for e in entries {
-        entry_keys(e, &mut out);
+        entry_keys(e, by_param.entry(e.param.as_str()).or_default());
     }
+    for keys in by_param.values_mut() {
+        keys.sort_unstable();
+        keys.dedup();
+    }
+    let mut total: usize = by_param.values().map(Vec::len).sum();
+    let mut markers = Vec::new();
+    while total > KEY_CAP {
+        let Some((&widest, keys)) = by_param.iter().max_by_key(|(_, k)| k.len()) else {
+            break;
+        };
+        total = total - keys.len() + 1;
+        markers.push(overflow_marker(widest));
+        by_param.remove(widest);
+    }
+    let mut out: Vec<String> = by_param.into_values().flatten().chain(markers).collect();
     out.sort_unstable();
-    out.dedup();
     out
 }
 
@@ -231,6 +258,31 @@ mod tests {
         let full = key(STRING, "name", &["smi|th"]);
         assert!(full.starts_with(&key(STRING, "name", &["smi|"])));
         assert!(!key(STRING, "name2", &["smith"]).starts_with(&key(STRING, "name", &[""])));
+    }
+
+    #[test]
+    fn the_widest_parameters_give_way_to_markers_past_the_cap() {
+        let token = |param: &str, i: usize| {
+            entry(
+                param,
+                IndexValue::Token {
+                    system: None,
+                    code: Some(format!("c{i}")),
+                    text: None,
+                },
+            )
+        };
+        let mut entries: Vec<IndexEntry> = (0..KEY_CAP).map(|i| token("code", i)).collect();
+        entries.push(token("status", 0));
+        let keys = document_keys(&entries);
+        assert!(keys.len() <= KEY_CAP);
+        assert!(keys.contains(&overflow_marker("code")));
+        assert!(keys.contains(&key(TOKEN_CODE, "status", &["c0"])));
+        assert!(!keys.iter().any(|k| k.starts_with("tc|code|")));
+        // Under the cap nothing gives way.
+        let few = document_keys(&entries[KEY_CAP - 10..]);
+        assert_eq!(few.len(), 22);
+        assert!(!few.iter().any(|k| k.starts_with('~')));
     }
 
     #[test]

@@ -644,25 +644,48 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
                 _ => Q::Nothing,
             };
             match mongo_keys::cond_match(cond) {
-                Some((m, Coverage::Exact)) => key_q(m),
-                Some((m, Coverage::Narrows)) => q_and(vec![key_q(m), by_entry()]),
+                Some((m, coverage)) => {
+                    let entry = by_entry();
+                    let keyed = key_q(m, &mongo_keys::overflow_marker(param), entry.clone());
+                    match coverage {
+                        Coverage::Exact => keyed,
+                        Coverage::Narrows => q_and(vec![keyed, entry]),
+                    }
+                }
                 None => by_entry(),
             }
         }
     }
 }
 
-fn key_q(m: KeyMatch) -> Q {
+/// A key match, with the documents that carry the parameter's overflow marker instead of its
+/// keys tested by `entry`. The exact form drives the index with `$in` (keys and marker) and
+/// filters with an `$or`: a top-level `$or` makes SecantusDB's `count` 50x slower.
+fn key_q(m: KeyMatch, marker: &str, entry: Q) -> Q {
     let f = mongo_keys::FIELD;
     match m {
-        KeyMatch::AnyOf(keys) => match keys.len() {
-            0 => Q::Nothing,
-            1 => Q::Doc(doc! {f: keys.into_iter().next()}),
-            _ => Q::Doc(doc! {f: {"$in": keys}}),
-        },
+        KeyMatch::AnyOf(keys) if keys.is_empty() => Q::Nothing,
+        KeyMatch::AnyOf(keys) => {
+            let keys_bson = || match keys.len() {
+                1 => Bson::String(keys[0].clone()),
+                _ => Bson::Document(doc! {"$in": keys.clone()}),
+            };
+            if entry == Q::Nothing {
+                return Q::Doc(doc! {f: keys_bson()});
+            }
+            let mut with_marker = keys.clone();
+            with_marker.push(marker.to_string());
+            q_and(vec![
+                Q::Doc(doc! {f: {"$in": with_marker}}),
+                q_or(vec![Q::Doc(doc! {f: keys_bson()}), entry]),
+            ])
+        }
         // On an array, `{k: {$gte, $lt}}` holds when one key is above the lower bound and
         // another below the upper; the range must hold for one key.
-        KeyMatch::Prefix(p) => Q::Doc(doc! {f: {"$elemMatch": prefix_range_ops(&p)}}),
+        KeyMatch::Prefix(p) => q_or(vec![
+            Q::Doc(doc! {f: {"$elemMatch": prefix_range_ops(&p)}}),
+            q_and(vec![Q::Doc(doc! {f: marker}), entry]),
+        ]),
     }
 }
 
@@ -725,10 +748,52 @@ fn keyset_q(keys: &[Key], after: &[SortValue], rtype: &str) -> Q {
     )
 }
 
-/// The aggregation pipeline of a search on one type's collection, or `None` when nothing can
-/// match. Absent sort values are ranked with a computed flag, since MongoDB itself puts them
-/// first in ascending order; sorts on `_id` / `t` alone stay index-backed.
-pub fn pipeline(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<Vec<Document>> {
+/// How a search reads one type's collection: a filter, an order and a limit, plus the
+/// computed flags that rank absent sort values (MongoDB itself puts them first in ascending
+/// order). Only an aggregation can compute the flags; without them a plain `find` does, which
+/// SecantusDB answers several times faster than the same `$match`/`$sort`/`$limit` pipeline.
+pub struct SearchPlan {
+    pub filter: Document,
+    pub sort: Document,
+    pub limit: i64,
+    flags: Document,
+}
+
+impl SearchPlan {
+    pub fn needs_pipeline(&self) -> bool {
+        !self.flags.is_empty()
+    }
+
+    pub fn pipeline(&self) -> Vec<Document> {
+        let mut stages = vec![doc! {"$match": self.filter.clone()}];
+        if !self.flags.is_empty() {
+            stages.push(doc! {"$addFields": self.flags.clone()});
+        }
+        stages.push(doc! {"$sort": self.sort.clone()});
+        stages.push(doc! {"$limit": self.limit});
+        stages.push(doc! {"$project": without_entries()});
+        stages
+    }
+
+    /// The plan as a `find` or `aggregate` command on `collection` (for explain).
+    pub fn command(&self, collection: &str) -> Document {
+        if self.needs_pipeline() {
+            doc! {"aggregate": collection, "pipeline": self.pipeline(), "cursor": {}}
+        } else {
+            doc! {
+                "find": collection,
+                "filter": self.filter.clone(),
+                "sort": self.sort.clone(),
+                "limit": self.limit,
+                "projection": without_entries(),
+            }
+        }
+    }
+}
+
+/// The plan of a search on one type's collection, or `None` when nothing can match. Sorts on
+/// `_id` / `t` alone stay index-backed.
+pub fn plan(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<SearchPlan> {
     let mut q = filter_q(query, rtype, now);
     if let Some(c) = &query.after {
         q = q_and(vec![q, keyset_q(keys, &common::cursor_tuple(c), rtype)]);
@@ -738,7 +803,6 @@ pub fn pipeline(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Opti
         Q::All => Document::new(),
         Q::Doc(d) => d,
     };
-    let mut stages = vec![doc! {"$match": filter}];
     let mut flags = Document::new();
     let mut sort = Document::new();
     for (i, k) in keys.iter().enumerate() {
@@ -757,13 +821,12 @@ pub fn pipeline(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Opti
             sort.insert(f, if k.descending { -1 } else { 1 });
         }
     }
-    if !flags.is_empty() {
-        stages.push(doc! {"$addFields": flags});
-    }
-    stages.push(doc! {"$sort": sort});
-    stages.push(doc! {"$limit": i64::try_from(query.limit).unwrap_or(i64::MAX)});
-    stages.push(doc! {"$project": without_entries()});
-    Some(stages)
+    Some(SearchPlan {
+        filter,
+        sort,
+        limit: i64::try_from(query.limit).unwrap_or(i64::MAX),
+        flags,
+    })
 }
 
 /// The index to use when the order is by a parameter's sort value: no index provides that
@@ -778,13 +841,21 @@ pub fn hint(query: &StoreQuery, keys: &[Key]) -> Option<Document> {
 }
 
 /// The index serving the query's first positive single-condition filter (also the hint of a
-/// count, which some planners would otherwise answer with a collection scan).
+/// count, which some planners would otherwise answer with a collection scan). None when a
+/// filter is answered by match keys: every planner serves an equality or range on `k` from
+/// its index unasked, and a hint makes SecantusDB read the whole index (a count of 58
+/// matches: 0.7 ms unhinted, 160 ms hinted).
 pub fn first_index(query: &StoreQuery) -> Option<Document> {
-    query
-        .filters
-        .iter()
-        .filter(|f| !f.negate && f.any.len() == 1)
-        .find_map(|f| index_for(&f.any[0]))
+    let single = || {
+        query
+            .filters
+            .iter()
+            .filter(|f| !f.negate && f.any.len() == 1)
+    };
+    if single().any(|f| mongo_keys::cond_match(&f.any[0]).is_some()) {
+        return None;
+    }
+    single().find_map(|f| index_for(&f.any[0]))
 }
 
 fn index_for(cond: &Cond) -> Option<Document> {
@@ -793,7 +864,6 @@ fn index_for(cond: &Cond) -> Option<Document> {
         Cond::LastUpdated { .. } => Some(doc! {"t": 1, "_id": 1}),
         // Absence is not in any index.
         Cond::Missing { missing: true, .. } => None,
-        _ if mongo_keys::cond_match(cond).is_some() => Some(keys_index()),
         _ => Arr::of_cond(cond).map(Arr::index_keys),
     }
 }
