@@ -1567,7 +1567,129 @@ async fn very_wide_resources(store: &dyn Store) {
     assert_eq!(ids(store, &p, &wi).await, ["wide"]);
 }
 
+/// A patient and a code in one search (MongoDB answers it from one pair key), including a
+/// resource that refers to more patients than get pair keys, two codes with one patient, and
+/// a negated code.
+async fn patient_and_code(store: &dyn Store) {
+    let p = Partition::Default;
+    let code = |c: &str| tok("code", Some(LOINC), c, None);
+    let many: Vec<IndexEntry> = (1..=6)
+        .map(|i| rf("performer", "Patient", &format!("pt{i}")))
+        .chain([rf("subject", "Patient", "pt1"), code("A")])
+        .collect();
+    store
+        .commit(
+            &p,
+            vec![
+                create(
+                    "Observation",
+                    "oa",
+                    10,
+                    vec![rf("subject", "Patient", "pt1"), code("A"), code("B")],
+                ),
+                create(
+                    "Observation",
+                    "ob",
+                    11,
+                    vec![rf("subject", "Patient", "pt2"), code("A")],
+                ),
+                create(
+                    "Observation",
+                    "oc",
+                    12,
+                    vec![rf("subject", "Patient", "pt1"), code("C")],
+                ),
+                create(
+                    "Observation",
+                    "od",
+                    13,
+                    vec![rf("subject", "Group", "pt1"), code("A")],
+                ),
+                create("Observation", "many", 14, many),
+            ],
+        )
+        .await
+        .unwrap();
+    let subject = |id: &str| reference("subject", Some("Patient"), Some(id), None);
+    let code_is = |c: &str| token("code", SystemMatch::Is(LOINC.into()), Some(c));
+    let q = |conds: Vec<Cond>| query(OBS, all(conds));
+    assert_eq!(
+        ids(store, &p, &q(vec![subject("pt1"), code_is("A")])).await,
+        ["many", "oa"]
+    );
+    assert_eq!(
+        ids(store, &p, &q(vec![code_is("A"), subject("pt2")])).await,
+        ["ob"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            &p,
+            &q(vec![
+                reference("performer", Some("Patient"), Some("pt5"), None),
+                code_is("A")
+            ])
+        )
+        .await,
+        ["many"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            &p,
+            &q(vec![subject("pt1"), code_is("A"), code_is("B")])
+        )
+        .await,
+        ["oa"]
+    );
+    assert_eq!(
+        ids(
+            store,
+            &p,
+            &q(vec![
+                subject("pt1"),
+                token("code", SystemMatch::Any, Some("C"))
+            ])
+        )
+        .await,
+        ["oc"]
+    );
+    let in_codes = Cond::TokenIn {
+        param: "code".into(),
+        codes: vec![(LOINC.into(), vec!["B".into(), "C".into()])],
+    };
+    assert_eq!(
+        ids(store, &p, &q(vec![subject("pt1"), in_codes])).await,
+        ["oa", "oc"]
+    );
+    let not_a = query(
+        OBS,
+        vec![
+            StoreFilter {
+                any: vec![subject("pt1")],
+                negate: false,
+            },
+            StoreFilter {
+                any: vec![code_is("A")],
+                negate: true,
+            },
+        ],
+    );
+    assert_eq!(ids(store, &p, &not_a).await, ["oc"]);
+    assert_eq!(
+        store
+            .count(&p, &q(vec![subject("pt1"), code_is("A")]))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(ids(store, &p, &q(vec![subject("pt2"), code_is("B")]))
+        .await
+        .is_empty());
+}
+
 on_both_stores!(
+    patient_and_code,
     very_wide_resources,
     range_values,
     query_cases,

@@ -688,6 +688,7 @@ impl Store for MongoStore {
             };
             let coll = self.current_coll(partition, &rt);
             let hint = mongo_search::hint(query, &keys).map(mongodb::options::Hint::Keys);
+            tracing::debug!(collection = %coll.name(), filter = %plan.filter, sort = %plan.sort, "mongodb search");
             let mut cursor = if plan.needs_pipeline() {
                 coll.aggregate(plan.pipeline())
                     .optional(hint, |a, h| a.hint(h))

@@ -103,20 +103,69 @@ pub fn overflow_marker(param: &str) -> String {
     key("~", param, &[])
 }
 
+/// Patient + code pair: `pt|{reference param}|{patient id}|{token key}`, for the search that
+/// SMART apps and EHRs send most (`Observation?patient=X&code=Y`). Without it the search
+/// reads every key of the narrower half: all of a patient's Observations, or every patient's
+/// Observations with that code, which grows with the data.
+const PAIR: &str = "pt";
+/// The key group of the pairs (not a parameter code: those have no `~`).
+const PAIRS: &str = "~pairs";
+/// A document referring to more patients than this gets no pair keys but the pairs' overflow
+/// marker: pairs multiply, and such documents (Groups, Lists) are rarely searched this way.
+const MAX_PAIRED_PATIENTS: usize = 4;
+
+fn pair_key(ref_param: &str, patient: &str, token_key: &str) -> String {
+    key(PAIR, ref_param, &[patient, token_key])
+}
+
+/// The marker of documents without pair keys because they refer to too many patients.
+pub fn pair_marker() -> String {
+    overflow_marker(PAIRS)
+}
+
 /// The keys of a document's entries, sorted and without repeats (a value found through two
 /// paths of one expression is one fact). Past [`KEY_CAP`], the parameters with the most keys
 /// are left out, each replaced by its [`overflow_marker`].
 pub fn document_keys(entries: &[IndexEntry]) -> Vec<String> {
     let mut by_param: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    let mut patients: Vec<(&str, &str)> = Vec::new();
     for e in entries {
         entry_keys(e, by_param.entry(e.param.as_str()).or_default());
+        if let IndexValue::Reference {
+            target_type: Some(t),
+            id: Some(id),
+            ..
+        } = &e.value
+        {
+            if t == "Patient" {
+                patients.push((e.param.as_str(), id.as_str()));
+            }
+        }
     }
     for keys in by_param.values_mut() {
         keys.sort_unstable();
         keys.dedup();
     }
-    let mut total: usize = by_param.values().map(Vec::len).sum();
+    patients.sort_unstable();
+    patients.dedup();
     let mut markers = Vec::new();
+    if patients.len() > MAX_PAIRED_PATIENTS {
+        markers.push(pair_marker());
+    } else if !patients.is_empty() {
+        let tokens: Vec<&String> = by_param
+            .values()
+            .flatten()
+            .filter(|k| is_token_key(k))
+            .collect();
+        let pairs: Vec<String> = patients
+            .iter()
+            .flat_map(|(rp, id)| tokens.iter().map(move |t| pair_key(rp, id, t)))
+            .collect();
+        if !pairs.is_empty() {
+            by_param.insert(PAIRS, pairs);
+        }
+    }
+    let mut total: usize = by_param.values().map(Vec::len).sum::<usize>() + markers.len();
     while total > KEY_CAP {
         let Some((&widest, keys)) = by_param.iter().max_by_key(|(_, k)| k.len()) else {
             break;
@@ -128,6 +177,42 @@ pub fn document_keys(entries: &[IndexEntry]) -> Vec<String> {
     let mut out: Vec<String> = by_param.into_values().flatten().chain(markers).collect();
     out.sort_unstable();
     out
+}
+
+fn is_token_key(k: &str) -> bool {
+    [TOKEN_CODE, TOKEN_SYSTEM_CODE, TOKEN_NO_SYSTEM]
+        .iter()
+        .any(|t| k.len() > t.len() && k.starts_with(t) && k.as_bytes()[t.len()] == b'|')
+}
+
+/// The patient a condition names, as `(reference param, patient id)`: the half of a pair key
+/// a query can use.
+pub fn pairable_patient(cond: &Cond) -> Option<(&str, &str)> {
+    match cond {
+        Cond::Reference {
+            param,
+            target_type: Some(t),
+            id: Some(id),
+            url: None,
+            version: None,
+        } if t == "Patient" => Some((param, id)),
+        _ => None,
+    }
+}
+
+/// The pair keys of a token condition with a patient: the token's keys, each paired.
+pub fn pair_keys(patient: (&str, &str), token: &Cond) -> Option<Vec<String>> {
+    if !matches!(token, Cond::Token { .. } | Cond::TokenIn { .. }) {
+        return None;
+    }
+    match cond_match(token)? {
+        (KeyMatch::AnyOf(keys), Coverage::Exact) => Some(
+            keys.iter()
+                .map(|k| pair_key(patient.0, patient.1, k))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// What a condition asks of `k`.

@@ -15,7 +15,9 @@ use super::search_common::{
     RangePred,
 };
 use crate::fhir::search::params::ParamType;
-use crate::fhir::search::query::{Cond, SortValue, StoreQuery, StringMode, SystemMatch, UriMode};
+use crate::fhir::search::query::{
+    Cond, SortValue, StoreFilter, StoreQuery, StringMode, SystemMatch, UriMode,
+};
 use crate::fhir::search::values::normalize_string;
 use crate::fhir::search::{IndexEntry, IndexValue};
 use mongodb::bson::{doc, Bson, Document, Regex};
@@ -690,13 +692,67 @@ fn key_q(m: KeyMatch, marker: &str, entry: Q) -> Q {
 }
 
 /// The filter of a query on one type's collection: live documents matching every filter.
+///
+/// A patient reference and a token criterion become one pair key, and the filters are put in
+/// order of likely narrowness: SecantusDB drives from the first indexed predicate (MongoDB
+/// races the candidate plans, so the order costs it nothing) and reads the whole index range
+/// of that predicate, however few documents the page needs.
 pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
+    fn single(f: &StoreFilter) -> Option<&Cond> {
+        (!f.negate && f.any.len() == 1).then(|| &f.any[0])
+    }
+    let patient = query.filters.iter().enumerate().find_map(|(i, f)| {
+        single(f)
+            .and_then(mongo_keys::pairable_patient)
+            .map(|p| (i, p))
+    });
     let mut parts = vec![Q::Doc(doc! {"m": {"$ne": "DELETE"}})];
-    for f in &query.filters {
+    let mut paired = None;
+    let mut rest: Vec<(usize, &StoreFilter)> = Vec::new();
+    for (i, f) in query.filters.iter().enumerate() {
+        if let (Some((pi, p)), Some(c)) = (patient, single(f)) {
+            if let Some(keys) = mongo_keys::pair_keys(p, c) {
+                let both = q_and(vec![
+                    cond_q(&query.filters[pi].any[0], rtype, now),
+                    cond_q(c, rtype, now),
+                ]);
+                parts.push(key_q(
+                    KeyMatch::AnyOf(keys),
+                    &mongo_keys::pair_marker(),
+                    both,
+                ));
+                paired = Some(pi);
+                continue;
+            }
+        }
+        rest.push((i, f));
+    }
+    rest.retain(|(i, _)| Some(*i) != paired);
+    rest.sort_by_key(|(_, f)| narrowness(f));
+    for (_, f) in rest {
         let any = q_or(f.any.iter().map(|c| cond_q(c, rtype, now)).collect());
         parts.push(if f.negate { q_not(any) } else { any });
     }
     q_and(parts)
+}
+
+/// A rank of how few documents a filter likely matches (lower first): ids, references to
+/// one resource, coded values with a system, other match-key criteria, then the rest.
+fn narrowness(f: &StoreFilter) -> u8 {
+    if f.negate || f.any.len() != 1 {
+        return 5;
+    }
+    let c = &f.any[0];
+    match c {
+        Cond::Id(_) | Cond::IdIn(_) => 0,
+        Cond::Reference { .. } | Cond::ReferenceIn { .. } => 1,
+        Cond::Token {
+            system: SystemMatch::Is(_),
+            ..
+        } => 2,
+        _ if mongo_keys::cond_match(c).is_some() => 3,
+        _ => 4,
+    }
 }
 
 /// The document field a key reads, or the key's constant value in this collection.
