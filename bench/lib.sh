@@ -196,7 +196,7 @@ run_fhird_mongodb() {
   [ -x "$FHIRD_BIN" ] || { log "SKIP fhird-mongodb: $FHIRD_BIN not found (cargo build --release)"; return 0; }
   command -v "$SECANTUSD_BIN" >/dev/null || { log "SKIP fhird-mongodb: $SECANTUSD_BIN not found"; return 0; }
   local dir mpid mport port pid i
-  dir="$OUT/data/fhird-mongodb"; rm -rf "$dir"; mkdir -p "$dir/db"
+  dir="$(data_root)/fhird-mongodb"; fresh_dir "$dir"; mkdir -p "$dir/db"
   "$SECANTUSD_BIN" --host 127.0.0.1 --port 0 --storage-path "$dir/db" --log-file-max 16MB \
     --log-level WARNING > "$OUT/secantusd.log" 2>&1 &
   mpid=$!

@@ -58,17 +58,16 @@ impl Arr {
         }
     }
 
-    /// The entry fields the array's index has after `p`: those that equality and range
-    /// conditions of its kind bound (`:text`, `:contains`, url-only references and composite
-    /// parts are bounded by `p` alone).
+    /// The entry fields the array's index has after `p`: the range bounds of dates and
+    /// numbers. Exact strings, tokens, references and uris are found through the match keys
+    /// (`mongo_keys`); what their arrays still answer (`:text`, `:contains`, composites,
+    /// versioned references, `:missing`) is bounded by `p` alone. Fewer fields also keep
+    /// SecantusDB's index small: it stores the cross product of a compound multikey index's
+    /// fields over an array.
     fn key_fields(self) -> &'static [&'static str] {
         match self {
-            Arr::String => &["n"],
-            Arr::Token => &["c", "s"],
-            Arr::Date => &["lo", "hi"],
-            Arr::Number => &["lo", "hi"],
-            Arr::Reference => &["ri", "rt"],
-            Arr::Uri => &["u"],
+            Arr::Date | Arr::Number => &["lo", "hi"],
+            Arr::String | Arr::Token | Arr::Reference | Arr::Uri => &[],
         }
     }
 
@@ -736,22 +735,11 @@ pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
     q_and(parts)
 }
 
-/// A rank of how few documents a filter likely matches (lower first): ids, references to
-/// one resource, coded values with a system, other match-key criteria, then the rest.
+/// How narrow a filter likely is (lower first), by its condition's kind.
 fn narrowness(f: &StoreFilter) -> u8 {
-    if f.negate || f.any.len() != 1 {
-        return 5;
-    }
-    let c = &f.any[0];
-    match c {
-        Cond::Id(_) | Cond::IdIn(_) => 0,
-        Cond::Reference { .. } | Cond::ReferenceIn { .. } => 1,
-        Cond::Token {
-            system: SystemMatch::Is(_),
-            ..
-        } => 2,
-        _ if mongo_keys::cond_match(c).is_some() => 3,
-        _ => 4,
+    match f.any.as_slice() {
+        [c] if !f.negate => common::narrowness(c),
+        _ => u8::MAX,
     }
 }
 

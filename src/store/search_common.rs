@@ -3,7 +3,7 @@
 //! the sort values of a resource computed from its index entries at write time, and the
 //! comparison that merges per-type result lists.
 
-use crate::fhir::search::query::{Cursor, Prefix, Sort, SortKey, SortValue};
+use crate::fhir::search::query::{Cond, Cursor, Prefix, Sort, SortKey, SortValue, SystemMatch};
 use crate::fhir::search::{IndexEntry, IndexValue};
 use std::cmp::Ordering;
 
@@ -399,6 +399,29 @@ pub fn compare_tuples(keys: &[Key], a: &[SortValue], b: &[SortValue]) -> Orderin
 /// "Now" for `ap` on dates, in microseconds.
 pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
+}
+
+/// How narrow a condition usually is, smallest first. A guess from the kind of condition:
+/// explicit ids and references name few resources, dates and `:missing` name many. SQLite
+/// counts candidates in this order and breaks ties with it; MongoDB puts filters in this order
+/// (see `mongo_search::filter_q`).
+pub fn narrowness(cond: &Cond) -> u8 {
+    match cond {
+        Cond::Id(_) | Cond::IdIn(_) => 0,
+        Cond::Reference { .. } | Cond::ReferenceIn { .. } => 1,
+        Cond::Token {
+            system: SystemMatch::Is(_),
+            code: Some(_),
+            ..
+        }
+        | Cond::Uri { .. } => 2,
+        Cond::Token { code: Some(_), .. } | Cond::TokenIn { .. } => 3,
+        Cond::String { .. } | Cond::TokenText { .. } | Cond::Composite { .. } => 4,
+        Cond::Number { .. } | Cond::Quantity { .. } => 5,
+        Cond::Token { .. } => 6,
+        Cond::Date { .. } | Cond::LastUpdated { .. } => 7,
+        Cond::Missing { .. } => 8,
+    }
 }
 
 #[cfg(test)]

@@ -153,7 +153,6 @@ impl SqliteStore {
         let mut writer = open_connection(&path)?;
         writer.execute_batch(SCHEMA)?;
         sqlite_search::migrate(&writer)?;
-        writer.execute_batch(sqlite_search::SCHEMA)?;
         // Checkpoints run on a thread of their own (below). A write with its index entries
         // dirties many pages, so the writer's own automatic checkpoint at 1,000 pages fired
         // every few dozen commits and took a quarter of the writer's time (measured with

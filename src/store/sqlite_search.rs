@@ -75,6 +75,15 @@ CREATE TABLE IF NOT EXISTS ix_uri (
 DROP INDEX IF EXISTS ix_uri_value;
 CREATE INDEX IF NOT EXISTS ix_uri_by_value ON ix_uri (partition, rtype, param, value, seq);
 CREATE INDEX IF NOT EXISTS ix_uri_seq ON ix_uri (seq, param, value);
+CREATE TABLE IF NOT EXISTS ix_pair (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, patient TEXT NOT NULL,
+    param TEXT NOT NULL, code TEXT NOT NULL, system TEXT, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_pair_by_code ON ix_pair (partition, rtype, patient, param, code, system, seq);
+CREATE INDEX IF NOT EXISTS ix_pair_seq ON ix_pair (seq);
+CREATE TABLE IF NOT EXISTS ix_pair_overflow (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (partition, rtype, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_pair_overflow_seq ON ix_pair_overflow (seq);
 CREATE TABLE IF NOT EXISTS ix_present (
     seq INTEGER NOT NULL, param TEXT NOT NULL,
     partition TEXT NOT NULL, rtype TEXT NOT NULL,
@@ -83,10 +92,49 @@ CREATE TABLE IF NOT EXISTS ix_present (
 CREATE INDEX IF NOT EXISTS ix_present_param ON ix_present (partition, rtype, param);
 ";
 
-/// Brings a store written by an earlier schema up to this one before [`SCHEMA`] runs: number
-/// entries gained the interval they cover (`low`, `high`). Earlier rows were single values
-/// (a Range was stored as its midpoint: `$reindex` gives it its bounds).
+/// Brings a store written by an earlier schema up to this one: runs [`SCHEMA`] and fills
+/// what an older store lacks.
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    migrate_number_intervals(conn)?;
+    let table_exists = |name: &str| -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+    };
+    let fill_pairs = table_exists("ix_token")? && !table_exists("ix_pair")?;
+    conn.execute_batch(SCHEMA)?;
+    if fill_pairs {
+        fill_pairs_from_entries(conn)?;
+    }
+    Ok(())
+}
+
+/// Patient + code pairs for a store written before they existed, from its reference and
+/// token rows (the same rows [`write_pairs`] derives from a version's entries).
+fn fill_pairs_from_entries(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "BEGIN;
+         CREATE TEMP TABLE patients AS
+           SELECT DISTINCT seq, tid FROM ix_reference WHERE ttype = 'Patient' AND tid IS NOT NULL AND grp = 0;
+         CREATE INDEX temp.patients_seq ON patients (seq);
+         INSERT INTO ix_pair_overflow (partition, rtype, seq)
+           SELECT c.partition, c.rtype, c.seq FROM resource_current c
+           WHERE c.seq IN (SELECT seq FROM patients GROUP BY seq HAVING count(*) > {MAX_PAIRED_PATIENTS});
+         INSERT INTO ix_pair (partition, rtype, patient, param, code, system, seq)
+           SELECT DISTINCT t.partition, t.rtype, p.tid, t.param, t.code, t.system, t.seq
+           FROM patients p JOIN ix_token t ON t.seq = p.seq
+           WHERE t.grp = 0 AND t.code IS NOT NULL
+             AND p.seq NOT IN (SELECT seq FROM ix_pair_overflow);
+         DROP TABLE temp.patients;
+         COMMIT;"
+    ))
+}
+
+/// Number entries gained the interval they cover (`low`, `high`). Earlier rows were single
+/// values (a Range was stored as its midpoint: `$reindex` gives it its bounds).
+fn migrate_number_intervals(conn: &Connection) -> rusqlite::Result<()> {
     let has_table: bool = conn.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'ix_number'",
         [],
@@ -113,7 +161,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 9] = [
     "ix_string",
     "ix_token",
     "ix_date",
@@ -121,6 +169,8 @@ const TABLES: [&str; 7] = [
     "ix_reference",
     "ix_uri",
     "ix_present",
+    "ix_pair",
+    "ix_pair_overflow",
 ];
 
 /// Drops every index row of a version that stops being current.
@@ -178,6 +228,7 @@ pub fn write_entries(
             v => write_value(tx, partition, rtype, &e.param, v, seq, 0)?,
         }
     }
+    write_pairs(tx, partition, rtype, seq, entries)?;
     let mut present = tx.prepare_cached(
         "INSERT INTO ix_present (seq, param, partition, rtype, a, d) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
@@ -190,6 +241,71 @@ pub fn write_entries(
             sort_value_sql(&a),
             sort_value_sql(&d)
         ])?;
+    }
+    Ok(())
+}
+
+/// A resource referring to more patients than this gets no pair rows but one
+/// `ix_pair_overflow` row: pairs multiply, and such resources (Groups, Lists) are rarely
+/// searched by patient and code.
+const MAX_PAIRED_PATIENTS: usize = 4;
+
+/// Patient + code pairs (`ix_pair`): one row per Patient the version refers to (through any
+/// reference parameter) and coded token, so that a search naming a patient and a code
+/// (`Observation?patient=X&code=Y`, what SMART apps send most) starts from one index range
+/// instead of all of the patient's resources or every patient's resources with the code. The
+/// rows only drive: the search still checks both criteria on each candidate.
+fn write_pairs(
+    tx: &Connection,
+    partition: &str,
+    rtype: &str,
+    seq: i64,
+    entries: &[IndexEntry],
+) -> rusqlite::Result<()> {
+    let mut patients: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| match &e.value {
+            IndexValue::Reference {
+                target_type: Some(t),
+                id: Some(id),
+                ..
+            } if t == "Patient" => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    patients.sort_unstable();
+    patients.dedup();
+    if patients.is_empty() {
+        return Ok(());
+    }
+    if patients.len() > MAX_PAIRED_PATIENTS {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO ix_pair_overflow (partition, rtype, seq) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![partition, rtype, seq])?;
+        return Ok(());
+    }
+    let mut tokens: Vec<(&str, &str, Option<&str>)> = entries
+        .iter()
+        .filter_map(|e| match &e.value {
+            IndexValue::Token {
+                code: Some(code),
+                system,
+                ..
+            } => Some((e.param.as_str(), code.as_str(), system.as_deref())),
+            _ => None,
+        })
+        .collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO ix_pair (partition, rtype, patient, param, code, system, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for patient in &patients {
+        for (param, code, system) in &tokens {
+            insert.execute(params![partition, rtype, patient, param, code, system, seq])?;
+        }
     }
     Ok(())
 }
@@ -767,29 +883,6 @@ fn seq_subquery(text: &str) -> Option<&str> {
     text.strip_prefix(SEQ_IN)?.strip_suffix(')')
 }
 
-/// How narrow a condition usually is, smallest first: breaks ties between filters whose
-/// estimated match counts are equal (both past the estimate's cap, typically). A guess from the
-/// kind of condition: explicit ids and references name few resources, dates and `:missing`
-/// name many.
-fn narrowness(cond: &Cond) -> u8 {
-    match cond {
-        Cond::Id(_) | Cond::IdIn(_) => 0,
-        Cond::Reference { .. } | Cond::ReferenceIn { .. } => 1,
-        Cond::Token {
-            system: SystemMatch::Is(_),
-            code: Some(_),
-            ..
-        }
-        | Cond::Uri { .. } => 2,
-        Cond::Token { code: Some(_), .. } | Cond::TokenIn { .. } => 3,
-        Cond::String { .. } | Cond::TokenText { .. } | Cond::Composite { .. } => 4,
-        Cond::Number { .. } | Cond::Quantity { .. } => 5,
-        Cond::Token { .. } => 6,
-        Cond::Date { .. } | Cond::LastUpdated { .. } => 7,
-        Cond::Missing { .. } => 8,
-    }
-}
-
 /// True when a resource matching `cond` is necessarily live: index rows exist only for the
 /// current version of a resource that is not deleted (a deletion writes none).
 fn implies_live(cond: &Cond) -> bool {
@@ -879,10 +972,10 @@ const GOOD_ENOUGH: i64 = 64;
 
 /// How a query reaches its matches.
 struct Plan {
-    /// Each filter's positive expression.
+    /// Each filter's positive expression, then (when one serves) a pair driver's.
     exprs: Vec<Sql>,
-    /// The filter whose matches are enumerated through its index; the others are checked per
-    /// candidate.
+    /// The expression whose matches are enumerated through its index; the filters are checked
+    /// per candidate.
     driver: Option<usize>,
     /// The driver is an index sub-query known to be narrow (fewer than [`ESTIMATE_CAP`]
     /// matches): the query must start from it, not from a walk of the type that SQLite may
@@ -904,7 +997,13 @@ impl Plan {
             .iter()
             .any(|f| !f.negate && !f.any.is_empty() && f.any.iter().all(implies_live));
         let positive = |f: &StoreFilter| !f.negate && !f.any.is_empty();
-        let rank = |f: &StoreFilter| f.any.iter().map(narrowness).max().unwrap_or(u8::MAX);
+        let rank = |f: &StoreFilter| {
+            f.any
+                .iter()
+                .map(common::narrowness)
+                .max()
+                .unwrap_or(u8::MAX)
+        };
         let by_id = query
             .filters
             .iter()
@@ -914,6 +1013,18 @@ impl Plan {
                 exprs,
                 driver: by_id,
                 narrow: false,
+                live,
+            });
+        }
+        if let Some(pair) = pair_driver(query, ctx) {
+            // Narrower than either criterion alone: it drives, and both are checked per
+            // candidate like every other filter.
+            let mut exprs = exprs;
+            exprs.push(pair);
+            return Ok(Plan {
+                driver: Some(exprs.len() - 1),
+                exprs,
+                narrow: true,
                 live,
             });
         }
@@ -955,6 +1066,59 @@ impl Plan {
     }
 }
 
+/// The `ix_pair` sub-query of a search with a positive Patient reference and a positive coded
+/// token criterion: the resources that refer to that patient and have that code, plus those
+/// that refer to too many patients to have pair rows.
+fn pair_driver(query: &StoreQuery, ctx: &Ctx<'_>) -> Option<Sql> {
+    let single = |f: &'_ StoreFilter| -> Option<Cond> {
+        (!f.negate && f.any.len() == 1).then(|| f.any[0].clone())
+    };
+    let patient = query.filters.iter().find_map(|f| match single(f)? {
+        Cond::Reference {
+            target_type: Some(t),
+            id: Some(id),
+            url: None,
+            ..
+        } if t == "Patient" => Some(id),
+        _ => None,
+    })?;
+    let (param, code, system) = query.filters.iter().find_map(|f| match single(f)? {
+        Cond::Token {
+            param,
+            system,
+            code: Some(code),
+        } => Some((param, code, system)),
+        _ => None,
+    })?;
+    let mut sql = Sql::default();
+    sql.push(SEQ_IN)
+        .push("SELECT seq FROM ix_pair WHERE partition = ")
+        .bind(ctx.partition.to_string())
+        .push(" AND rtype IN (")
+        .bind_list(ctx.types.iter().cloned())
+        .push(") AND patient = ")
+        .bind(patient)
+        .push(" AND param = ")
+        .bind(param)
+        .push(" AND code = ")
+        .bind(code);
+    match system {
+        SystemMatch::Any => {}
+        SystemMatch::None => {
+            sql.push(" AND system IS NULL");
+        }
+        SystemMatch::Is(s) => {
+            sql.push(" AND system = ").bind(s);
+        }
+    }
+    sql.push(" UNION ALL SELECT seq FROM ix_pair_overflow WHERE partition = ")
+        .bind(ctx.partition.to_string())
+        .push(" AND rtype IN (")
+        .bind_list(ctx.types.iter().cloned())
+        .push("))");
+    Some(sql)
+}
+
 /// True when a condition's matches are one contiguous range of its index, so that counting
 /// them up to a cap reads at most that many rows. Ranges with two bounds on different columns
 /// (dates), ORs of ranges, `:contains` and `:text` read the parameter's rows until enough
@@ -984,6 +1148,14 @@ fn estimate(conn: &Connection, expr: &Sql, cap: i64) -> rusqlite::Result<i64> {
 /// ` AND …` for every filter but `skip`: the driver as its index sub-query, the other positive
 /// single-condition filters as per-candidate checks.
 fn filters_sql(query: &StoreQuery, plan: &Plan, ctx: &Ctx<'_>, skip: Option<usize>, sql: &mut Sql) {
+    // A driver that is not one of the filters (a pair): it goes in as a condition of its own.
+    if let Some(d) = plan
+        .driver
+        .filter(|&d| d >= query.filters.len() && Some(d) != skip)
+    {
+        sql.push(" AND ");
+        sql.append(plan.exprs[d].clone());
+    }
     for (n, f) in query.filters.iter().enumerate() {
         if Some(n) == skip {
             continue;
