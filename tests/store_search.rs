@@ -1943,7 +1943,7 @@ async fn sqlite_drives_a_patient_and_code_search_from_the_pair() {
     let plan = fhird::store::sqlite_search::explain(&conn, "", &q).unwrap();
     assert!(
         plan.contains(
-            "ix_pair_by_code (partition=? AND rtype=? AND patient=? AND param=? AND code=?"
+            "ix_pair USING PRIMARY KEY (partition=? AND rtype=? AND patient=? AND code=?"
         ),
         "the patient + code pair should drive:\n{plan}"
     );
@@ -2079,8 +2079,14 @@ async fn sqlite_fills_pairs_of_an_older_store() {
     let file = dir.path().join("fhird.sqlite");
     {
         let conn = rusqlite::Connection::open(&file).unwrap();
-        conn.execute_batch("DROP TABLE ix_pair; DROP TABLE ix_pair_overflow;")
-            .unwrap();
+        // The first layout of the table (a row per token parameter), left empty.
+        conn.execute_batch(
+            "DROP TABLE ix_pair; DROP TABLE ix_pair_overflow;
+             CREATE TABLE ix_pair (partition TEXT NOT NULL, rtype TEXT NOT NULL,
+                 patient TEXT NOT NULL, param TEXT NOT NULL, code TEXT NOT NULL, system TEXT,
+                 seq INTEGER NOT NULL);",
+        )
+        .unwrap();
     }
     let store = fhird::store::open(&format!("sqlite:{}", dir.path().display()))
         .await

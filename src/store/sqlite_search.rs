@@ -77,8 +77,8 @@ CREATE INDEX IF NOT EXISTS ix_uri_by_value ON ix_uri (partition, rtype, param, v
 CREATE INDEX IF NOT EXISTS ix_uri_seq ON ix_uri (seq, param, value);
 CREATE TABLE IF NOT EXISTS ix_pair (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, patient TEXT NOT NULL,
-    param TEXT NOT NULL, code TEXT NOT NULL, system TEXT, seq INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS ix_pair_by_code ON ix_pair (partition, rtype, patient, param, code, system, seq);
+    code TEXT NOT NULL, system TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (partition, rtype, patient, code, system, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ix_pair_seq ON ix_pair (seq);
 CREATE TABLE IF NOT EXISTS ix_pair_overflow (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -103,6 +103,15 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             |r| r.get(0),
         )
     };
+    // Pairs of the first layout (one row per token parameter) are rebuilt in this one.
+    let old_pairs: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('ix_pair') WHERE name = 'param'",
+        [],
+        |r| r.get(0),
+    )?;
+    if old_pairs {
+        conn.execute_batch("DROP TABLE ix_pair; DROP TABLE IF EXISTS ix_pair_overflow;")?;
+    }
     let fill_pairs = table_exists("ix_token")? && !table_exists("ix_pair")?;
     conn.execute_batch(SCHEMA)?;
     if fill_pairs {
@@ -122,8 +131,8 @@ fn fill_pairs_from_entries(conn: &Connection) -> rusqlite::Result<()> {
          INSERT INTO ix_pair_overflow (partition, rtype, seq)
            SELECT c.partition, c.rtype, c.seq FROM resource_current c
            WHERE c.seq IN (SELECT seq FROM patients GROUP BY seq HAVING count(*) > {MAX_PAIRED_PATIENTS});
-         INSERT INTO ix_pair (partition, rtype, patient, param, code, system, seq)
-           SELECT DISTINCT t.partition, t.rtype, p.tid, t.param, t.code, t.system, t.seq
+         INSERT OR IGNORE INTO ix_pair (partition, rtype, patient, code, system, seq)
+           SELECT t.partition, t.rtype, p.tid, t.code, coalesce(t.system, ''), t.seq
            FROM patients p JOIN ix_token t ON t.seq = p.seq
            WHERE t.grp = 0 AND t.code IS NOT NULL
              AND p.seq NOT IN (SELECT seq FROM ix_pair_overflow);
@@ -251,10 +260,11 @@ pub fn write_entries(
 const MAX_PAIRED_PATIENTS: usize = 4;
 
 /// Patient + code pairs (`ix_pair`): one row per Patient the version refers to (through any
-/// reference parameter) and coded token, so that a search naming a patient and a code
-/// (`Observation?patient=X&code=Y`, what SMART apps send most) starts from one index range
-/// instead of all of the patient's resources or every patient's resources with the code. The
-/// rows only drive: the search still checks both criteria on each candidate.
+/// reference parameter) and coded token value (whatever its parameter: `code` and
+/// `combo-code` share their rows; no system is ''), so that a search naming a patient and a
+/// code (`Observation?patient=X&code=Y`, what SMART apps send most) starts from one index
+/// range instead of all of the patient's resources or every patient's resources with the
+/// code. The rows only drive: the search still checks both criteria on each candidate.
 fn write_pairs(
     tx: &Connection,
     partition: &str,
@@ -285,26 +295,26 @@ fn write_pairs(
         .execute(params![partition, rtype, seq])?;
         return Ok(());
     }
-    let mut tokens: Vec<(&str, &str, Option<&str>)> = entries
+    let mut tokens: Vec<(&str, &str)> = entries
         .iter()
         .filter_map(|e| match &e.value {
             IndexValue::Token {
                 code: Some(code),
                 system,
                 ..
-            } => Some((e.param.as_str(), code.as_str(), system.as_deref())),
+            } => Some((code.as_str(), system.as_deref().unwrap_or_default())),
             _ => None,
         })
         .collect();
     tokens.sort_unstable();
     tokens.dedup();
     let mut insert = tx.prepare_cached(
-        "INSERT INTO ix_pair (partition, rtype, patient, param, code, system, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO ix_pair (partition, rtype, patient, code, system, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for patient in &patients {
-        for (param, code, system) in &tokens {
-            insert.execute(params![partition, rtype, patient, param, code, system, seq])?;
+        for (code, system) in &tokens {
+            insert.execute(params![partition, rtype, patient, code, system, seq])?;
         }
     }
     Ok(())
@@ -1082,12 +1092,12 @@ fn pair_driver(query: &StoreQuery, ctx: &Ctx<'_>) -> Option<Sql> {
         } if t == "Patient" => Some(id),
         _ => None,
     })?;
-    let (param, code, system) = query.filters.iter().find_map(|f| match single(f)? {
+    let (code, system) = query.filters.iter().find_map(|f| match single(f)? {
         Cond::Token {
-            param,
             system,
             code: Some(code),
-        } => Some((param, code, system)),
+            ..
+        } => Some((code, system)),
         _ => None,
     })?;
     let mut sql = Sql::default();
@@ -1098,14 +1108,12 @@ fn pair_driver(query: &StoreQuery, ctx: &Ctx<'_>) -> Option<Sql> {
         .bind_list(ctx.types.iter().cloned())
         .push(") AND patient = ")
         .bind(patient)
-        .push(" AND param = ")
-        .bind(param)
         .push(" AND code = ")
         .bind(code);
     match system {
         SystemMatch::Any => {}
         SystemMatch::None => {
-            sql.push(" AND system IS NULL");
+            sql.push(" AND system = ''");
         }
         SystemMatch::Is(s) => {
             sql.push(" AND system = ").bind(s);
