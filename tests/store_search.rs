@@ -1385,6 +1385,163 @@ async fn partitions_are_separate(store: &dyn Store) {
         .is_empty());
 }
 
+/// Every search page in one order, following each page's cursor forward from the start, then
+/// backward from the last match (pages backward come in forward order).
+async fn every_page(
+    store: &dyn Store,
+    p: &Partition,
+    q: &StoreQuery,
+) -> (Vec<String>, Vec<String>) {
+    let mut q = q.clone();
+    let mut forward: Vec<fhird::store::Match> = Vec::new();
+    loop {
+        let page = store.search(p, &q).await.unwrap();
+        assert!(page.len() <= q.limit);
+        let Some(last) = page.last() else { break };
+        q.after = Some(cursor_after(last, false));
+        forward.extend(page);
+    }
+    let mut backward: Vec<String> = Vec::new();
+    if let Some(last) = forward.last() {
+        backward.push(last.version.id.clone());
+        q.after = Some(cursor_after(last, true));
+        loop {
+            let page = store.search(p, &q).await.unwrap();
+            let Some(first) = page.first() else { break };
+            q.after = Some(cursor_after(first, true));
+            let mut ids: Vec<String> = page.into_iter().map(|m| m.version.id).collect();
+            ids.append(&mut backward);
+            backward = ids;
+        }
+    }
+    (
+        forward.into_iter().map(|m| m.version.id).collect(),
+        backward,
+    )
+}
+
+/// Long key ranges (one patient's 600 Observations, a code most of them have) with ids spread
+/// over the whole id space as server-assigned UUIDs are, plus client-chosen ids: MongoDB reads
+/// such a page in `_id` windows, and whatever the windows, every page must be the next matches
+/// in id order, forward and backward, with a resource past the key cap (found through its
+/// marker) in its place.
+async fn long_key_ranges(store: &dyn Store) {
+    let p = Partition::Default;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        seed >> 11
+    };
+    let mut ids: Vec<String> = (0..600)
+        .map(|_| {
+            let (a, b) = (next(), next());
+            format!(
+                "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                a >> 21,
+                a & 0xffff,
+                (a >> 16) & 0xfff,
+                b & 0xfff,
+                b >> 12 & 0xffff_ffff_ffff
+            )
+        })
+        .collect();
+    ids.extend(["-x", "0", "A1", "Zulu.1", "example", "ff", "zz9"].map(String::from));
+    // Observation i: year 2000 + i % 25, code "frequent" unless i % 10 == 0 ("rare"), and
+    // Patient/pw as subject except every 7th (Patient/other).
+    let year = |i: usize| 2000 + (i % 25) as i32;
+    let code_of = |i: usize| if i % 10 == 0 { "rare" } else { "frequent" };
+    let subject_of = |i: usize| if i % 7 == 0 { "other" } else { "pw" };
+    let mut writes: Vec<Write> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            create(
+                "Observation",
+                id,
+                10_000 + i as i64,
+                vec![
+                    rf("subject", "Patient", subject_of(i)),
+                    tok("code", Some(LOINC), code_of(i), None),
+                    date("date", &format!("{}-06-01", year(i))),
+                ],
+            )
+        })
+        .collect();
+    // Past the key cap: its codes lose their keys for the marker.
+    let mut capped: Vec<IndexEntry> = (0..9_000)
+        .map(|i| tok("code", Some(LOINC), &format!("{i}-0"), None))
+        .collect();
+    capped.push(tok("code", Some(LOINC), "frequent", None));
+    capped.push(rf("subject", "Patient", "pw"));
+    capped.push(date("date", "2024-06-01"));
+    writes.push(create("Observation", "7capped", 9_999, capped));
+    for chunk in writes.chunks(100) {
+        store.commit(&p, chunk.to_vec()).await.unwrap();
+    }
+    let n = ids.len();
+    let expect = |keep: &dyn Fn(usize) -> bool, capped: bool| {
+        let mut v: Vec<String> = (0..n)
+            .filter(|i| keep(*i))
+            .map(|i| ids[i].clone())
+            .collect();
+        if capped {
+            v.push("7capped".into());
+        }
+        v.sort();
+        v
+    };
+    let subject = || reference("subject", Some("Patient"), Some("pw"), None);
+    let code = |c: &str| token("code", SystemMatch::Is(LOINC.into()), Some(c));
+    let cases: Vec<(&str, Vec<Cond>, Vec<String>)> = vec![
+        (
+            "patient",
+            vec![subject()],
+            expect(&|i| subject_of(i) == "pw", true),
+        ),
+        (
+            "patient and date",
+            vec![subject(), date_cond("date", Prefix::Ge, "2020")],
+            expect(&|i| subject_of(i) == "pw" && year(i) >= 2020, true),
+        ),
+        (
+            "patient and a date few have",
+            vec![subject(), date_cond("date", Prefix::Ge, "2024")],
+            expect(&|i| subject_of(i) == "pw" && year(i) >= 2024, true),
+        ),
+        (
+            "code",
+            vec![code("frequent")],
+            expect(&|i| code_of(i) == "frequent", true),
+        ),
+        (
+            "patient and code",
+            vec![subject(), code("rare")],
+            expect(&|i| subject_of(i) == "pw" && code_of(i) == "rare", false),
+        ),
+        (
+            "nothing",
+            vec![subject(), date_cond("date", Prefix::Ge, "2030")],
+            Vec::new(),
+        ),
+    ];
+    for (name, conds, expected) in cases {
+        let mut q = query(OBS, all(conds));
+        assert_eq!(
+            store.count(&p, &q).await.unwrap(),
+            expected.len() as u64,
+            "{name}: count"
+        );
+        for limit in [7, 50] {
+            q.limit = limit;
+            let (forward, backward) = every_page(store, &p, &q).await;
+            assert_eq!(forward, expected, "{name}: forward pages of {limit}");
+            assert_eq!(backward, expected, "{name}: backward pages of {limit}");
+        }
+    }
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -1689,6 +1846,7 @@ async fn patient_and_code(store: &dyn Store) {
 }
 
 on_both_stores!(
+    long_key_ranges,
     patient_and_code,
     very_wide_resources,
     range_values,

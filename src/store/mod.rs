@@ -8,6 +8,7 @@
 pub mod mongo;
 mod mongo_keys;
 mod mongo_search;
+mod mongo_windows;
 mod search_common;
 pub mod sqlite;
 pub mod sqlite_search;

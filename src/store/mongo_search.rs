@@ -10,6 +10,7 @@
 //! type, `u` url, `rv` version; uri `u`; composite `x: [component entries]` (in `xt`).
 
 use super::mongo_keys::{self, Coverage, KeyMatch};
+use super::mongo_windows::{Bound, Window};
 use super::search_common::{
     self as common, date_pred, number_pred, prefix_upper_bound, Field, Key, KeyKind, KeyOp, Op,
     RangePred,
@@ -556,7 +557,14 @@ fn elem_match(arr: Arr, param: &str, test: Q) -> Q {
 }
 
 fn part_index(part: &Cond, fallback: usize) -> usize {
-    match part {
+    cond_param(part)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(fallback)
+}
+
+/// The parameter a condition on index entries tests.
+fn cond_param(cond: &Cond) -> Option<&str> {
+    match cond {
         Cond::String { param, .. }
         | Cond::Token { param, .. }
         | Cond::TokenIn { param, .. }
@@ -566,8 +574,8 @@ fn part_index(part: &Cond, fallback: usize) -> usize {
         | Cond::Quantity { param, .. }
         | Cond::Reference { param, .. }
         | Cond::ReferenceIn { param, .. }
-        | Cond::Uri { param, .. } => param.parse().unwrap_or(fallback),
-        _ => fallback,
+        | Cond::Uri { param, .. } => Some(param),
+        _ => None,
     }
 }
 
@@ -627,35 +635,29 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
             elem_match(Arr::of_kind(ParamType::Composite), param, q_and(tests))
         }
         _ => {
-            let param = match cond {
-                Cond::String { param, .. }
-                | Cond::Token { param, .. }
-                | Cond::TokenIn { param, .. }
-                | Cond::TokenText { param, .. }
-                | Cond::Date { param, .. }
-                | Cond::Number { param, .. }
-                | Cond::Quantity { param, .. }
-                | Cond::Reference { param, .. }
-                | Cond::ReferenceIn { param, .. }
-                | Cond::Uri { param, .. } => param,
-                _ => return Q::Nothing,
+            let Some(param) = cond_param(cond) else {
+                return Q::Nothing;
             };
-            let by_entry = || match (Arr::of_cond(cond), entry_test(cond, now)) {
-                (Some(arr), Some(t)) => elem_match(arr, param, t),
-                _ => Q::Nothing,
-            };
+            let entry = entry_q(cond, param, now);
             match mongo_keys::cond_match(cond) {
                 Some((m, coverage)) => {
-                    let entry = by_entry();
                     let keyed = key_q(m, &mongo_keys::overflow_marker(param), entry.clone());
                     match coverage {
                         Coverage::Exact => keyed,
                         Coverage::Narrows => q_and(vec![keyed, entry]),
                     }
                 }
-                None => by_entry(),
+                None => entry,
             }
         }
+    }
+}
+
+/// A condition tested on the entries of its kind.
+fn entry_q(cond: &Cond, param: &str, now: i64) -> Q {
+    match (Arr::of_cond(cond), entry_test(cond, now)) {
+        (Some(arr), Some(t)) => elem_match(arr, param, t),
+        _ => Q::Nothing,
     }
 }
 
@@ -690,13 +692,67 @@ fn key_q(m: KeyMatch, marker: &str, entry: Q) -> Q {
     }
 }
 
-/// The filter of a query on one type's collection: live documents matching every filter.
+/// Documents of resources that are not deleted. A deleted resource's document has no index
+/// fields, so a match key implies this.
+fn live() -> Q {
+    Q::Doc(doc! {"m": {"$ne": "DELETE"}})
+}
+
+/// A criterion that one match key decides: the documents with `key`, and the documents that
+/// carry `marker` instead of their keys (past the key cap) whose entries pass `entry`.
+struct Lead {
+    key: String,
+    marker: String,
+    entry: Q,
+    /// The key only narrows the criterion: `entry` decides for keyed documents too.
+    narrows: bool,
+    /// The key's range may be long (a patient's record, a common code): worth reading in
+    /// windows.
+    wide: bool,
+}
+
+impl Lead {
+    fn of(cond: &Cond, now: i64) -> Option<Lead> {
+        let (KeyMatch::AnyOf(keys), coverage) = mongo_keys::cond_match(cond)? else {
+            return None;
+        };
+        let [key] = keys.as_slice() else {
+            return None;
+        };
+        let param = cond_param(cond)?;
+        Some(Lead {
+            key: key.clone(),
+            marker: mongo_keys::overflow_marker(param),
+            entry: entry_q(cond, param, now),
+            narrows: coverage == Coverage::Narrows,
+            wide: spans_many(cond),
+        })
+    }
+}
+
+/// Whether a criterion's key range is likely long: references (a patient's whole record) and
+/// codes (every resource with a common code), not identifiers, which name one resource or few.
+fn spans_many(cond: &Cond) -> bool {
+    match cond {
+        Cond::Reference { .. } | Cond::ReferenceIn { .. } => true,
+        Cond::Token { param, .. } => !param.ends_with("identifier"),
+        _ => false,
+    }
+}
+
+/// One filter of a query, with its key when one key decides it.
+struct Part {
+    q: Q,
+    lead: Option<Lead>,
+}
+
+/// The filters of a query on one type's collection, in the order the server should use them.
 ///
 /// A patient reference and a token criterion become one pair key, and the filters are put in
 /// order of likely narrowness: SecantusDB drives from the first indexed predicate (MongoDB
 /// races the candidate plans, so the order costs it nothing) and reads the whole index range
 /// of that predicate, however few documents the page needs.
-pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
+fn parts(query: &StoreQuery, rtype: &str, now: i64) -> Vec<Part> {
     fn single(f: &StoreFilter) -> Option<&Cond> {
         (!f.negate && f.any.len() == 1).then(|| &f.any[0])
     }
@@ -705,7 +761,7 @@ pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
             .and_then(mongo_keys::pairable_patient)
             .map(|p| (i, p))
     });
-    let mut parts = vec![Q::Doc(doc! {"m": {"$ne": "DELETE"}})];
+    let mut parts = Vec::new();
     let mut paired = None;
     let mut rest: Vec<(usize, &StoreFilter)> = Vec::new();
     for (i, f) in query.filters.iter().enumerate() {
@@ -715,11 +771,18 @@ pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
                     cond_q(&query.filters[pi].any[0], rtype, now),
                     cond_q(c, rtype, now),
                 ]);
-                parts.push(key_q(
-                    KeyMatch::AnyOf(keys),
-                    &mongo_keys::pair_marker(),
-                    both,
-                ));
+                let marker = mongo_keys::pair_marker();
+                let lead = (keys.len() == 1).then(|| Lead {
+                    key: keys[0].clone(),
+                    marker: marker.clone(),
+                    entry: both.clone(),
+                    narrows: false,
+                    wide: true,
+                });
+                parts.push(Part {
+                    q: key_q(KeyMatch::AnyOf(keys), &marker, both),
+                    lead,
+                });
                 paired = Some(pi);
                 continue;
             }
@@ -730,9 +793,115 @@ pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
     rest.sort_by_key(|(_, f)| narrowness(f));
     for (_, f) in rest {
         let any = q_or(f.any.iter().map(|c| cond_q(c, rtype, now)).collect());
-        parts.push(if f.negate { q_not(any) } else { any });
+        parts.push(Part {
+            q: if f.negate { q_not(any) } else { any },
+            lead: single(f).and_then(|c| Lead::of(c, now)),
+        });
     }
-    q_and(parts)
+    parts
+}
+
+/// The filter of a query on one type's collection: live documents matching every filter.
+pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
+    q_and(
+        std::iter::once(live())
+            .chain(parts(query, rtype, now).into_iter().map(|p| p.q))
+            .collect(),
+    )
+}
+
+/// A query whose first filter one key decides, split in two: the documents with the key
+/// (`{k: key}` and `rest`), and the few that carry the key's marker instead (`marker`,
+/// `Nothing` when none can match). `extra` is added to both (a page's keyset condition).
+pub struct LeadSplit {
+    key: String,
+    rest: Option<Document>,
+    pub marker: Q,
+    wide: bool,
+}
+
+pub fn lead_split(query: &StoreQuery, rtype: &str, now: i64, extra: Q) -> Option<LeadSplit> {
+    let mut parts = parts(query, rtype, now);
+    if parts.is_empty() || parts[0].lead.is_none() {
+        return None;
+    }
+    let lead = parts.remove(0).lead?;
+    let others: Vec<Q> = parts.into_iter().map(|p| p.q).collect();
+    let mut rest = Vec::new();
+    if lead.narrows {
+        rest.push(lead.entry.clone());
+    }
+    rest.extend(others.iter().cloned());
+    rest.push(extra.clone());
+    let mut marker = vec![
+        Q::Doc(doc! {mongo_keys::FIELD: lead.marker.as_str()}),
+        lead.entry,
+        live(),
+    ];
+    marker.extend(others);
+    marker.push(extra);
+    let rest = match q_and(rest) {
+        Q::Nothing => return None,
+        Q::All => None,
+        Q::Doc(d) => Some(d),
+    };
+    Some(LeadSplit {
+        key: lead.key,
+        rest,
+        marker: q_and(marker),
+        wide: lead.wide,
+    })
+}
+
+impl LeadSplit {
+    /// The documents with the key inside an `_id` window, passing the rest, for a read in
+    /// ascending or `descending` `_id` order.
+    ///
+    /// SecantusDB enters the `{k, _id}` range at the key's start in the scan's direction and
+    /// stops at the far `_id` bound if the key's predicate carries it; a near bound never
+    /// moves the start. So the far bound goes with the key, and both bounds also stand on
+    /// their own: with the near bound next to the far one the far one is ignored (a window
+    /// of a patient's 357 Encounters: 6.4 ms, 2.0 ms split), and without the far bound
+    /// repeated, another array's test makes it read the key's whole range (a patient's
+    /// 3,615 Observations with a date test: 36 ms, 2.5 ms repeated).
+    pub fn keyed(&self, window: Option<&Window>, descending: bool) -> Document {
+        let mut parts = vec![doc! {mongo_keys::FIELD: self.key.as_str()}];
+        let bound = |b: &Bound, above: bool| {
+            let op = match (above, b.inclusive) {
+                (true, true) => "$gte",
+                (true, false) => "$gt",
+                (false, true) => "$lte",
+                (false, false) => "$lt",
+            };
+            doc! {"_id": {op: b.id.as_str()}}
+        };
+        if let Some(w) = window {
+            let (near, far) = if descending {
+                (
+                    w.high.as_ref().map(|b| bound(b, false)),
+                    w.low.as_ref().map(|b| bound(b, true)),
+                )
+            } else {
+                (
+                    w.low.as_ref().map(|b| bound(b, true)),
+                    w.high.as_ref().map(|b| bound(b, false)),
+                )
+            };
+            if let Some(f) = &far {
+                parts[0].extend(f.clone());
+                if self.rest.is_some() {
+                    parts.push(f.clone());
+                }
+            }
+            parts.extend(near);
+        }
+        parts.extend(self.rest.iter().cloned());
+        if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            doc! {"$and": parts}
+        }
+    }
 }
 
 /// How narrow a filter likely is (lower first), by its condition's kind.
@@ -801,6 +970,17 @@ pub struct SearchPlan {
     pub sort: Document,
     pub limit: i64,
     flags: Document,
+    /// Set when the page is read in `_id` windows (mongo_windows) instead of with `filter`.
+    pub windowed: Option<Windowed>,
+}
+
+/// A page in `_id` order whose first filter is one wide key: read window by window, plus the
+/// documents that carry the key's marker, in one query of their own.
+pub struct Windowed {
+    pub split: LeadSplit,
+    pub descending: bool,
+    /// The cursor's id in this collection, where the page starts.
+    pub after: Option<String>,
 }
 
 impl SearchPlan {
@@ -819,18 +999,34 @@ impl SearchPlan {
         stages
     }
 
-    /// The plan as a `find` or `aggregate` command on `collection` (for explain).
-    pub fn command(&self, collection: &str) -> Document {
-        if self.needs_pipeline() {
-            doc! {"aggregate": collection, "pipeline": self.pipeline(), "cursor": {}}
-        } else {
+    /// The commands of the plan on `collection` (for explain): one `find` or `aggregate`, or
+    /// a windowed read's first window and its marker query.
+    pub fn commands(&self, collection: &str) -> Vec<Document> {
+        let find = |filter: Document| {
             doc! {
                 "find": collection,
-                "filter": self.filter.clone(),
+                "filter": filter,
                 "sort": self.sort.clone(),
                 "limit": self.limit,
                 "projection": without_entries(),
             }
+        };
+        if let Some(w) = &self.windowed {
+            let first = super::mongo_windows::Windows::new(
+                w.descending,
+                w.after.as_deref(),
+                self.limit as usize,
+            )
+            .next(0);
+            let mut out = vec![find(w.split.keyed(first.as_ref(), w.descending))];
+            if let Q::Doc(m) = &w.split.marker {
+                out.push(find(m.clone()));
+            }
+            out
+        } else if self.needs_pipeline() {
+            vec![doc! {"aggregate": collection, "pipeline": self.pipeline(), "cursor": {}}]
+        } else {
+            vec![find(self.filter.clone())]
         }
     }
 }
@@ -865,11 +1061,36 @@ pub fn plan(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<S
             sort.insert(f, if k.descending { -1 } else { 1 });
         }
     }
+    let windowed = windowed(query, keys, rtype, now);
     Some(SearchPlan {
         filter,
         sort,
         limit: i64::try_from(query.limit).unwrap_or(i64::MAX),
         flags,
+        windowed,
+    })
+}
+
+/// The windowed read of a page, when it pays: the order is `_id` alone and the first filter
+/// is one key whose range may be long.
+fn windowed(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<Windowed> {
+    if !query.sort.is_empty() || query.limit == 0 {
+        return None;
+    }
+    let id_key = keys.iter().find(|k| matches!(k.kind, KeyKind::Id))?;
+    let keyset = match &query.after {
+        Some(c) => keyset_q(keys, &common::cursor_tuple(c), rtype),
+        None => Q::All,
+    };
+    let split = lead_split(query, rtype, now, keyset).filter(|s| s.wide)?;
+    Some(Windowed {
+        split,
+        descending: id_key.descending,
+        after: query
+            .after
+            .as_ref()
+            .filter(|c| c.resource_type == rtype)
+            .map(|c| c.id.clone()),
     })
 }
 
