@@ -1451,7 +1451,13 @@ async fn long_key_ranges(store: &dyn Store) {
     // Observation i: year 2000 + i % 25, code "frequent" unless i % 10 == 0 ("rare"), and
     // Patient/pw as subject except every 7th (Patient/other).
     let year = |i: usize| 2000 + (i % 25) as i32;
-    let code_of = |i: usize| if i.is_multiple_of(10) { "rare" } else { "frequent" };
+    let code_of = |i: usize| {
+        if i.is_multiple_of(10) {
+            "rare"
+        } else {
+            "frequent"
+        }
+    };
     let subject_of = |i: usize| if i.is_multiple_of(7) { "other" } else { "pw" };
     let mut writes: Vec<Write> = ids
         .iter()
