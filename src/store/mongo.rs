@@ -759,7 +759,8 @@ impl Store for MongoStore {
             // With a leading key, the keyed documents and the marked ones are counted apart:
             // `{k: key}` alone is a plain index range (SecantusDB: 28,116 matches in 289 ms,
             // 800 ms through `$in` with the marker and the `$or`).
-            if let Some(split) = mongo_search::lead_split(query, &rt, now, mongo_search::Q::All) {
+            let filters = mongo_search::filters(query, &rt, now);
+            if let Some(split) = filters.lead_split(mongo_search::Q::All) {
                 let marked = async {
                     match &split.marker {
                         mongo_search::Q::Doc(m) => self.count_command(&name, m.clone(), None).await,
@@ -773,7 +774,7 @@ impl Store for MongoStore {
                 n += a + b;
                 continue;
             }
-            let filter = match mongo_search::filter_q(query, &rt, now) {
+            let filter = match filters.all() {
                 mongo_search::Q::Nothing => continue,
                 mongo_search::Q::All => Document::new(),
                 mongo_search::Q::Doc(d) => d,

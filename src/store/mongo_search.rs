@@ -740,11 +740,15 @@ fn spans_many(cond: &Cond) -> bool {
     }
 }
 
-/// One filter of a query, with its key when one key decides it.
+/// One filter of a query; the first also with its key when one key decides it.
 struct Part {
     q: Q,
     lead: Option<Lead>,
 }
+
+/// A query's filters on one type's collection, built once for the whole filter and for its
+/// split at the leading key.
+pub struct Filters(Vec<Part>);
 
 /// The filters of a query on one type's collection, in the order the server should use them.
 ///
@@ -752,7 +756,7 @@ struct Part {
 /// order of likely narrowness: SecantusDB drives from the first indexed predicate (MongoDB
 /// races the candidate plans, so the order costs it nothing) and reads the whole index range
 /// of that predicate, however few documents the page needs.
-fn parts(query: &StoreQuery, rtype: &str, now: i64) -> Vec<Part> {
+pub fn filters(query: &StoreQuery, rtype: &str, now: i64) -> Filters {
     fn single(f: &StoreFilter) -> Option<&Cond> {
         (!f.negate && f.any.len() == 1).then(|| &f.any[0])
     }
@@ -772,7 +776,7 @@ fn parts(query: &StoreQuery, rtype: &str, now: i64) -> Vec<Part> {
                     cond_q(c, rtype, now),
                 ]);
                 let marker = mongo_keys::pair_marker();
-                let lead = (keys.len() == 1).then(|| Lead {
+                let lead = (parts.is_empty() && keys.len() == 1).then(|| Lead {
                     key: keys[0].clone(),
                     marker: marker.clone(),
                     entry: both.clone(),
@@ -793,21 +797,16 @@ fn parts(query: &StoreQuery, rtype: &str, now: i64) -> Vec<Part> {
     rest.sort_by_key(|(_, f)| narrowness(f));
     for (_, f) in rest {
         let any = q_or(f.any.iter().map(|c| cond_q(c, rtype, now)).collect());
+        // Only the first filter can lead.
+        let lead = single(f)
+            .filter(|_| parts.is_empty())
+            .and_then(|c| Lead::of(c, now));
         parts.push(Part {
             q: if f.negate { q_not(any) } else { any },
-            lead: single(f).and_then(|c| Lead::of(c, now)),
+            lead,
         });
     }
-    parts
-}
-
-/// The filter of a query on one type's collection: live documents matching every filter.
-pub fn filter_q(query: &StoreQuery, rtype: &str, now: i64) -> Q {
-    q_and(
-        std::iter::once(live())
-            .chain(parts(query, rtype, now).into_iter().map(|p| p.q))
-            .collect(),
-    )
+    Filters(parts)
 }
 
 /// A query whose first filter one key decides, split in two: the documents with the key
@@ -820,37 +819,46 @@ pub struct LeadSplit {
     wide: bool,
 }
 
-pub fn lead_split(query: &StoreQuery, rtype: &str, now: i64, extra: Q) -> Option<LeadSplit> {
-    let mut parts = parts(query, rtype, now);
-    if parts.is_empty() || parts[0].lead.is_none() {
-        return None;
+impl Filters {
+    /// Live documents matching every filter.
+    pub fn all(&self) -> Q {
+        q_and(
+            std::iter::once(live())
+                .chain(self.0.iter().map(|p| p.q.clone()))
+                .collect(),
+        )
     }
-    let lead = parts.remove(0).lead?;
-    let others: Vec<Q> = parts.into_iter().map(|p| p.q).collect();
-    let mut rest = Vec::new();
-    if lead.narrows {
-        rest.push(lead.entry.clone());
+
+    /// The query split at its leading key, when its first filter has one.
+    pub fn lead_split(&self, extra: Q) -> Option<LeadSplit> {
+        let (first, others) = self.0.split_first()?;
+        let lead = first.lead.as_ref()?;
+        let others = others.iter().map(|p| p.q.clone());
+        let mut rest = Vec::new();
+        if lead.narrows {
+            rest.push(lead.entry.clone());
+        }
+        rest.extend(others.clone());
+        rest.push(extra.clone());
+        let mut marker = vec![
+            Q::Doc(doc! {mongo_keys::FIELD: lead.marker.as_str()}),
+            lead.entry.clone(),
+            live(),
+        ];
+        marker.extend(others);
+        marker.push(extra);
+        let rest = match q_and(rest) {
+            Q::Nothing => return None,
+            Q::All => None,
+            Q::Doc(d) => Some(d),
+        };
+        Some(LeadSplit {
+            key: lead.key.clone(),
+            rest,
+            marker: q_and(marker),
+            wide: lead.wide,
+        })
     }
-    rest.extend(others.iter().cloned());
-    rest.push(extra.clone());
-    let mut marker = vec![
-        Q::Doc(doc! {mongo_keys::FIELD: lead.marker.as_str()}),
-        lead.entry,
-        live(),
-    ];
-    marker.extend(others);
-    marker.push(extra);
-    let rest = match q_and(rest) {
-        Q::Nothing => return None,
-        Q::All => None,
-        Q::Doc(d) => Some(d),
-    };
-    Some(LeadSplit {
-        key: lead.key,
-        rest,
-        marker: q_and(marker),
-        wide: lead.wide,
-    })
 }
 
 impl LeadSplit {
@@ -1034,11 +1042,12 @@ impl SearchPlan {
 /// The plan of a search on one type's collection, or `None` when nothing can match. Sorts on
 /// `_id` / `t` alone stay index-backed.
 pub fn plan(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<SearchPlan> {
-    let mut q = filter_q(query, rtype, now);
-    if let Some(c) = &query.after {
-        q = q_and(vec![q, keyset_q(keys, &common::cursor_tuple(c), rtype)]);
-    }
-    let filter = match q {
+    let filters = filters(query, rtype, now);
+    let keyset = match &query.after {
+        Some(c) => keyset_q(keys, &common::cursor_tuple(c), rtype),
+        None => Q::All,
+    };
+    let filter = match q_and(vec![filters.all(), keyset.clone()]) {
         Q::Nothing => return None,
         Q::All => Document::new(),
         Q::Doc(d) => d,
@@ -1061,7 +1070,7 @@ pub fn plan(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<S
             sort.insert(f, if k.descending { -1 } else { 1 });
         }
     }
-    let windowed = windowed(query, keys, rtype, now);
+    let windowed = windowed(query, keys, rtype, &filters, keyset);
     Some(SearchPlan {
         filter,
         sort,
@@ -1073,16 +1082,18 @@ pub fn plan(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<S
 
 /// The windowed read of a page, when it pays: the order is `_id` alone and the first filter
 /// is one key whose range may be long.
-fn windowed(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<Windowed> {
+fn windowed(
+    query: &StoreQuery,
+    keys: &[Key],
+    rtype: &str,
+    filters: &Filters,
+    keyset: Q,
+) -> Option<Windowed> {
     if !query.sort.is_empty() || query.limit == 0 {
         return None;
     }
     let id_key = keys.iter().find(|k| matches!(k.kind, KeyKind::Id))?;
-    let keyset = match &query.after {
-        Some(c) => keyset_q(keys, &common::cursor_tuple(c), rtype),
-        None => Q::All,
-    };
-    let split = lead_split(query, rtype, now, keyset).filter(|s| s.wide)?;
+    let split = filters.lead_split(keyset).filter(|s| s.wide)?;
     Some(Windowed {
         split,
         descending: id_key.descending,

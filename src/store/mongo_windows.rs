@@ -54,7 +54,6 @@ pub struct Windows {
     read: u32,
     found: usize,
     need: usize,
-    done: bool,
 }
 
 impl Windows {
@@ -76,7 +75,6 @@ impl Windows {
             read: 0,
             found: 0,
             need,
-            done: need == 0,
         }
     }
 
@@ -84,7 +82,7 @@ impl Windows {
     /// the page is full or the id space is read.
     pub fn next(&mut self, found_in_last: usize) -> Option<Window> {
         self.found += found_in_last;
-        if self.done || self.found >= self.need || self.next >= BUCKETS {
+        if self.found >= self.need || self.next >= BUCKETS {
             return None;
         }
         let left = BUCKETS - self.next;
@@ -104,9 +102,6 @@ impl Windows {
         let first = self.read == 0;
         self.read += width;
         self.next = to;
-        if to >= BUCKETS {
-            self.done = true;
-        }
         // In id terms (ascending buckets), the window is buckets lo..hi.
         let (lo, hi) = if self.descending {
             (BUCKETS - to, BUCKETS - from)

@@ -404,7 +404,7 @@ pub fn now_micros() -> i64 {
 /// How narrow a condition usually is, smallest first. A guess from the kind of condition:
 /// explicit ids and references name few resources, dates and `:missing` name many. SQLite
 /// counts candidates in this order and breaks ties with it; MongoDB puts filters in this order
-/// (see `mongo_search::filter_q`).
+/// (see `mongo_search::filters`).
 pub fn narrowness(cond: &Cond) -> u8 {
     match cond {
         Cond::Id(_) | Cond::IdIn(_) => 0,
