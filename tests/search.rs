@@ -3065,6 +3065,54 @@ async fn more_result_parameters(s: &TestServer) {
             "Patient/f001"
         ])
     );
+    // _revinclude=*: every resource of any type that references a match through one of its
+    // reference parameters. Condition/f202 is referenced by CarePlan/f202 (addresses: the
+    // `condition` parameter), by MedicationAdministration/medadmin0304 (reasonReference: no
+    // parameter) and by ImplementationGuide/fhir (manifest: `resource` is on definition).
+    let b = search(s, "Condition?_id=f202&_revinclude=*").await;
+    assert_eq!(ids(&b, "match"), ["Condition/f202"]);
+    assert_eq!(ids(&b, "include"), ["CarePlan/f202"]);
+    let b = search(s, "Condition?_id=f202&_revinclude:iterate=*").await;
+    assert_eq!(ids(&b, "include"), ["CarePlan/f202"]);
+    // Encounter/f203 is its own partOf (a match, never an include), the encounter of
+    // Condition/f203 and f204 and the context of MedicationStatement/example005; Bundle/f202
+    // holds it inside an entry (no parameter reaches into entries).
+    let b = search(s, "Encounter?_id=f203&_revinclude=*").await;
+    assert_eq!(ids(&b, "match"), ["Encounter/f203"]);
+    assert_eq!(
+        set_of(ids(&b, "include")),
+        set(&[
+            "Condition/f203",
+            "Condition/f204",
+            "MedicationStatement/example005"
+        ])
+    );
+    // A target type confines a _revinclude to references to that type: Observation/bmd and
+    // date-lastmp have subject Patient/pat2, Observation/herd1 has subject Group/herd1.
+    let b = search(
+        s,
+        "?_type=Patient,Group&_id=pat2,herd1&_revinclude=Observation:subject:Group",
+    )
+    .await;
+    assert_eq!(
+        set_of(ids(&b, "match")),
+        set(&["Group/herd1", "Patient/pat2"])
+    );
+    assert_eq!(ids(&b, "include"), ["Observation/herd1"]);
+    let b = search(
+        s,
+        "?_type=Patient,Group&_id=pat2,herd1&_revinclude=Observation:subject",
+    )
+    .await;
+    assert_eq!(
+        set_of(ids(&b, "include")),
+        set(&[
+            "Observation/bmd",
+            "Observation/date-lastmp",
+            "Observation/herd1"
+        ])
+    );
+
     // _include and _revinclude together
     let b = search(
         s,

@@ -1387,6 +1387,20 @@ fn include_wildcards() {
 }
 
 #[test]
+fn revinclude_wildcard_is_any_referencing_type() {
+    let r = ok("Patient", &[("_revinclude:iterate", "*")]);
+    assert_eq!(
+        r.revinclude,
+        vec![Include {
+            source_type: s("*"),
+            param: None,
+            target_type: None,
+            iterate: true
+        }]
+    );
+}
+
+#[test]
 fn include_errors() {
     assert_eq!(
         err("Patient", &[("_include", "Patient:name")]),

@@ -38,18 +38,12 @@ fn search_params(rt: &str) -> Vec<Value> {
 
 /// `_revinclude` values that reach a type: every reference parameter that may point at it.
 fn rev_includes(rt: &str) -> Vec<String> {
-    let registry = Registry::r4();
-    let mut v = Vec::new();
-    for source in element_types::resource_types() {
-        for p in registry.params_of(source) {
-            if p.kind == super::search::params::ParamType::Reference
-                && p.unsupported.is_none()
-                && p.targets.iter().any(|t| t == rt)
-            {
-                v.push(format!("{source}:{}", p.code));
-            }
-        }
-    }
+    let mut v: Vec<String> = Registry::r4()
+        .referencing(rt)
+        .into_iter()
+        .map(|(source, p)| format!("{source}:{}", p.code))
+        .collect();
+    v.insert(0, "*".to_string());
     v
 }
 

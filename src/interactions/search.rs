@@ -446,28 +446,8 @@ impl Fhir {
                 .map(|(t, r)| (t.clone(), r["id"].as_str().unwrap_or_default().to_string()))
                 .collect();
             for rev in req.revinclude.iter().filter(|i| round == 0 || i.iterate) {
-                let params: Vec<String> = match &rev.param {
-                    Some(p) => vec![p.clone()],
-                    None => include_params(registry, rev, &rev.source_type),
-                };
-                if params.is_empty() || targets.is_empty() {
+                let Some(q) = revinclude_query(registry, rev, &targets) else {
                     continue;
-                }
-                let q = StoreQuery {
-                    resource_types: vec![rev.source_type.clone()],
-                    filters: vec![StoreFilter {
-                        any: params
-                            .into_iter()
-                            .map(|param| Cond::ReferenceIn {
-                                param,
-                                targets: targets.clone(),
-                            })
-                            .collect(),
-                        negate: false,
-                    }],
-                    sort: Vec::new(),
-                    after: None,
-                    limit: INCLUDE_CAP + 1,
                 };
                 for m in self.store.search(p, &q).await.map_err(store_error)? {
                     let v = m.version;
@@ -488,6 +468,63 @@ impl Fhir {
         }
         Ok((added, false))
     }
+}
+
+/// The query for the resources that reference any of `targets` as `rev` says: through one
+/// parameter, every reference parameter of one type (`Type:*`), or, for `*`, every
+/// reference parameter of any type that may point at a target's type.
+fn revinclude_query(
+    registry: &Registry,
+    rev: &Include,
+    targets: &[(String, String)],
+) -> Option<StoreQuery> {
+    let targets: Vec<(String, String)> = targets
+        .iter()
+        .filter(|(t, _)| rev.target_type.as_ref().is_none_or(|tt| tt == t))
+        .cloned()
+        .collect();
+    let (resource_types, params) = if rev.source_type == "*" {
+        let mut params: Vec<String> = Vec::new();
+        let mut seen_types: Vec<&str> = Vec::new();
+        for (t, _) in &targets {
+            if seen_types.contains(&t.as_str()) {
+                continue;
+            }
+            seen_types.push(t);
+            for (_, param) in registry.referencing(t) {
+                if !params.contains(&param.code) {
+                    params.push(param.code.clone());
+                }
+            }
+        }
+        // Every type present: one that lacks a parameter simply has no entries under it.
+        (Vec::new(), params)
+    } else {
+        let params = match &rev.param {
+            Some(p) => vec![p.clone()],
+            None => include_params(registry, rev, &rev.source_type),
+        };
+        (vec![rev.source_type.clone()], params)
+    };
+    if params.is_empty() || targets.is_empty() {
+        return None;
+    }
+    Some(StoreQuery {
+        resource_types,
+        filters: vec![StoreFilter {
+            any: params
+                .into_iter()
+                .map(|param| Cond::ReferenceIn {
+                    param,
+                    targets: targets.clone(),
+                })
+                .collect(),
+            negate: false,
+        }],
+        sort: Vec::new(),
+        after: None,
+        limit: INCLUDE_CAP + 1,
+    })
 }
 
 /// The condition that confines a search to one compartment: any of the type's compartment

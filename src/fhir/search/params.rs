@@ -250,6 +250,24 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// The supported reference parameters, of any resource type, that may point at a
+    /// `target` resource, as (source type, parameter), sorted: what `_revinclude=*` follows
+    /// back and what the CapabilityStatement offers as `_revinclude` values.
+    pub fn referencing(&self, target: &str) -> Vec<(&str, &SearchParam)> {
+        let mut v: Vec<(&str, &SearchParam)> = self
+            .by_type
+            .iter()
+            .flat_map(|(source, params)| params.values().map(move |p| (source.as_str(), p)))
+            .filter(|(_, p)| {
+                p.kind == ParamType::Reference
+                    && p.unsupported.is_none()
+                    && (p.targets.is_empty() || p.targets.iter().any(|t| t == target))
+            })
+            .collect();
+        v.sort_by(|a, b| (a.0, &a.1.code).cmp(&(b.0, &b.1.code)));
+        v
+    }
+
     /// All parameters of a resource type, sorted by code (for the CapabilityStatement).
     pub fn params_of(&self, resource_type: &str) -> Vec<&SearchParam> {
         let mut v: Vec<&SearchParam> = self

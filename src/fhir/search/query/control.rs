@@ -117,7 +117,8 @@ pub fn elements(value: &str) -> Result<Vec<String>, Problem> {
 }
 
 /// `_include` / `_revinclude` values: `Type:param[:target]`, `Type:*`, or `*` (for
-/// `_include`: every reference of the searched types).
+/// `_include`: every reference of the searched types; for `_revinclude`: every resource
+/// of any type that references a match, kept as source type `*`).
 pub fn includes(
     registry: &Registry,
     types: &[String],
@@ -129,10 +130,13 @@ pub fn includes(
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if item == "*" {
             if name == "_revinclude" {
-                return Err(Problem::Unknown(
-                    "_revinclude=* is not supported: name the referencing type and parameter"
-                        .to_string(),
-                ));
+                out.push(Include {
+                    source_type: "*".to_string(),
+                    param: None,
+                    target_type: None,
+                    iterate,
+                });
+                continue;
             }
             if types.is_empty() {
                 return Err(Problem::Invalid(
