@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS resource_history (
 CREATE UNIQUE INDEX IF NOT EXISTS history_by_resource ON resource_history (partition, rtype, id, version);
 CREATE INDEX IF NOT EXISTS history_by_time ON resource_history (partition, t, rtype, id, version);
 CREATE INDEX IF NOT EXISTS history_by_type_time ON resource_history (partition, rtype, t, id, version);
+-- The deletions alone: whether a current version is a deletion is then a look-up in a small
+-- index, not a read of the version's history row (with its body) for every candidate. A store
+-- written before it existed builds it once on opening (a scan of the history).
+CREATE INDEX IF NOT EXISTS history_deletes ON resource_history (seq) WHERE method = 'DELETE';
 CREATE TABLE IF NOT EXISTS resource_current (
     partition TEXT NOT NULL,
     rtype     TEXT NOT NULL,

@@ -977,6 +977,19 @@ const ESTIMATE_CAP: i64 = 20_000;
 /// The cap when the query has one filter to drive from: past it the walk of the type may win.
 const SINGLE_ESTIMATE_CAP: i64 = 2_000;
 
+/// [`SINGLE_ESTIMATE_CAP`] for a page of `limit`: a walk of the type reads about `limit` ×
+/// (type size / matches) rows before the page is full, so a long page (`_count=1000`, the
+/// query of an `_include`) needs proportionally more matches before the walk wins. The
+/// constant is for the default page of 20.
+fn single_estimate_cap(limit: usize) -> i64 {
+    let per_row = SINGLE_ESTIMATE_CAP / 20;
+    SINGLE_ESTIMATE_CAP.max(
+        i64::try_from(limit)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(per_row),
+    )
+}
+
 /// A driver with at most this many matches is taken without counting the other filters.
 const GOOD_ENOUGH: i64 = 64;
 
@@ -1046,7 +1059,7 @@ impl Plan {
         // key order that stops at the page's end wins as soon as the matches are many: the
         // count stops much earlier.
         let first_cap = if candidates.len() == 1 {
-            SINGLE_ESTIMATE_CAP
+            single_estimate_cap(query.limit)
         } else {
             ESTIMATE_CAP
         };
@@ -1239,7 +1252,8 @@ fn key_expr(k: &Key, i: usize) -> String {
 
 /// The base `FROM … WHERE` of a query: live current versions of the types, matching the
 /// filters. `joins` go between the FROM and the WHERE; `h` (the version's history row) is
-/// joined when `history` asks for it or the filters do not already imply a live resource.
+/// joined when `history` asks for it. When the filters do not already imply a live resource,
+/// the deletions are left out through `history_deletes` (or `h`, when joined anyway).
 fn from_where(
     ctx: &Ctx<'_>,
     query: &StoreQuery,
@@ -1249,7 +1263,7 @@ fn from_where(
     sql: &mut Sql,
 ) {
     sql.push(" FROM resource_current c");
-    if history || !plan.live {
+    if history {
         sql.push(" JOIN resource_history h ON h.seq = c.seq");
     }
     sql.append(joins);
@@ -1261,7 +1275,12 @@ fn from_where(
         .bind_list(ctx.types.iter().cloned())
         .push(")");
     if !plan.live {
-        sql.push(" AND h.method <> 'DELETE'");
+        sql.push(if history {
+            " AND h.method <> 'DELETE'"
+        } else {
+            " AND NOT EXISTS (SELECT 1 FROM resource_history d INDEXED BY history_deletes \
+             WHERE d.seq = c.seq AND d.method = 'DELETE')"
+        });
     }
     filters_sql(query, plan, ctx, None, sql);
 }
@@ -1373,10 +1392,14 @@ pub fn count(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite
             .iter()
             .any(|c| matches!(c, Cond::Id(_) | Cond::IdIn(_)))
     });
+    // Index rows name live current versions only; `_lastUpdated` rows are history rows, of
+    // every version and of deletions too.
+    let index_rows =
+        |d: usize| d >= query.filters.len() || query.filters[d].any.iter().all(implies_live);
     match driver {
         // The driver's index rows name live current versions of the searched types already:
         // the count reads the index alone, checking the other filters by seq.
-        Some(d) if !by_ids => {
+        Some(d) if !by_ids && index_rows(d) => {
             let e = &plan.exprs[d];
             sql.push(&format!(
                 "SELECT count(*) FROM (SELECT DISTINCT seq FROM ({})) c WHERE 1",
