@@ -1327,6 +1327,17 @@ async fn update_replaces_and_delete_removes(store: &dyn Store) {
     );
     assert_eq!(ids(store, &p, &not_female).await, ["p1", "p4"]);
     assert_eq!(store.count(&p, &query(PATIENT, vec![])).await.unwrap(), 3);
+    // Counted by `_lastUpdated`: each live resource once, whatever its versions.
+    let since = one(
+        PATIENT,
+        Cond::LastUpdated {
+            prefix: Prefix::Ge,
+            low: 0,
+            high: 0,
+        },
+    );
+    assert_eq!(ids(store, &p, &since).await, ["p1", "p3", "p4"]);
+    assert_eq!(store.count(&p, &since).await.unwrap(), 3);
 }
 
 async fn failed_commit_leaves_no_entries(store: &dyn Store) {
