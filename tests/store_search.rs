@@ -1431,6 +1431,117 @@ async fn every_page(
     )
 }
 
+/// Sorted by `_lastUpdated` (SQLite walks the history's time index when nothing narrow
+/// drives): every resource once, at its current version's time, updated resources not at
+/// their earlier versions' times, deleted ones not at all, ties in id order; with a filter,
+/// with a narrow criterion, over two types, paged both ways.
+async fn last_updated_order(store: &dyn Store) {
+    let p = Partition::Default;
+    // e0..e9 at 100, 110, …; e3 and e4 share 130. e2 is updated at 500, e5 at 50 (an earlier
+    // clock: the order is by time, not by write), e7 deleted; Condition c1 at 115.
+    let mut writes: Vec<Write> = (0..10)
+        .map(|i| {
+            let t = if i == 4 { 130 } else { 100 + 10 * i as i64 };
+            let code = if i % 2 == 0 { "even" } else { "odd" };
+            create(
+                "Observation",
+                &format!("e{i}"),
+                t,
+                vec![tok("code", Some(LOINC), code, None)],
+            )
+        })
+        .collect();
+    writes.push(create(
+        "Condition",
+        "c1",
+        115,
+        vec![tok("code", Some(LOINC), "even", None)],
+    ));
+    store.commit(&p, writes).await.unwrap();
+    for (id, t) in [("e2", 500), ("e5", 50)] {
+        let code = if id == "e2" { "even" } else { "odd" };
+        store
+            .commit(
+                &p,
+                vec![Write {
+                    expected: Some(1),
+                    version: version("Observation", id, 2, t),
+                    index: vec![tok("code", Some(LOINC), code, None)],
+                }],
+            )
+            .await
+            .unwrap();
+    }
+    let mut del = version("Observation", "e7", 2, 600);
+    del.method = Method::Delete;
+    del.body = None;
+    store
+        .commit(
+            &p,
+            vec![Write {
+                expected: Some(1),
+                version: del,
+                index: Vec::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    let newest_first = ["e2", "e9", "e8", "e6", "e3", "e4", "e1", "e0", "e5"];
+    let even = token("code", SystemMatch::Any, Some("even"));
+    let cases: Vec<(&str, StoreQuery, Vec<&str>)> = vec![
+        (
+            "newest first",
+            sorted(query(OBS, vec![]), SortKey::LastUpdated, true),
+            newest_first.to_vec(),
+        ),
+        (
+            "oldest first",
+            sorted(query(OBS, vec![]), SortKey::LastUpdated, false),
+            newest_first.iter().rev().copied().collect(),
+        ),
+        (
+            "with a code",
+            sorted(one(OBS, even.clone()), SortKey::LastUpdated, true),
+            vec!["e2", "e8", "e6", "e4", "e0"],
+        ),
+        (
+            "two types",
+            sorted(
+                one(&["Condition", "Observation"], even),
+                SortKey::LastUpdated,
+                true,
+            ),
+            vec!["e2", "e8", "e6", "e4", "c1", "e0"],
+        ),
+        (
+            "explicit ids",
+            sorted(
+                one(OBS, Cond::Id(vec!["e0".into(), "e2".into(), "e7".into()])),
+                SortKey::LastUpdated,
+                true,
+            ),
+            vec!["e2", "e0"],
+        ),
+    ];
+    for (name, q, expected) in cases {
+        // e3 (130) before e4 (130): ties go by id whatever the direction.
+        let expected: Vec<String> = match name {
+            "oldest first" => ["e5", "e0", "e1", "e3", "e4", "e6", "e8", "e9", "e2"]
+                .map(String::from)
+                .to_vec(),
+            _ => expected.into_iter().map(String::from).collect(),
+        };
+        assert_eq!(ids(store, &p, &q).await, expected, "{name}");
+        for limit in [2, 3] {
+            let mut q = q.clone();
+            q.limit = limit;
+            let (forward, backward) = every_page(store, &p, &q).await;
+            assert_eq!(forward, expected, "{name}: forward pages of {limit}");
+            assert_eq!(backward, expected, "{name}: backward pages of {limit}");
+        }
+    }
+}
+
 /// Long key ranges (one patient's 600 Observations, a code most of them have) with ids spread
 /// over the whole id space as server-assigned UUIDs are, plus client-chosen ids: MongoDB reads
 /// such a page in `_id` windows, and whatever the windows, every page must be the next matches
@@ -1863,6 +1974,7 @@ async fn patient_and_code(store: &dyn Store) {
 }
 
 on_both_stores!(
+    last_updated_order,
     long_key_ranges,
     patient_and_code,
     very_wide_resources,
@@ -2435,6 +2547,46 @@ async fn sqlite_long_pages_drive_from_their_criterion() {
     assert_eq!(key(&found[0]), ("Encounter".into(), "r0000".into()));
     assert_eq!(key(&found[999]), ("Encounter".into(), "r5994".into()));
     assert_eq!(key(&found[1_000]), ("Observation".into(), "r0004".into()));
+    store.close().await;
+}
+
+/// A search sorted by `_lastUpdated` first that nothing narrow drives walks the history's time
+/// index and stops at the page's end (one type: `history_by_type_time`, several:
+/// `history_by_time`), instead of sorting every match; explicit ids still lead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_last_updated_order_walks_the_time_index() {
+    let (store, dir) = sqlite_store().await;
+    last_updated_order(&*store).await;
+    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
+    let explain = |q: &StoreQuery| fhird::store::sqlite_search::explain_page(&conn, "", q).unwrap();
+    for descending in [true, false] {
+        let plan = explain(&sorted(
+            query(OBS, vec![]),
+            SortKey::LastUpdated,
+            descending,
+        ));
+        assert!(
+            plan.contains("SEARCH h USING INDEX history_by_type_time (partition=? AND rtype=?)")
+                && !plan.contains("TEMP B-TREE FOR ORDER BY"),
+            "one type, descending {descending}:\n{plan}"
+        );
+    }
+    let plan = explain(&sorted(
+        query(&["Condition", "Observation"], vec![]),
+        SortKey::LastUpdated,
+        true,
+    ));
+    assert!(
+        plan.contains("SEARCH h USING INDEX history_by_time (partition=?)")
+            && !plan.contains("TEMP B-TREE FOR ORDER BY"),
+        "two types:\n{plan}"
+    );
+    let plan = explain(&sorted(
+        one(OBS, Cond::Id(vec!["e0".into(), "e2".into()])),
+        SortKey::LastUpdated,
+        true,
+    ));
+    assert!(!plan.contains("history_by_"), "explicit ids lead:\n{plan}");
     store.close().await;
 }
 

@@ -1004,8 +1004,24 @@ struct Plan {
     /// matches): the query must start from it, not from a walk of the type that SQLite may
     /// prefer in order to avoid a sort.
     narrow: bool,
+    /// The driver is a filter on explicit ids (the primary key serves it).
+    by_id: bool,
     /// Some positive filter implies that a match is live, so deleted resources need no test.
     live: bool,
+}
+
+/// How a query reaches the history rows of its current versions.
+#[derive(Clone, Copy, PartialEq)]
+enum History {
+    /// Not at all.
+    None,
+    /// Joined to each candidate (for its `_lastUpdated` as a later sort key).
+    Joined,
+    /// Walked in `_lastUpdated` order through a time index, each row looked up as the
+    /// current version: for a search sorted by `_lastUpdated` first that nothing narrow
+    /// drives, the page's end is reached after about a page of rows instead of sorting every
+    /// candidate (`Observation?_sort=-_lastUpdated` at 1M: 1.8–4.4 s → 4 ms).
+    Walked,
 }
 
 impl Plan {
@@ -1036,6 +1052,7 @@ impl Plan {
                 exprs,
                 driver: by_id,
                 narrow: false,
+                by_id: true,
                 live,
             });
         }
@@ -1048,6 +1065,7 @@ impl Plan {
                 driver: Some(exprs.len() - 1),
                 exprs,
                 narrow: true,
+                by_id: false,
                 live,
             });
         }
@@ -1084,6 +1102,7 @@ impl Plan {
             exprs,
             driver: best.map(|(_, i)| i),
             narrow: best.is_some_and(|(n, _)| n < first_cap),
+            by_id: false,
             live,
         })
     }
@@ -1251,31 +1270,45 @@ fn key_expr(k: &Key, i: usize) -> String {
 }
 
 /// The base `FROM … WHERE` of a query: live current versions of the types, matching the
-/// filters. `joins` go between the FROM and the WHERE; `h` (the version's history row) is
-/// joined when `history` asks for it. When the filters do not already imply a live resource,
-/// the deletions are left out through `history_deletes` (or `h`, when joined anyway).
+/// filters. `joins` go between the FROM and the WHERE; `h` (the version's history row) comes
+/// in as `history` says. When the filters do not already imply a live resource, the
+/// deletions are left out through `history_deletes` (or `h`, when it is there anyway).
 fn from_where(
     ctx: &Ctx<'_>,
     query: &StoreQuery,
     plan: &Plan,
     joins: Sql,
-    history: bool,
+    history: History,
     sql: &mut Sql,
 ) {
-    sql.push(" FROM resource_current c");
-    if history {
-        sql.push(" JOIN resource_history h ON h.seq = c.seq");
-    }
-    sql.append(joins);
+    // CROSS JOIN fixes the order: SQLite would rather start from the current versions.
+    let table = match history {
+        History::Walked => {
+            sql.push(
+                " FROM resource_history h CROSS JOIN resource_current c ON c.partition = h.partition \
+                 AND c.rtype = h.rtype AND c.id = h.id AND c.seq = h.seq",
+            );
+            "h"
+        }
+        History::Joined => {
+            sql.push(" FROM resource_current c JOIN resource_history h ON h.seq = c.seq");
+            "c"
+        }
+        History::None => {
+            sql.push(" FROM resource_current c");
+            "c"
+        }
+    };
     // `+` takes the primary key out of SQLite's choice, so a narrow driver leads.
     let hint = if plan.narrow { "+" } else { "" };
-    sql.push(&format!(" WHERE {hint}c.partition = "))
+    sql.append(joins);
+    sql.push(&format!(" WHERE {hint}{table}.partition = "))
         .bind(ctx.partition.to_string())
-        .push(&format!(" AND {hint}c.rtype IN ("))
+        .push(&format!(" AND {hint}{table}.rtype IN ("))
         .bind_list(ctx.types.iter().cloned())
         .push(")");
     if !plan.live {
-        sql.push(if history {
+        sql.push(if history != History::None {
             " AND h.method <> 'DELETE'"
         } else {
             " AND NOT EXISTS (SELECT 1 FROM resource_history d INDEXED BY history_deletes \
@@ -1285,23 +1318,9 @@ fn from_where(
     filters_sql(query, plan, ctx, None, sql);
 }
 
-pub fn search(
-    conn: &Connection,
-    partition: &str,
-    query: &StoreQuery,
-) -> rusqlite::Result<Vec<Match>> {
-    let types = query_types(conn, partition, query)?;
-    if types.is_empty() || query.limit == 0 {
-        return Ok(Vec::new());
-    }
-    let ctx = Ctx {
-        partition,
-        types: &types,
-        now: common::now_micros(),
-    };
-    let plan = Plan::new(conn, query, &ctx)?;
-    let backward = query.after.as_ref().is_some_and(|c| c.backward);
-    let keys = common::order_keys(&query.sort, backward);
+/// The first step of a search: the page's matches (seq, type, id and sort keys), ordered and
+/// cut to the page on their keys alone.
+fn page_sql(ctx: &Ctx<'_>, query: &StoreQuery, plan: &Plan, keys: &[Key]) -> Sql {
     let by_time = keys.iter().any(|k| k.kind == KeyKind::LastUpdated);
     let mut joins = Sql::default();
     for (i, k) in keys.iter().enumerate() {
@@ -1321,9 +1340,14 @@ pub fn search(
     for (i, k) in keys.iter().enumerate() {
         page.push(&format!(", {} AS k{i}", key_expr(k, i)));
     }
-    from_where(&ctx, query, &plan, joins, by_time, &mut page);
+    let history = match keys.first() {
+        Some(k) if k.kind == KeyKind::LastUpdated && !plan.narrow && !plan.by_id => History::Walked,
+        _ if by_time => History::Joined,
+        _ => History::None,
+    };
+    from_where(ctx, query, plan, joins, history, &mut page);
     if let Some(cursor) = &query.after {
-        let after = common::keyset_after(&keys, &common::cursor_tuple(cursor));
+        let after = common::keyset_after(keys, &common::cursor_tuple(cursor));
         page.push(" AND (0");
         for conj in after {
             page.push(" OR (1");
@@ -1341,9 +1365,30 @@ pub fn search(
         }
         page.push(")");
     }
-    order_by(&mut page, &keys, |i, k| key_expr(k, i));
+    order_by(&mut page, keys, |i, k| key_expr(k, i));
     page.push(" LIMIT ")
         .bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+    page
+}
+
+pub fn search(
+    conn: &Connection,
+    partition: &str,
+    query: &StoreQuery,
+) -> rusqlite::Result<Vec<Match>> {
+    let types = query_types(conn, partition, query)?;
+    if types.is_empty() || query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let ctx = Ctx {
+        partition,
+        types: &types,
+        now: common::now_micros(),
+    };
+    let plan = Plan::new(conn, query, &ctx)?;
+    let backward = query.after.as_ref().is_some_and(|c| c.backward);
+    let keys = common::order_keys(&query.sort, backward);
+    let page = page_sql(&ctx, query, &plan, &keys);
     let mut sql = Sql::default();
     sql.push("SELECT p.rtype, p.id, h.version, h.t, h.method, h.body");
     for i in 0..query.sort.len() {
@@ -1410,7 +1455,7 @@ pub fn count(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite
         }
         _ => {
             sql.push("SELECT count(*)");
-            from_where(&ctx, query, &plan, Sql::default(), false, &mut sql);
+            from_where(&ctx, query, &plan, Sql::default(), History::None, &mut sql);
         }
     }
     let n: i64 = conn
@@ -1419,8 +1464,35 @@ pub fn count(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite
     Ok(n.max(0) as u64)
 }
 
-/// The query plan SQLite picks for a search, one line per step (for tests and diagnostics).
+/// The query plan SQLite picks for a search's filters (how candidates are found, without
+/// the order and the page), one line per step (for tests and diagnostics).
 pub fn explain(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite::Result<String> {
+    explain_with(conn, partition, query, |ctx, query, plan, sql| {
+        sql.push("SELECT c.id");
+        from_where(ctx, query, plan, Sql::default(), History::None, sql);
+    })
+}
+
+/// The query plan SQLite picks for the first step of a search as it runs: its filters, order
+/// and page.
+pub fn explain_page(
+    conn: &Connection,
+    partition: &str,
+    query: &StoreQuery,
+) -> rusqlite::Result<String> {
+    explain_with(conn, partition, query, |ctx, query, plan, sql| {
+        let backward = query.after.as_ref().is_some_and(|c| c.backward);
+        let keys = common::order_keys(&query.sort, backward);
+        sql.append(page_sql(ctx, query, plan, &keys));
+    })
+}
+
+fn explain_with(
+    conn: &Connection,
+    partition: &str,
+    query: &StoreQuery,
+    build: impl FnOnce(&Ctx<'_>, &StoreQuery, &Plan, &mut Sql),
+) -> rusqlite::Result<String> {
     let types = query_types(conn, partition, query)?;
     let ctx = Ctx {
         partition,
@@ -1429,8 +1501,8 @@ pub fn explain(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqli
     };
     let plan = Plan::new(conn, query, &ctx)?;
     let mut sql = Sql::default();
-    sql.push("EXPLAIN QUERY PLAN SELECT c.id");
-    from_where(&ctx, query, &plan, Sql::default(), false, &mut sql);
+    sql.push("EXPLAIN QUERY PLAN ");
+    build(&ctx, query, &plan, &mut sql);
     let mut stmt = conn.prepare(&sql.text)?;
     let rows = stmt.query_map(params_from_iter(sql.params.iter()), |r| {
         r.get::<_, String>(3)
