@@ -73,6 +73,11 @@ fn store_error(e: StoreError) -> FhirError {
             ErrorKind::TooLarge,
             format!("The resource is too large for this server's database: {m}"),
         ),
+        StoreError::TooCostly(m) => {
+            let mut e = FhirError::invalid(m);
+            e.issues[0].code = "too-costly";
+            e
+        }
         StoreError::Other(m) => FhirError::new(ErrorKind::Internal, format!("Database error: {m}")),
     }
 }

@@ -185,6 +185,10 @@ pub enum StoreError {
     /// The resource is larger than the backend can hold.
     #[error("too large to store: {0}")]
     TooLarge(String),
+    /// The query would make the database do more work than it is allowed (an in-memory sort
+    /// of too many matches): the client must narrow it.
+    #[error("too costly: {0}")]
+    TooCostly(String),
     /// The commit as a whole is more than the database can hold in one transaction.
     #[error("transaction too large: {0}")]
     TransactionTooLarge(String),

@@ -68,6 +68,12 @@ const TRANSACTION_TOO_LARGE_FOR_CACHE: i32 = 388;
 /// Retries of a commit that lost a write conflict (see `commit`).
 const COMMIT_ATTEMPTS: u64 = 3;
 
+/// Most matches of one collection a search may sort in the database's memory (an order that
+/// no index gives: by a parameter, or `_lastUpdated` against the `_id` direction). SecantusDB
+/// holds whole documents while sorting (about 40 KB each with their entries at 1M), so this
+/// is about 200 MB, near MongoDB's own 100 MB limit for a sort that may not spill.
+pub const SORT_CAP: u64 = 5_000;
+
 fn classify(e: mongodb::error::Error) -> StoreError {
     let code = match &*e.kind {
         ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
@@ -376,9 +382,23 @@ impl MongoStore {
         filter: Document,
         hint: Option<Document>,
     ) -> StoreResult<u64> {
+        self.count_up_to(collection, filter, hint, None).await
+    }
+
+    /// [`Self::count_command`] that stops at `limit` when given.
+    async fn count_up_to(
+        &self,
+        collection: &str,
+        filter: Document,
+        hint: Option<Document>,
+        limit: Option<u64>,
+    ) -> StoreResult<u64> {
         let mut cmd = doc! {"count": collection, "query": filter};
         if let Some(h) = hint {
             cmd.insert("hint", h);
+        }
+        if let Some(l) = limit {
+            cmd.insert("limit", i64::try_from(l).unwrap_or(i64::MAX));
         }
         let answer = self.db.run_command(cmd).await.map_err(classify)?;
         match answer.get("n") {
@@ -387,6 +407,34 @@ impl MongoStore {
             Some(Bson::Double(v)) => Ok(*v as u64),
             _ => Err(StoreError::Other(format!("count answered {answer}"))),
         }
+    }
+
+    /// Refuses a search whose order no index gives when it matches more than [`SORT_CAP`]
+    /// documents of a collection: the server would hold them all to sort them (SecantusDB
+    /// holds whole documents and was killed for memory sorting 533k Observations; MongoDB
+    /// spills to disk, slowly, or refuses past 100 MB).
+    async fn check_sort_size(
+        &self,
+        collection: &str,
+        filter: &Document,
+        query: &StoreQuery,
+    ) -> StoreResult<()> {
+        let n = self
+            .count_up_to(
+                collection,
+                filter.clone(),
+                mongo_search::first_index(query),
+                Some(SORT_CAP + 1),
+            )
+            .await?;
+        if n > SORT_CAP {
+            return Err(StoreError::TooCostly(format!(
+                "this search sorts more than {SORT_CAP} matches of one resource type in the \
+                 database's memory (only the default order and _lastUpdated have an index \
+                 here); add criteria to narrow it"
+            )));
+        }
+        Ok(())
     }
 
     /// The query plans the server picks for a search, one explain document per command it
@@ -714,6 +762,10 @@ impl Store for MongoStore {
             let docs = match &plan.windowed {
                 Some(w) => read_windows(&coll, &plan, w).await?,
                 None => {
+                    if !mongo_search::index_ordered(&keys) {
+                        self.check_sort_size(coll.name(), &plan.filter, query)
+                            .await?;
+                    }
                     let hint = mongo_search::hint(query, &keys).map(mongodb::options::Hint::Keys);
                     tracing::debug!(collection = %coll.name(), filter = %plan.filter, sort = %plan.sort, "mongodb search");
                     let cursor = if plan.needs_pipeline() {

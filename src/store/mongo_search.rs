@@ -1105,6 +1105,24 @@ fn windowed(
     })
 }
 
+/// Whether an index of every current-version collection gives the order of `keys`, so that
+/// the server never sorts the matches in memory: the default `_id` order, or `_lastUpdated`
+/// then `_id` in one direction (`{t: 1, _id: 1}`, walked either way). The type key is
+/// constant within a collection.
+pub fn index_ordered(keys: &[Key]) -> bool {
+    let mut kinds: Vec<(&KeyKind, bool)> = keys
+        .iter()
+        .filter(|k| k.kind != KeyKind::ResourceType)
+        .map(|k| (&k.kind, k.descending))
+        .collect();
+    kinds.dedup_by(|b, a| a.0 == b.0 && *a.0 == KeyKind::Id);
+    match kinds.as_slice() {
+        [(KeyKind::Id, _)] => true,
+        [(KeyKind::LastUpdated, t), (KeyKind::Id, id)] => t == id,
+        _ => false,
+    }
+}
+
 /// The index to use when the order is by a parameter's sort value: no index provides that
 /// order, and a planner that must sort anyway may otherwise settle for a collection scan. The
 /// hint is the index of the first positive single-condition filter, whose `<array>.p` prefix

@@ -254,8 +254,14 @@ impl Key {
 }
 
 /// The ordering keys of a query; for a backward cursor every direction is reversed (the store
-/// reads the page before the cursor in reverse and then flips it back).
+/// reads the page before the cursor in reverse and then flips it back). Ties go by type and
+/// id ascending, except after a descending `_lastUpdated` first: then they descend too, the
+/// order the time indexes give when walked backward (MongoDB `{t: 1, _id: 1}`, SQLite
+/// `history_by_type_time`), so that neither store sorts every match.
 pub fn order_keys(sort: &[Sort], backward: bool) -> Vec<Key> {
+    let ties_descending = sort
+        .first()
+        .is_some_and(|s| s.key == SortKey::LastUpdated && s.descending);
     let mut keys: Vec<Key> = sort
         .iter()
         .map(|s| Key {
@@ -273,12 +279,12 @@ pub fn order_keys(sort: &[Sort], backward: bool) -> Vec<Key> {
         .collect();
     keys.push(Key {
         kind: KeyKind::ResourceType,
-        descending: false,
+        descending: ties_descending,
         nulls_first: false,
     });
     keys.push(Key {
         kind: KeyKind::Id,
-        descending: false,
+        descending: ties_descending,
         nulls_first: false,
     });
     if backward {
