@@ -16,7 +16,6 @@
 //! A commit is one multi-document transaction (replica set or sharded cluster required).
 
 use super::mongo_search;
-use super::mongo_windows::Windows;
 use super::search_common;
 use super::{
     Guard, HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError,
@@ -930,12 +929,12 @@ async fn read_windows(
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .projection(mongo_search::without_entries())
     };
-    let keyed = async {
-        let mut windows = Windows::new(w.descending, w.after.as_deref(), need);
+    let windowed = async {
+        let mut windows = w.windows(need);
         let mut out = Vec::new();
         let mut last = 0;
         while let Some(window) = windows.next(last) {
-            let cursor = find(w.split.keyed(Some(&window), w.descending), need - out.len())
+            let cursor = find(w.filter_in(Some(&window)), need - out.len())
                 .await
                 .map_err(classify)?;
             let got = collect(cursor).await?;
@@ -945,14 +944,12 @@ async fn read_windows(
         Ok(out)
     };
     let marked = async {
-        match &w.split.marker {
-            mongo_search::Q::Doc(m) => {
-                collect(find(m.clone(), need).await.map_err(classify)?).await
-            }
-            _ => Ok(Vec::new()),
+        match w.marker() {
+            Some(m) => collect(find(m.clone(), need).await.map_err(classify)?).await,
+            None => Ok(Vec::new()),
         }
     };
-    let (mut out, more) = tokio::try_join!(keyed, marked)?;
+    let (mut out, more) = tokio::try_join!(windowed, marked)?;
     out.extend(more);
     Ok(out)
 }

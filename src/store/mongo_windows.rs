@@ -13,10 +13,34 @@
 //! digits. Other ids (client-chosen, like `example`) still fall in some bucket; they are only
 //! spread less evenly.
 
-/// Buckets of the id space, by the first two hex digits of an id.
-const BUCKETS: u32 = 256;
-/// Buckets in the first window: 1/64 of the space.
-const FIRST: u32 = 4;
+/// How finely the id space is cut and how the windows grow.
+#[derive(Debug, Clone, Copy)]
+struct Grain {
+    /// Hex digits of an id that name its bucket (2: 256 buckets).
+    digits: u32,
+    /// Buckets in the first window.
+    first: u32,
+    /// After windows without a match, how many times the buckets read so far the next window
+    /// takes (`None`: all the rest at once).
+    empty_growth: Option<u32>,
+}
+
+/// One match key's range: 256 buckets, a first window of 1/64, the rest at once after empty
+/// windows (a key's documents are few next to the collection's).
+const KEYED: Grain = Grain {
+    digits: 2,
+    first: 4,
+    empty_growth: None,
+};
+
+/// A whole collection (a search that no key narrows): 4,096 buckets, a first window of one
+/// (about 130 documents of 533k), growing at most eightfold after empty windows, so that no
+/// single query asks SecantusDB for a large part of the collection at once.
+const WHOLE: Grain = Grain {
+    digits: 3,
+    first: 1,
+    empty_growth: Some(8),
+};
 
 /// One `_id` bound: the value, and whether it is included.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,19 +56,35 @@ pub struct Window {
     pub high: Option<Bound>,
 }
 
-/// Lower edge of bucket `b` (bucket 0 has none).
-fn edge(b: u32) -> String {
-    format!("{b:02x}")
-}
+impl Grain {
+    fn buckets(self) -> u32 {
+        1 << (4 * self.digits)
+    }
 
-/// The bucket an id falls in.
-fn bucket_of(id: &str) -> u32 {
-    // The number of edges at or below the id: edges are `01` … `ff`.
-    (1..BUCKETS).take_while(|b| edge(*b).as_str() <= id).count() as u32
+    /// Lower edge of bucket `b` (bucket 0 has none).
+    fn edge(self, b: u32) -> String {
+        format!("{b:0width$x}", width = self.digits as usize)
+    }
+
+    /// The bucket an id falls in: the number of edges (`01` … `ff`, or `001` … `fff`) at or
+    /// below it.
+    fn bucket_of(self, id: &str) -> u32 {
+        let (mut lo, mut hi) = (0, self.buckets() - 1);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if self.edge(mid).as_str() <= id {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    }
 }
 
 /// The windows of one page, in the page's order.
 pub struct Windows {
+    grain: Grain,
     descending: bool,
     /// Buckets not read yet, in scan order: `next .. BUCKETS` ascending, `0 ..= next` mirrored.
     next: u32,
@@ -60,15 +100,26 @@ impl Windows {
     /// Windows for a page of `need` matches after `after` (the cursor's id) in ascending or
     /// descending `_id` order.
     pub fn new(descending: bool, after: Option<&str>, need: usize) -> Self {
+        Self::with_grain(KEYED, descending, after, need)
+    }
+
+    /// Windows over a whole collection (no key narrows the search), in finer steps.
+    pub fn whole(descending: bool, after: Option<&str>, need: usize) -> Self {
+        Self::with_grain(WHOLE, descending, after, need)
+    }
+
+    fn with_grain(grain: Grain, descending: bool, after: Option<&str>, need: usize) -> Self {
+        let buckets = grain.buckets();
         let start = after.map_or(0, |id| {
-            let b = bucket_of(id);
+            let b = grain.bucket_of(id);
             if descending {
-                BUCKETS - 1 - b
+                buckets - 1 - b
             } else {
                 b
             }
         });
         Windows {
+            grain,
             descending,
             next: start,
             after: after.map(str::to_string),
@@ -81,16 +132,19 @@ impl Windows {
     /// The next window to read, given how many matches the previous one held; `None` when
     /// the page is full or the id space is read.
     pub fn next(&mut self, found_in_last: usize) -> Option<Window> {
+        let (grain, buckets) = (self.grain, self.grain.buckets());
         self.found += found_in_last;
-        if self.found >= self.need || self.next >= BUCKETS {
+        if self.found >= self.need || self.next >= buckets {
             return None;
         }
-        let left = BUCKETS - self.next;
+        let left = buckets - self.next;
         let width = if self.read == 0 {
-            FIRST
+            grain.first
         } else if self.found == 0 {
-            // Nothing yet: few matches overall, read the rest at once.
-            left
+            // Nothing yet: few matches overall, read the rest at once (or a bounded step).
+            grain
+                .empty_growth
+                .map_or(left, |g| self.read.saturating_mul(g))
         } else {
             // Sized from the density so far, with half again as margin.
             let missing = (self.need - self.found) as u64;
@@ -104,20 +158,20 @@ impl Windows {
         self.next = to;
         // In id terms (ascending buckets), the window is buckets lo..hi.
         let (lo, hi) = if self.descending {
-            (BUCKETS - to, BUCKETS - from)
+            (buckets - to, buckets - from)
         } else {
             (from, to)
         };
         let cursor = self.after.clone().filter(|_| first);
         let open_low = |b: u32| {
             (b > 0).then(|| Bound {
-                id: edge(b),
+                id: grain.edge(b),
                 inclusive: true,
             })
         };
         let open_high = |b: u32| {
-            (b < BUCKETS).then(|| Bound {
-                id: edge(b),
+            (b < buckets).then(|| Bound {
+                id: grain.edge(b),
                 inclusive: false,
             })
         };
@@ -262,5 +316,77 @@ mod tests {
         let mut w = Windows::new(false, None, 20);
         w.next(0).unwrap();
         assert_eq!(w.next(20), None);
+    }
+
+    #[test]
+    fn whole_collection_windows_cover_every_id_once_and_grow_boundedly() {
+        let ids = [
+            "",
+            "-",
+            "0",
+            "00",
+            "000",
+            "00f",
+            "001",
+            "00ff",
+            "01",
+            "0f",
+            "1",
+            "7f3a",
+            "9z",
+            "A",
+            "Patient-1",
+            "a0",
+            "example",
+            "f",
+            "fe",
+            "ff",
+            "ff0",
+            "fff",
+            "fff0",
+            "fg",
+            "g",
+            "zzz",
+        ];
+        for descending in [false, true] {
+            // No match at all: every window grows eightfold over what was read, never the
+            // rest of the collection at once.
+            let mut w = Windows::whole(descending, None, 20);
+            let mut ws = Vec::new();
+            while let Some(x) = w.next(0) {
+                ws.push(x);
+            }
+            // Buckets read: 1, then 8, 72, 648 (eight times all before), then the rest.
+            let edges: Vec<&str> = ws
+                .iter()
+                .filter_map(|x| {
+                    if descending {
+                        x.low.as_ref()
+                    } else {
+                        x.high.as_ref()
+                    }
+                })
+                .map(|b| b.id.as_str())
+                .collect();
+            let expected = if descending {
+                ["fff", "ff7", "faf", "d27"]
+            } else {
+                ["001", "009", "051", "2d9"]
+            };
+            assert_eq!(edges, expected);
+            for id in ids {
+                let hits: Vec<usize> = (0..ws.len()).filter(|i| contains(&ws[*i], id)).collect();
+                assert_eq!(hits.len(), 1, "{id} in windows {hits:?} ({descending})");
+            }
+        }
+        // The first window is one bucket of 4,096; a cursor starts in its own bucket.
+        let mut w = Windows::whole(false, Some("7f3a"), 20);
+        let first = w.next(0).unwrap();
+        assert_eq!(first.low.as_ref().unwrap().id, "7f3a");
+        assert_eq!(first.high.as_ref().unwrap().id, "7f4");
+        let mut w = Windows::whole(true, Some("7f3a"), 20);
+        let first = w.next(0).unwrap();
+        assert_eq!(first.high.as_ref().unwrap().id, "7f3a");
+        assert_eq!(first.low.as_ref().unwrap().id, "7f3");
     }
 }
