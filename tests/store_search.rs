@@ -1538,6 +1538,62 @@ async fn last_updated_order(store: &dyn Store) {
     }
 }
 
+/// Sorted by a date parameter (SQLite walks `ix_date` when nothing narrow drives): each
+/// resource once, at its earliest start ascending and its latest end descending, however many
+/// dates it has (some equal), ties by id, resources without a date after all the others; with
+/// a filter; paged both ways across the boundary to the dateless ones.
+async fn date_sort_order(store: &dyn Store) {
+    let p = Partition::Default;
+    let dated = |id: &str, t: i64, dates: &[&str], code: &str| {
+        let mut index: Vec<IndexEntry> = dates.iter().map(|d| date("date", d)).collect();
+        index.push(tok("code", Some(LOINC), code, None));
+        create("Observation", id, t, index)
+    };
+    let writes = vec![
+        dated("a", 1, &["2020-03-01"], "x"),
+        dated("b", 2, &["2019", "2021-06-01", "2019"], "y"),
+        dated("c", 3, &["2020-03-01", "2020-03-01"], "x"),
+        dated("d", 4, &["2022-01-01T10:00:00Z"], "y"),
+        dated("e", 5, &[], "x"),
+        dated("f", 6, &["2018-07"], "x"),
+        dated("g", 7, &[], "y"),
+    ];
+    store.commit(&p, writes).await.unwrap();
+    let by_date =
+        |q: StoreQuery, descending: bool| sorted(q, by_param("date", ParamType::Date), descending);
+    let x = token("code", SystemMatch::Any, Some("x"));
+    let cases: Vec<(&str, StoreQuery, Vec<&str>)> = vec![
+        // Starts: f 2018-07, b 2019, a = c 2020-03-01, d 2022; e, g none.
+        (
+            "ascending",
+            by_date(query(OBS, vec![]), false),
+            vec!["f", "b", "a", "c", "d", "e", "g"],
+        ),
+        // Ends: d 2022-01-01, b 2021-06-01, a = c 2020-03-01, f 2018-07.
+        (
+            "descending",
+            by_date(query(OBS, vec![]), true),
+            vec!["d", "b", "a", "c", "f", "e", "g"],
+        ),
+        (
+            "descending with a code",
+            by_date(one(OBS, x), true),
+            vec!["a", "c", "f", "e"],
+        ),
+    ];
+    for (name, q, expected) in cases {
+        let expected: Vec<String> = expected.into_iter().map(String::from).collect();
+        assert_eq!(ids(store, &p, &q).await, expected, "{name}");
+        for limit in [1, 2, 3, 4] {
+            let mut q = q.clone();
+            q.limit = limit;
+            let (forward, backward) = every_page(store, &p, &q).await;
+            assert_eq!(forward, expected, "{name}: forward pages of {limit}");
+            assert_eq!(backward, expected, "{name}: backward pages of {limit}");
+        }
+    }
+}
+
 /// Long key ranges (one patient's 600 Observations, a code most of them have) with ids spread
 /// over the whole id space as server-assigned UUIDs are, plus client-chosen ids: MongoDB reads
 /// such a page in `_id` windows, and whatever the windows, every page must be the next matches
@@ -1984,6 +2040,7 @@ async fn patient_and_code(store: &dyn Store) {
 }
 
 on_both_stores!(
+    date_sort_order,
     last_updated_order,
     long_key_ranges,
     patient_and_code,
@@ -2656,6 +2713,38 @@ async fn sqlite_last_updated_order_walks_the_time_index() {
         true,
     ));
     assert!(!plan.contains("history_by_"), "explicit ids lead:\n{plan}");
+    store.close().await;
+}
+
+/// A search sorted by a date parameter first that nothing narrow drives walks `ix_date`
+/// (`ix_date_by_low` ascending, `ix_date_by_high` descending) instead of sorting every match;
+/// a narrow criterion still leads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_date_order_walks_the_date_index() {
+    let (store, dir) = sqlite_store().await;
+    date_sort_order(&*store).await;
+    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
+    let explain = |q: &StoreQuery| fhird::store::sqlite_search::explain_page(&conn, "", q).unwrap();
+    for (descending, index) in [(false, "ix_date_by_low"), (true, "ix_date_by_high")] {
+        let q = sorted(
+            query(OBS, vec![]),
+            by_param("date", ParamType::Date),
+            descending,
+        );
+        let plan = explain(&q);
+        assert!(
+            plan.contains(&format!(
+                "INDEX {index} (partition=? AND rtype=? AND param=?)"
+            )) && !plan.contains("TEMP B-TREE FOR ORDER BY"),
+            "descending {descending}:\n{plan}"
+        );
+    }
+    let q = sorted(
+        one(OBS, Cond::Id(vec!["a".into(), "b".into()])),
+        by_param("date", ParamType::Date),
+        true,
+    );
+    assert!(!explain(&q).contains("ix_date_by_"), "explicit ids lead");
     store.close().await;
 }
 

@@ -15,8 +15,9 @@ use super::search_common::{
 };
 use super::sqlite::row_to_version;
 use super::{Match, Version};
+use crate::fhir::search::params::ParamType;
 use crate::fhir::search::query::{
-    Cond, SortValue, StoreFilter, StoreQuery, StringMode, SystemMatch, UriMode,
+    Cond, SortKey, SortValue, StoreFilter, StoreQuery, StringMode, SystemMatch, UriMode,
 };
 use crate::fhir::search::values::normalize_string;
 use crate::fhir::search::{IndexEntry, IndexValue};
@@ -1024,6 +1025,49 @@ enum History {
     Walked,
 }
 
+/// A search sorted first by a date parameter, over one type, that nothing narrow drives: read
+/// in the parameter's order from `ix_date_by_low` (ascending: each resource at its earliest
+/// start, its sort value `a`) or `ix_date_by_high` (descending: its latest end, `d`), each
+/// resource once, at the one entry that holds that value, so the page ends after about a page
+/// of rows instead of a sort of every match (`Encounter?_sort=-date` at 1M: 1.1 s).
+/// Resources without a value come after all the others: a page that reaches them (fewer rows
+/// than asked) is read again the ordinary way, and so is a backward page (its missing values
+/// come first).
+struct DateWalk {
+    descending: bool,
+    param: String,
+}
+
+impl DateWalk {
+    fn of(query: &StoreQuery, plan: &Plan, keys: &[Key], ctx: &Ctx<'_>) -> Option<DateWalk> {
+        let first = query.sort.first()?;
+        let SortKey::Param {
+            param,
+            kind: ParamType::Date,
+        } = &first.key
+        else {
+            return None;
+        };
+        let key = keys.first()?;
+        if ctx.types.len() != 1 || plan.narrow || plan.by_id || key.nulls_first {
+            return None;
+        }
+        Some(DateWalk {
+            descending: key.descending,
+            param: param.clone(),
+        })
+    }
+
+    /// The `ix_date` column the walk is ordered by, and the sort value it equals.
+    fn columns(&self) -> (&'static str, &'static str) {
+        if self.descending {
+            ("high", "d")
+        } else {
+            ("low", "a")
+        }
+    }
+}
+
 impl Plan {
     /// Picks the driving filter: among the positive filters whose matches are one index
     /// sub-query, the one with the fewest matches, counted from the covering index up to a
@@ -1240,14 +1284,19 @@ fn query_types(
 }
 
 /// ` ORDER BY` the keys, each given by `expr` (missing values placed as the key says).
-fn order_by(sql: &mut Sql, keys: &[Key], expr: impl Fn(usize, &Key) -> String) {
+fn order_by(
+    sql: &mut Sql,
+    keys: &[Key],
+    never_null: Option<usize>,
+    expr: impl Fn(usize, &Key) -> String,
+) {
     sql.push(" ORDER BY ");
     for (i, k) in keys.iter().enumerate() {
         let e = expr(i, k);
         if i > 0 {
             sql.push(", ");
         }
-        if k.nullable() {
+        if k.nullable() && never_null != Some(i) {
             let nulls = if k.nulls_first { "DESC" } else { "ASC" };
             sql.push(&format!("({e} IS NULL) {nulls}, "));
         }
@@ -1279,10 +1328,21 @@ fn from_where(
     plan: &Plan,
     joins: Sql,
     history: History,
+    walk: Option<&DateWalk>,
     sql: &mut Sql,
 ) {
     // CROSS JOIN fixes the order: SQLite would rather start from the current versions.
     let table = match history {
+        _ if walk.is_some() => {
+            let (col, _) = walk.map(DateWalk::columns).unwrap_or_default();
+            sql.push(&format!(
+                " FROM ix_date x INDEXED BY ix_date_by_{col} CROSS JOIN resource_current c ON c.seq = x.seq"
+            ));
+            if history == History::Joined {
+                sql.push(" JOIN resource_history h ON h.seq = c.seq");
+            }
+            "x"
+        }
         History::Walked => {
             sql.push(
                 " FROM resource_history h CROSS JOIN resource_current c ON c.partition = h.partition \
@@ -1307,7 +1367,18 @@ fn from_where(
         .push(&format!(" AND {hint}{table}.rtype IN ("))
         .bind_list(ctx.types.iter().cloned())
         .push(")");
-    if !plan.live {
+    if let Some(w) = walk {
+        // Each resource at its one entry holding the sort value (the first such entry).
+        let (col, value) = w.columns();
+        sql.push(" AND x.param = ")
+            .bind(w.param.clone())
+            .push(&format!(
+            " AND x.{col} = s0.{value} AND NOT EXISTS (SELECT 1 FROM ix_date y \
+             WHERE y.seq = x.seq AND y.param = x.param AND y.{col} = x.{col} AND y.rowid < x.rowid)"
+        ));
+    }
+    // Index rows, which a walk reads, exist for live current versions only.
+    if !plan.live && walk.is_none() {
         sql.push(if history != History::None {
             " AND h.method <> 'DELETE'"
         } else {
@@ -1320,7 +1391,19 @@ fn from_where(
 
 /// The first step of a search: the page's matches (seq, type, id and sort keys), ordered and
 /// cut to the page on their keys alone.
-fn page_sql(ctx: &Ctx<'_>, query: &StoreQuery, plan: &Plan, keys: &[Key]) -> Sql {
+fn page_sql(
+    ctx: &Ctx<'_>,
+    query: &StoreQuery,
+    plan: &Plan,
+    keys: &[Key],
+    walk: Option<&DateWalk>,
+) -> Sql {
+    // The walked key is the `ix_date` column itself, never missing, so that SQLite sees the
+    // index's order.
+    let expr = |i: usize, k: &Key| match walk {
+        Some(w) if i == 0 => format!("x.{}", w.columns().0),
+        _ => key_expr(k, i),
+    };
     let by_time = keys.iter().any(|k| k.kind == KeyKind::LastUpdated);
     let mut joins = Sql::default();
     for (i, k) in keys.iter().enumerate() {
@@ -1338,21 +1421,21 @@ fn page_sql(ctx: &Ctx<'_>, query: &StoreQuery, plan: &Plan, keys: &[Key]) -> Sql
     let mut page = Sql::default();
     page.push("SELECT c.seq AS seq, c.rtype AS rtype, c.id AS id");
     for (i, k) in keys.iter().enumerate() {
-        page.push(&format!(", {} AS k{i}", key_expr(k, i)));
+        page.push(&format!(", {} AS k{i}", expr(i, k)));
     }
     let history = match keys.first() {
         Some(k) if k.kind == KeyKind::LastUpdated && !plan.narrow && !plan.by_id => History::Walked,
         _ if by_time => History::Joined,
         _ => History::None,
     };
-    from_where(ctx, query, plan, joins, history, &mut page);
+    from_where(ctx, query, plan, joins, history, walk, &mut page);
     if let Some(cursor) = &query.after {
         let after = common::keyset_after(keys, &common::cursor_tuple(cursor));
         page.push(" AND (0");
         for conj in after {
             page.push(" OR (1");
             for (i, op) in conj {
-                let e = key_expr(&keys[i], i);
+                let e = expr(i, &keys[i]);
                 match op {
                     KeyOp::IsNull => page.push(&format!(" AND {e} IS NULL")),
                     KeyOp::NotNull => page.push(&format!(" AND {e} IS NOT NULL")),
@@ -1365,7 +1448,7 @@ fn page_sql(ctx: &Ctx<'_>, query: &StoreQuery, plan: &Plan, keys: &[Key]) -> Sql
         }
         page.push(")");
     }
-    order_by(&mut page, keys, |i, k| key_expr(k, i));
+    order_by(&mut page, keys, walk.map(|_| 0), expr);
     page.push(" LIMIT ")
         .bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
     page
@@ -1388,7 +1471,27 @@ pub fn search(
     let plan = Plan::new(conn, query, &ctx)?;
     let backward = query.after.as_ref().is_some_and(|c| c.backward);
     let keys = common::order_keys(&query.sort, backward);
-    let page = page_sql(&ctx, query, &plan, &keys);
+    let walk = DateWalk::of(query, &plan, &keys, &ctx);
+    let mut out = page(conn, query, &ctx, &plan, &keys, walk.as_ref())?;
+    if walk.is_some() && out.len() < query.limit {
+        out = page(conn, query, &ctx, &plan, &keys, None)?;
+    }
+    if backward {
+        out.reverse();
+    }
+    Ok(out)
+}
+
+/// One page: its matches chosen and ordered on their keys, then their bodies.
+fn page(
+    conn: &Connection,
+    query: &StoreQuery,
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    keys: &[Key],
+    walk: Option<&DateWalk>,
+) -> rusqlite::Result<Vec<Match>> {
+    let page = page_sql(ctx, query, plan, keys, walk);
     let mut sql = Sql::default();
     sql.push("SELECT p.rtype, p.id, h.version, h.t, h.method, h.body");
     for i in 0..query.sort.len() {
@@ -1397,7 +1500,7 @@ pub fn search(
     sql.push(" FROM (");
     sql.append(page);
     sql.push(") p JOIN resource_history h ON h.seq = p.seq");
-    order_by(&mut sql, &keys, |i, _| format!("p.k{i}"));
+    order_by(&mut sql, keys, None, |i, _| format!("p.k{i}"));
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let n_sort = query.sort.len();
     let rows = stmt.query_map(params_from_iter(sql.params.iter()), |row| {
@@ -1410,11 +1513,7 @@ pub fn search(
             sort,
         })
     })?;
-    let mut out: Vec<Match> = rows.collect::<rusqlite::Result<_>>()?;
-    if backward {
-        out.reverse();
-    }
-    Ok(out)
+    rows.collect()
 }
 
 pub fn count(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite::Result<u64> {
@@ -1455,7 +1554,15 @@ pub fn count(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite
         }
         _ => {
             sql.push("SELECT count(*)");
-            from_where(&ctx, query, &plan, Sql::default(), History::None, &mut sql);
+            from_where(
+                &ctx,
+                query,
+                &plan,
+                Sql::default(),
+                History::None,
+                None,
+                &mut sql,
+            );
         }
     }
     let n: i64 = conn
@@ -1469,7 +1576,7 @@ pub fn count(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite
 pub fn explain(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite::Result<String> {
     explain_with(conn, partition, query, |ctx, query, plan, sql| {
         sql.push("SELECT c.id");
-        from_where(ctx, query, plan, Sql::default(), History::None, sql);
+        from_where(ctx, query, plan, Sql::default(), History::None, None, sql);
     })
 }
 
@@ -1483,7 +1590,8 @@ pub fn explain_page(
     explain_with(conn, partition, query, |ctx, query, plan, sql| {
         let backward = query.after.as_ref().is_some_and(|c| c.backward);
         let keys = common::order_keys(&query.sort, backward);
-        sql.append(page_sql(ctx, query, plan, &keys));
+        let walk = DateWalk::of(query, plan, &keys, ctx);
+        sql.append(page_sql(ctx, query, plan, &keys, walk.as_ref()));
     })
 }
 
