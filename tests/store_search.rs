@@ -1431,8 +1431,8 @@ async fn every_page(
     )
 }
 
-/// Sorted by `_lastUpdated` (SQLite walks the history's time index when nothing narrow
-/// drives, MongoDB its `{t, _id}` index): every resource once, at its current version's time,
+/// Sorted by `_lastUpdated` (SQLite walks the history's time index when no filter is given,
+/// MongoDB its `{t, _id}` index): every resource once, at its current version's time,
 /// updated resources not at their earlier versions' times, deleted ones not at all, ties by
 /// id in the direction of the time; with a filter, explicit ids, over two types, paged both
 /// ways.
@@ -1538,7 +1538,7 @@ async fn last_updated_order(store: &dyn Store) {
     }
 }
 
-/// Sorted by a date parameter (SQLite walks `ix_date` when nothing narrow drives): each
+/// Sorted by a date parameter (SQLite walks `ix_date` when no filter is given): each
 /// resource once, at its earliest start ascending and its latest end descending, however many
 /// dates it has (some equal), ties by id, resources without a date after all the others; with
 /// a filter; paged both ways across the boundary to the dateless ones.
@@ -2676,7 +2676,7 @@ async fn sqlite_long_pages_drive_from_their_criterion() {
     store.close().await;
 }
 
-/// A search sorted by `_lastUpdated` first that nothing narrow drives walks the history's time
+/// A search sorted by `_lastUpdated` first without filters walks the history's time
 /// index and stops at the page's end (one type: `history_by_type_time`, several:
 /// `history_by_time`), instead of sorting every match; explicit ids still lead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2713,12 +2713,22 @@ async fn sqlite_last_updated_order_walks_the_time_index() {
         true,
     ));
     assert!(!plan.contains("history_by_"), "explicit ids lead:\n{plan}");
+    // A filter may select only old resources: its matches are sorted, not found by a walk.
+    let plan = explain(&sorted(
+        one(OBS, token("code", SystemMatch::Any, Some("odd"))),
+        SortKey::LastUpdated,
+        true,
+    ));
+    assert!(
+        !plan.contains("history_by_"),
+        "a filter is not walked:\n{plan}"
+    );
     store.close().await;
 }
 
-/// A search sorted by a date parameter first that nothing narrow drives walks `ix_date`
+/// A search sorted by a date parameter first without filters walks `ix_date`
 /// (`ix_date_by_low` ascending, `ix_date_by_high` descending) instead of sorting every match;
-/// a narrow criterion still leads.
+/// with a filter the matches are sorted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_date_order_walks_the_date_index() {
     let (store, dir) = sqlite_store().await;
@@ -2745,6 +2755,15 @@ async fn sqlite_date_order_walks_the_date_index() {
         true,
     );
     assert!(!explain(&q).contains("ix_date_by_"), "explicit ids lead");
+    let q = sorted(
+        one(OBS, token("code", SystemMatch::Any, Some("y"))),
+        by_param("date", ParamType::Date),
+        true,
+    );
+    assert!(
+        !explain(&q).contains("ix_date_by_"),
+        "a filter is not walked"
+    );
     store.close().await;
 }
 

@@ -1005,8 +1005,6 @@ struct Plan {
     /// matches): the query must start from it, not from a walk of the type that SQLite may
     /// prefer in order to avoid a sort.
     narrow: bool,
-    /// The driver is a filter on explicit ids (the primary key serves it).
-    by_id: bool,
     /// Some positive filter implies that a match is live, so deleted resources need no test.
     live: bool,
 }
@@ -1019,13 +1017,22 @@ enum History {
     /// Joined to each candidate (for its `_lastUpdated` as a later sort key).
     Joined,
     /// Walked in `_lastUpdated` order through a time index, each row looked up as the
-    /// current version: for a search sorted by `_lastUpdated` first that nothing narrow
-    /// drives, the page's end is reached after about a page of rows instead of sorting every
-    /// candidate (`Observation?_sort=-_lastUpdated` at 1M: 1.8–4.4 s → 4 ms).
+    /// current version: for a search sorted by `_lastUpdated` first without filters
+    /// ([`unfiltered`]), the page's end is reached after about a page of rows instead of
+    /// sorting every candidate (`Observation?_sort=-_lastUpdated` at 1M: 1.8–4.4 s → 4 ms).
     Walked,
 }
 
-/// A search sorted first by a date parameter, over one type, that nothing narrow drives: read
+/// Whether a search may walk an index in its sort order: only when no filter narrows it. A
+/// walk stops at the page's end only where the matches are dense along the order, and
+/// filters correlate with dates (`Condition?clinical-status=active&_sort=-recorded-date` at
+/// 1M: 0.38 s sorted, 25.7 s walked); the walk cannot know, the sort's cost is bounded by the
+/// matches.
+fn unfiltered(query: &StoreQuery) -> bool {
+    query.filters.is_empty()
+}
+
+/// A search sorted first by a date parameter, over one type, that no filter narrows: read
 /// in the parameter's order from `ix_date_by_low` (ascending: each resource at its earliest
 /// start, its sort value `a`) or `ix_date_by_high` (descending: its latest end, `d`), each
 /// resource once, at the one entry that holds that value, so the page ends after about a page
@@ -1039,7 +1046,7 @@ struct DateWalk {
 }
 
 impl DateWalk {
-    fn of(query: &StoreQuery, plan: &Plan, keys: &[Key], ctx: &Ctx<'_>) -> Option<DateWalk> {
+    fn of(query: &StoreQuery, keys: &[Key], ctx: &Ctx<'_>) -> Option<DateWalk> {
         let first = query.sort.first()?;
         let SortKey::Param {
             param,
@@ -1049,7 +1056,7 @@ impl DateWalk {
             return None;
         };
         let key = keys.first()?;
-        if ctx.types.len() != 1 || plan.narrow || plan.by_id || key.nulls_first {
+        if ctx.types.len() != 1 || !unfiltered(query) || key.nulls_first {
             return None;
         }
         Some(DateWalk {
@@ -1096,7 +1103,6 @@ impl Plan {
                 exprs,
                 driver: by_id,
                 narrow: false,
-                by_id: true,
                 live,
             });
         }
@@ -1109,7 +1115,6 @@ impl Plan {
                 driver: Some(exprs.len() - 1),
                 exprs,
                 narrow: true,
-                by_id: false,
                 live,
             });
         }
@@ -1146,7 +1151,6 @@ impl Plan {
             exprs,
             driver: best.map(|(_, i)| i),
             narrow: best.is_some_and(|(n, _)| n < first_cap),
-            by_id: false,
             live,
         })
     }
@@ -1424,7 +1428,7 @@ fn page_sql(
         page.push(&format!(", {} AS k{i}", expr(i, k)));
     }
     let history = match keys.first() {
-        Some(k) if k.kind == KeyKind::LastUpdated && !plan.narrow && !plan.by_id => History::Walked,
+        Some(k) if k.kind == KeyKind::LastUpdated && unfiltered(query) => History::Walked,
         _ if by_time => History::Joined,
         _ => History::None,
     };
@@ -1471,7 +1475,7 @@ pub fn search(
     let plan = Plan::new(conn, query, &ctx)?;
     let backward = query.after.as_ref().is_some_and(|c| c.backward);
     let keys = common::order_keys(&query.sort, backward);
-    let walk = DateWalk::of(query, &plan, &keys, &ctx);
+    let walk = DateWalk::of(query, &keys, &ctx);
     let mut out = page(conn, query, &ctx, &plan, &keys, walk.as_ref())?;
     if walk.is_some() && out.len() < query.limit {
         out = page(conn, query, &ctx, &plan, &keys, None)?;
@@ -1590,7 +1594,7 @@ pub fn explain_page(
     explain_with(conn, partition, query, |ctx, query, plan, sql| {
         let backward = query.after.as_ref().is_some_and(|c| c.backward);
         let keys = common::order_keys(&query.sort, backward);
-        let walk = DateWalk::of(query, plan, &keys, ctx);
+        let walk = DateWalk::of(query, &keys, ctx);
         sql.append(page_sql(ctx, query, plan, &keys, walk.as_ref()));
     })
 }
