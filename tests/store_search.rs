@@ -1431,6 +1431,28 @@ async fn every_page(
     )
 }
 
+/// The whole result of `q` is `expected`, and so is every page of each size in `limits`
+/// joined, read forward and backward.
+async fn assert_paged(
+    store: &dyn Store,
+    p: &Partition,
+    name: &str,
+    q: &StoreQuery,
+    expected: &[String],
+    limits: &[usize],
+) {
+    let mut whole = q.clone();
+    whole.limit = expected.len() + 1;
+    assert_eq!(ids(store, p, &whole).await, expected, "{name}");
+    for &limit in limits {
+        let mut q = q.clone();
+        q.limit = limit;
+        let (forward, backward) = every_page(store, p, &q).await;
+        assert_eq!(forward, expected, "{name}: forward pages of {limit}");
+        assert_eq!(backward, expected, "{name}: backward pages of {limit}");
+    }
+}
+
 /// Sorted by `_lastUpdated` (SQLite walks the history's time index when no filter is given,
 /// MongoDB its `{t, _id}` index): every resource once, at its current version's time,
 /// updated resources not at their earlier versions' times, deleted ones not at all, ties by
@@ -1527,14 +1549,7 @@ async fn last_updated_order(store: &dyn Store) {
     ];
     for (name, q, expected) in cases {
         let expected: Vec<String> = expected.into_iter().map(String::from).collect();
-        assert_eq!(ids(store, &p, &q).await, expected, "{name}");
-        for limit in [2, 3] {
-            let mut q = q.clone();
-            q.limit = limit;
-            let (forward, backward) = every_page(store, &p, &q).await;
-            assert_eq!(forward, expected, "{name}: forward pages of {limit}");
-            assert_eq!(backward, expected, "{name}: backward pages of {limit}");
-        }
+        assert_paged(store, &p, name, &q, &expected, &[2, 3]).await;
     }
 }
 
@@ -1583,14 +1598,7 @@ async fn date_sort_order(store: &dyn Store) {
     ];
     for (name, q, expected) in cases {
         let expected: Vec<String> = expected.into_iter().map(String::from).collect();
-        assert_eq!(ids(store, &p, &q).await, expected, "{name}");
-        for limit in [1, 2, 3, 4] {
-            let mut q = q.clone();
-            q.limit = limit;
-            let (forward, backward) = every_page(store, &p, &q).await;
-            assert_eq!(forward, expected, "{name}: forward pages of {limit}");
-            assert_eq!(backward, expected, "{name}: backward pages of {limit}");
-        }
+        assert_paged(store, &p, name, &q, &expected, &[1, 2, 3, 4]).await;
     }
 }
 
@@ -1721,18 +1729,13 @@ async fn long_key_ranges(store: &dyn Store) {
         expect(&|i| code_of(i) != "frequent", false),
     )]);
     for (name, filters, expected) in cases {
-        let mut q = query(OBS, filters);
+        let q = query(OBS, filters);
         assert_eq!(
             store.count(&p, &q).await.unwrap(),
             expected.len() as u64,
             "{name}: count"
         );
-        for limit in [7, 50] {
-            q.limit = limit;
-            let (forward, backward) = every_page(store, &p, &q).await;
-            assert_eq!(forward, expected, "{name}: forward pages of {limit}");
-            assert_eq!(backward, expected, "{name}: backward pages of {limit}");
-        }
+        assert_paged(store, &p, name, &q, &expected, &[7, 50]).await;
     }
 }
 

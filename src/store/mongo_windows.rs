@@ -227,38 +227,49 @@ mod tests {
         out
     }
 
+    /// Ids of every shape: empty, short, hex and not, at bucket edges, past `ff`/`fff`.
+    const IDS: [&str; 26] = [
+        "",
+        "-",
+        "0",
+        "00",
+        "000",
+        "00f",
+        "001",
+        "00ff",
+        "01",
+        "0f",
+        "1",
+        "7f3a",
+        "9z",
+        "A",
+        "Patient-1",
+        "a0",
+        "example",
+        "f",
+        "fe",
+        "ff",
+        "ff0",
+        "fff",
+        "fff0",
+        "fg",
+        "g",
+        "zzz",
+    ];
+
+    fn assert_each_id_in_one(ws: &[Window], descending: bool) {
+        for id in IDS {
+            let hits: Vec<usize> = (0..ws.len()).filter(|i| contains(&ws[*i], id)).collect();
+            assert_eq!(hits.len(), 1, "{id} in windows {hits:?} ({descending})");
+        }
+    }
+
     #[test]
     fn windows_cover_every_id_once_in_order() {
-        let ids = [
-            "",
-            "-",
-            "0",
-            "00",
-            "00ff",
-            "01",
-            "0f",
-            "1",
-            "7f3a",
-            "9z",
-            "A",
-            "Patient-1",
-            "a0",
-            "example",
-            "f",
-            "fe",
-            "ff",
-            "ff0",
-            "fg",
-            "g",
-            "zzz",
-        ];
         for descending in [false, true] {
             let ws = all_windows(descending, None);
             assert_eq!(ws.len(), 3);
-            for id in ids {
-                let hits: Vec<usize> = (0..ws.len()).filter(|i| contains(&ws[*i], id)).collect();
-                assert_eq!(hits.len(), 1, "{id} in windows {hits:?} ({descending})");
-            }
+            assert_each_id_in_one(&ws, descending);
             // Ascending windows meet end to end; descending ones walk down.
             for pair in ws.windows(2) {
                 if descending {
@@ -320,34 +331,6 @@ mod tests {
 
     #[test]
     fn whole_collection_windows_cover_every_id_once_and_grow_boundedly() {
-        let ids = [
-            "",
-            "-",
-            "0",
-            "00",
-            "000",
-            "00f",
-            "001",
-            "00ff",
-            "01",
-            "0f",
-            "1",
-            "7f3a",
-            "9z",
-            "A",
-            "Patient-1",
-            "a0",
-            "example",
-            "f",
-            "fe",
-            "ff",
-            "ff0",
-            "fff",
-            "fff0",
-            "fg",
-            "g",
-            "zzz",
-        ];
         for descending in [false, true] {
             // No match at all: every window grows eightfold over what was read, never the
             // rest of the collection at once.
@@ -374,10 +357,7 @@ mod tests {
                 ["001", "009", "051", "2d9"]
             };
             assert_eq!(edges, expected);
-            for id in ids {
-                let hits: Vec<usize> = (0..ws.len()).filter(|i| contains(&ws[*i], id)).collect();
-                assert_eq!(hits.len(), 1, "{id} in windows {hits:?} ({descending})");
-            }
+            assert_each_id_in_one(&ws, descending);
         }
         // The first window is one bucket of 4,096; a cursor starts in its own bucket.
         let mut w = Windows::whole(false, Some("7f3a"), 20);
