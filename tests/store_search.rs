@@ -145,6 +145,18 @@ fn create(rtype: &str, id: &str, t: i64, index: Vec<IndexEntry>) -> Write {
     }
 }
 
+/// The deletion of `id` as its version `v` (over version `v - 1`).
+fn delete(rtype: &str, id: &str, v: u64, t: i64) -> Write {
+    let mut del = version(rtype, id, v, t);
+    del.method = Method::Delete;
+    del.body = None;
+    Write {
+        expected: Some(v - 1),
+        version: del,
+        index: Vec::new(),
+    }
+}
+
 // ---- fixture --------------------------------------------------------------------------------
 
 /// Patients p1–p4, Observations o1–o3, RiskAssessments ra1–ra2, ValueSets vs1–vs3, with
@@ -1495,18 +1507,8 @@ async fn last_updated_order(store: &dyn Store) {
             .await
             .unwrap();
     }
-    let mut del = version("Observation", "e7", 2, 600);
-    del.method = Method::Delete;
-    del.body = None;
     store
-        .commit(
-            &p,
-            vec![Write {
-                expected: Some(1),
-                version: del,
-                index: Vec::new(),
-            }],
-        )
+        .commit(&p, vec![delete("Observation", "e7", 2, 600)])
         .await
         .unwrap();
     // e3 and e4 tie at 130: by id, in the direction of `_lastUpdated`.
@@ -2456,18 +2458,8 @@ async fn sqlite_counts_candidates_to_choose_the_driver() {
     );
     assert_eq!(store.count(&p, &q2).await.unwrap(), 99);
     // A deleted match disappears from results and from the index-only count.
-    let mut del = version("Observation", "obs107", 2, 20_000);
-    del.method = Method::Delete;
-    del.body = None;
     store
-        .commit(
-            &p,
-            vec![Write {
-                expected: Some(1),
-                version: del,
-                index: Vec::new(),
-            }],
-        )
+        .commit(&p, vec![delete("Observation", "obs107", 2, 20_000)])
         .await
         .unwrap();
     assert_eq!(ids(store.search(&p, &q).await.unwrap()), ["obs007"]);
@@ -2505,18 +2497,14 @@ async fn sqlite_liveness_comes_from_the_deletions_index() {
         })
         .collect();
     store.commit(&p, writes).await.unwrap();
-    let delete = |id: &str, v: u64, t: i64| {
-        let mut del = version("Observation", id, v, t);
-        del.method = Method::Delete;
-        del.body = None;
-        Write {
-            expected: Some(v - 1),
-            version: del,
-            index: Vec::new(),
-        }
-    };
     store
-        .commit(&p, vec![delete("o1", 2, 2_000), delete("o2", 2, 2_001)])
+        .commit(
+            &p,
+            vec![
+                delete("Observation", "o1", 2, 2_000),
+                delete("Observation", "o2", 2, 2_001),
+            ],
+        )
         .await
         .unwrap();
     // o2 comes back.
