@@ -219,6 +219,21 @@ impl SqliteStore {
         lock(&self.readers).push(conn);
         result
     }
+
+    /// [`Self::with_reader`] inside one read transaction: a search's statements (the
+    /// planner's estimates, the page, a walk's fallback) see one snapshot, and the WAL read
+    /// lock is taken once instead of once per statement.
+    fn with_snapshot<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
+        self.with_reader(|c| {
+            let tx = c.unchecked_transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
 }
 
 /// Copies committed WAL frames into the database file every so often, without blocking the
@@ -518,11 +533,11 @@ impl Store for SqliteStore {
     }
 
     async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>> {
-        blocking(|| self.with_reader(|c| sqlite_search::search(c, partition.key(), query)))
+        blocking(|| self.with_snapshot(|c| sqlite_search::search(c, partition.key(), query)))
     }
 
     async fn count(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<u64> {
-        blocking(|| self.with_reader(|c| sqlite_search::count(c, partition.key(), query)))
+        blocking(|| self.with_snapshot(|c| sqlite_search::count(c, partition.key(), query)))
     }
 
     async fn read_many(
