@@ -1741,6 +1741,147 @@ async fn long_key_ranges(store: &dyn Store) {
     }
 }
 
+/// Two date filters on one parameter (`date=geX&date=ltY`), each matching most resources
+/// alone: SQLite drives such a search from the window their bounds put on each resource's
+/// hull of dates. A resource satisfies the two filters through one value or through two (one
+/// before the window, one after), with instants, days, years, Periods open at either end,
+/// updated (the old dates no longer count) and deleted resources; paged both ways, counted.
+async fn date_windows(store: &dyn Store) {
+    let p = Partition::Default;
+    let range = |low: i64, high: i64| IndexEntry {
+        param: "date".into(),
+        value: IndexValue::Date { low, high },
+    };
+    let day = |d: &str| date_range(d).unwrap();
+    let obs = |id: &str, t: i64, index: Vec<IndexEntry>| create("Observation", id, t, index);
+    let writes = vec![
+        obs("a-inside", 1, vec![date("date", "2020-03-15")]),
+        obs("b-before", 2, vec![date("date", "2020-02-28")]),
+        obs("c-after", 3, vec![date("date", "2020-04-02T08:00:00Z")]),
+        obs(
+            "d-split",
+            4,
+            vec![date("date", "2019-01-01"), date("date", "2021-01-01")],
+        ),
+        obs("e-span", 5, vec![range(day("2019").0, day("2022").1)]),
+        obs("f-open-end", 6, vec![range(day("2018-05-01").0, i64::MAX)]),
+        obs(
+            "g-open-start",
+            7,
+            vec![range(i64::MIN, day("2019-06-01").1)],
+        ),
+        obs("h-year", 8, vec![date("date", "2020")]),
+        obs("i-none", 9, vec![tok("code", Some(LOINC), "x", None)]),
+        obs("j-deleted", 10, vec![date("date", "2020-03-10")]),
+        obs("k-moved-out", 11, vec![date("date", "2020-03-10")]),
+        obs("l-moved-in", 12, vec![date("date", "2015-06-01")]),
+        obs(
+            "m-instant",
+            13,
+            vec![date("date", "2020-03-31T23:59:59.999999Z")],
+        ),
+        obs(
+            "n-far",
+            14,
+            vec![date("date", "2005-01-01"), date("date", "2031-01-01")],
+        ),
+    ];
+    store.commit(&p, writes).await.unwrap();
+    let update = |id: &str, t: i64, d: &str| Write {
+        expected: Some(1),
+        version: version("Observation", id, 2, t),
+        index: vec![date("date", d)],
+    };
+    store
+        .commit(
+            &p,
+            vec![
+                delete("Observation", "j-deleted", 2, 20),
+                update("k-moved-out", 21, "2015-06-01"),
+                update("l-moved-in", 22, "2020-03-20"),
+            ],
+        )
+        .await
+        .unwrap();
+    let d = |prefix: Prefix, text: &str| date_cond("date", prefix, text);
+    let either = |a: Cond, b: Cond| StoreFilter {
+        any: vec![a, b],
+        negate: false,
+    };
+    let cases: Vec<(&str, StoreQuery, Vec<&str>)> = vec![
+        (
+            "ge and lt: one value inside, or one value on each side, or a range over the window",
+            query(OBS, all(vec![d(Prefix::Ge, "2020-03-01"), d(Prefix::Lt, "2020-04-01")])),
+            vec![
+                "a-inside",
+                "d-split",
+                "e-span",
+                "f-open-end",
+                "h-year",
+                "l-moved-in",
+                "m-instant",
+                "n-far",
+            ],
+        ),
+        (
+            "sa and eb: the split resource starts after through one value and ends before through the other",
+            query(OBS, all(vec![d(Prefix::Sa, "2020-03-01"), d(Prefix::Eb, "2020-04-01")])),
+            vec!["a-inside", "d-split", "l-moved-in", "m-instant", "n-far"],
+        ),
+        (
+            "gt and le at month precision",
+            query(OBS, all(vec![d(Prefix::Gt, "2020-02"), d(Prefix::Le, "2020-03")])),
+            vec![
+                "a-inside",
+                "d-split",
+                "e-span",
+                "f-open-end",
+                "h-year",
+                "l-moved-in",
+                "m-instant",
+                "n-far",
+            ],
+        ),
+        (
+            "an OR in one filter takes its loosest bound",
+            query(
+                OBS,
+                vec![
+                    either(d(Prefix::Lt, "2019-06-01"), d(Prefix::Lt, "2020-03-01")),
+                    StoreFilter { any: vec![d(Prefix::Ge, "2020-02-01")], negate: false },
+                ],
+            ),
+            vec!["b-before", "d-split", "e-span", "f-open-end", "h-year", "n-far"],
+        ),
+        (
+            "an empty window that values on both sides of it reach",
+            query(OBS, all(vec![d(Prefix::Ge, "2030-01-01"), d(Prefix::Lt, "2010-01-01")])),
+            vec!["n-far"],
+        ),
+        (
+            "with another filter",
+            query(
+                OBS,
+                all(vec![
+                    d(Prefix::Ge, "2020-03-01"),
+                    d(Prefix::Lt, "2020-04-01"),
+                    Cond::Id(vec!["a-inside".into(), "b-before".into(), "e-span".into()]),
+                ]),
+            ),
+            vec!["a-inside", "e-span"],
+        ),
+    ];
+    for (name, q, expected) in cases {
+        let expected: Vec<String> = expected.into_iter().map(String::from).collect();
+        assert_paged(store, &p, name, &q, &expected, &[1, 3]).await;
+        assert_eq!(
+            store.count(&p, &q).await.unwrap(),
+            expected.len() as u64,
+            "count: {name}"
+        );
+    }
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -2046,6 +2187,7 @@ async fn patient_and_code(store: &dyn Store) {
 
 on_both_stores!(
     date_sort_order,
+    date_windows,
     last_updated_order,
     long_key_ranges,
     patient_and_code,
@@ -2755,6 +2897,29 @@ async fn sqlite_date_order_walks_the_date_index() {
         !explain(&q).contains("ix_date_by_"),
         "a filter is not walked"
     );
+    store.close().await;
+}
+
+/// `date=geX&date=ltY` drives from the hull index (one range per width class), not from
+/// either date filter, and so does its count; one date filter alone does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_drives_two_sided_date_searches_from_the_hulls() {
+    let (store, dir) = sqlite_store().await;
+    date_windows(&*store).await;
+    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
+    let explain = |q: &StoreQuery| fhird::store::sqlite_search::explain_page(&conn, "", q).unwrap();
+    let window = "INDEX ix_present_window (partition=? AND rtype=? AND param=? AND <expr>=? AND a>? AND a<?)";
+    let q = query(
+        OBS,
+        all(vec![
+            date_cond("date", Prefix::Ge, "2020-03-01"),
+            date_cond("date", Prefix::Lt, "2020-04-01"),
+        ]),
+    );
+    let plan = explain(&q);
+    assert!(plan.contains(window), "{plan}");
+    let q = one(OBS, date_cond("date", Prefix::Ge, "2020-03-01"));
+    assert!(!explain(&q).contains("ix_present_window"));
     store.close().await;
 }
 

@@ -3,7 +3,9 @@
 //! the sort values of a resource computed from its index entries at write time, and the
 //! comparison that merges per-type result lists.
 
-use crate::fhir::search::query::{Cond, Cursor, Prefix, Sort, SortKey, SortValue, SystemMatch};
+use crate::fhir::search::query::{
+    Cond, Cursor, Prefix, Sort, SortKey, SortValue, StoreFilter, SystemMatch,
+};
 use crate::fhir::search::{IndexEntry, IndexValue};
 use std::cmp::Ordering;
 
@@ -70,6 +72,133 @@ pub fn date_pred(prefix: Prefix, low: i64, high: i64, now: i64) -> RangePred<i64
             ]]
         }
     }
+}
+
+/// A bound on the hull of a resource's values of one date parameter (its earliest start `a`
+/// and latest end `d`, kept per resource as the parameter's sort values) that every resource
+/// matching some positive filters has: `d >= from` and `a <= to`.
+///
+/// `date=geX&date=ltY` is two filters, and a resource with several values may satisfy each
+/// through a different one, so no single value need lie between X and Y; each filter alone
+/// matches most of the data (everything after X, everything before Y). The hull of every
+/// match overlaps [X, Y] whichever values satisfied the filters: that window is narrow, and
+/// an index of hulls by width serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateWindow {
+    pub param: String,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// The windows the positive date filters of a search give, one per parameter bounded on
+/// both sides by several filters together, or by an `ap` filter (a window itself). One `eq`
+/// filter gives none: its matches start inside the search range, one range of an index of
+/// starts.
+pub fn date_windows(filters: &[StoreFilter], now: i64) -> Vec<DateWindow> {
+    struct Bounds {
+        param: String,
+        from: Option<i64>,
+        to: Option<i64>,
+        filters: usize,
+        approximate: bool,
+    }
+    let mut out: Vec<Bounds> = Vec::new();
+    for f in filters.iter().filter(|f| !f.negate && !f.any.is_empty()) {
+        let Some((param, from, to)) = filter_hull_bounds(f, now) else {
+            continue;
+        };
+        let approximate = f.any.iter().any(|c| {
+            matches!(
+                c,
+                Cond::Date {
+                    prefix: Prefix::Ap,
+                    ..
+                }
+            )
+        });
+        match out.iter_mut().find(|b| b.param == param) {
+            Some(b) => {
+                b.from = b.from.max(from);
+                if let Some(t) = to {
+                    b.to = min_some(b.to, t);
+                }
+                b.filters += 1;
+                b.approximate |= approximate;
+            }
+            None => out.push(Bounds {
+                param,
+                from,
+                to,
+                filters: 1,
+                approximate,
+            }),
+        }
+    }
+    out.into_iter()
+        .filter(|b| b.filters > 1 || b.approximate)
+        .filter_map(|b| {
+            Some(DateWindow {
+                param: b.param,
+                from: b.from?,
+                to: b.to?,
+            })
+        })
+        .collect()
+}
+
+fn min_some(a: Option<i64>, b: i64) -> Option<i64> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// The hull bounds of one filter whose conditions are all dates of one parameter: the
+/// loosest over its ORed conditions (a condition without a bound leaves the filter without).
+fn filter_hull_bounds(f: &StoreFilter, now: i64) -> Option<(String, Option<i64>, Option<i64>)> {
+    let mut param: Option<&str> = None;
+    let (mut from, mut to) = (Some(i64::MAX), Some(i64::MIN));
+    for c in &f.any {
+        let Cond::Date {
+            param: p,
+            prefix,
+            low,
+            high,
+        } = c
+        else {
+            return None;
+        };
+        if param.is_some_and(|q| q != p) {
+            return None;
+        }
+        param = Some(p);
+        let (a, b) = pred_hull_bounds(&date_pred(*prefix, *low, *high, now));
+        from = from.zip(a).map(|(x, y)| x.min(y));
+        to = to.zip(b).map(|(x, y)| x.max(y));
+    }
+    Some((param?.to_string(), from, to))
+}
+
+/// `(from, to)` for one prefix's predicate on an entry's `low`/`high`: any entry satisfying it
+/// has `high >= from` and `low <= to`, so its resource's hull has `d >= from`, `a <= to`.
+fn pred_hull_bounds(pred: &RangePred<i64>) -> (Option<i64>, Option<i64>) {
+    if pred.is_empty() {
+        return (None, None);
+    }
+    let (mut from, mut to) = (Some(i64::MAX), Some(i64::MIN));
+    for conj in pred {
+        let (mut f, mut t): (Option<i64>, Option<i64>) = (None, None);
+        for bd in conj {
+            // low <= high, so a lower bound on either end bounds `high` from below and an
+            // upper bound on either end bounds `low` from above.
+            match bd.op {
+                Op::Gt => f = f.max(Some(bd.value.saturating_add(1))),
+                Op::Ge => f = f.max(Some(bd.value)),
+                Op::Lt => t = min_some(t, bd.value.saturating_sub(1)),
+                Op::Le => t = min_some(t, bd.value),
+            }
+        }
+        from = from.zip(f).map(|(x, y)| x.min(y));
+        to = to.zip(t).map(|(x, y)| x.max(y));
+    }
+    (from, to)
 }
 
 /// The date prefixes for an entry that is one instant (the stored `_lastUpdated`): the same
@@ -530,5 +659,95 @@ mod tests {
                 vec![b(Field::Low, Op::Ge, 10), b(Field::High, Op::Le, 20)]
             ]
         );
+    }
+
+    fn dated(prefix: Prefix, low: i64, high: i64) -> Cond {
+        Cond::Date {
+            param: "date".into(),
+            prefix,
+            low,
+            high,
+        }
+    }
+
+    fn filter(any: Vec<Cond>) -> StoreFilter {
+        StoreFilter { any, negate: false }
+    }
+
+    #[test]
+    fn two_sided_date_filters_give_a_window() {
+        let now = 1_000_000;
+        let window = |filters: Vec<StoreFilter>| date_windows(&filters, now);
+        // ge [100, 199] & lt [300, 399]: a matching value ends at or after 100; one starts
+        // before 300.
+        assert_eq!(
+            window(vec![
+                filter(vec![dated(Prefix::Ge, 100, 199)]),
+                filter(vec![dated(Prefix::Lt, 300, 399)]),
+            ]),
+            vec![DateWindow {
+                param: "date".into(),
+                from: 100,
+                to: 299
+            }]
+        );
+        // gt/sa bound by the search range's end, le by its end, eb by its start.
+        assert_eq!(
+            window(vec![
+                filter(vec![dated(Prefix::Gt, 100, 199)]),
+                filter(vec![dated(Prefix::Le, 300, 399)]),
+                filter(vec![dated(Prefix::Sa, 150, 159)]),
+                filter(vec![dated(Prefix::Eb, 350, 359)]),
+            ]),
+            vec![DateWindow {
+                param: "date".into(),
+                from: 200,
+                to: 349
+            }]
+        );
+        // An OR takes its loosest member; one without a bound (ne) leaves the filter without.
+        assert_eq!(
+            window(vec![
+                filter(vec![dated(Prefix::Ge, 100, 199), dated(Prefix::Ge, 50, 59)]),
+                filter(vec![dated(Prefix::Lt, 300, 399)]),
+            ])[0]
+                .from,
+            50
+        );
+        assert!(window(vec![
+            filter(vec![dated(Prefix::Ge, 100, 199)]),
+            filter(vec![
+                dated(Prefix::Lt, 300, 399),
+                dated(Prefix::Ne, 500, 599)
+            ]),
+        ])
+        .is_empty());
+        // One side alone is no window; one eq filter is its own index range, ap a window.
+        assert!(window(vec![filter(vec![dated(Prefix::Ge, 100, 199)])]).is_empty());
+        assert!(window(vec![filter(vec![dated(Prefix::Eq, 100, 199)])]).is_empty());
+        assert_eq!(
+            window(vec![
+                filter(vec![dated(Prefix::Eq, 100, 199)]),
+                filter(vec![dated(Prefix::Le, 150, 159)]),
+            ]),
+            vec![DateWindow {
+                param: "date".into(),
+                from: 100,
+                to: 159
+            }]
+        );
+        // ap widens by 10 % of the distance to now: (1_000_000 - 199) / 10.
+        assert_eq!(
+            window(vec![filter(vec![dated(Prefix::Ap, 100, 199)])]),
+            vec![DateWindow {
+                param: "date".into(),
+                from: 100 - 99_980,
+                to: 199 + 99_980
+            }]
+        );
+        // Negated filters and other parameters bound nothing here.
+        let mut negated = filter(vec![dated(Prefix::Lt, 300, 399)]);
+        negated.negate = true;
+        assert!(window(vec![filter(vec![dated(Prefix::Ge, 100, 199)]), negated]).is_empty());
     }
 }

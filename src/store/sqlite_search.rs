@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS ix_present (
     a ANY, d ANY,
     PRIMARY KEY (seq, param)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ix_present_param ON ix_present (partition, rtype, param);
+CREATE INDEX IF NOT EXISTS ix_present_window
+    ON ix_present (partition, rtype, param, length(d - a), a, d) WHERE typeof(a) = 'integer';
 ";
 
 /// Brings a store written by an earlier schema up to this one: runs [`SCHEMA`] and fills
@@ -1118,14 +1120,22 @@ impl Plan {
                 live,
             });
         }
+        let mut exprs = exprs;
         let mut candidates: Vec<usize> = (0..query.filters.len())
             .filter(|&i| positive(&query.filters[i]) && seq_subquery(&exprs[i].text).is_some())
             .collect();
-        candidates.sort_by_key(|&i| rank(&query.filters[i]));
-        // With one filter there is only narrow or not to find out, and a walk of the type in
-        // key order that stops at the page's end wins as soon as the matches are many: the
-        // count stops much earlier.
-        let first_cap = if candidates.len() == 1 {
+        let filters_to_count = candidates.len();
+        for w in common::date_windows(&query.filters, ctx.now) {
+            exprs.push(window_driver(&w, ctx));
+            candidates.push(exprs.len() - 1);
+        }
+        // A window is counted before the date filters it comes from (they are not counted).
+        let rank_of = |i: usize| query.filters.get(i).map_or(WINDOW_RANK, rank);
+        candidates.sort_by_key(|&i| rank_of(i));
+        // With one filter (a window from it included) there is only narrow or not to find
+        // out, and a walk of the type in key order that stops at the page's end wins as soon
+        // as the matches are many: the count stops much earlier.
+        let first_cap = if filters_to_count == 1 {
             single_estimate_cap(query.limit)
         } else {
             ESTIMATE_CAP
@@ -1135,7 +1145,11 @@ impl Plan {
         let mut best: Option<(i64, usize)> = None;
         for &i in &candidates {
             let cap = best.map_or(first_cap, |(n, _)| n);
-            let n = if query.filters[i].any.iter().all(seekable) {
+            let n = if query
+                .filters
+                .get(i)
+                .is_none_or(|f| f.any.iter().all(seekable))
+            {
                 estimate(conn, &exprs[i], cap)?
             } else {
                 first_cap
@@ -1154,6 +1168,44 @@ impl Plan {
             live,
         })
     }
+}
+
+/// Where a date window ranks among the filters as a driver: after everything but dates.
+const WINDOW_RANK: u8 = 6;
+
+/// The decimal digit counts of hull widths (`d - a` in microseconds) that
+/// `ix_present_window` separates; SQLite writes a difference that overflows as a real
+/// (`1.84467440737096e+19`, 20 characters).
+const WIDTH_CLASSES: std::ops::RangeInclusive<u32> = 1..=24;
+
+/// The resources whose hull of `w.param` overlaps the window, from `ix_present_window`: per
+/// width class one index range, since a hull narrower than 10^c that ends at or after
+/// `from` starts after `from - 10^c`. (One range over every hull starting before `to`
+/// would read everything before the window.)
+fn window_driver(w: &common::DateWindow, ctx: &Ctx<'_>) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(SEQ_IN).push("SELECT m.seq FROM (VALUES ");
+    for (i, class) in WIDTH_CLASSES.enumerate() {
+        let lowest = 10i64
+            .checked_pow(class)
+            .and_then(|span| w.from.checked_sub(span))
+            .map_or(i64::MIN, |v| v + 1);
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push(&format!("({class}, ")).bind(lowest).push(")");
+    }
+    sql.push(") w CROSS JOIN ix_present m WHERE ");
+    ctx.scope(&mut sql, "m", &w.param);
+    sql.push(
+        " AND typeof(m.a) = 'integer' AND length(m.d - m.a) = w.column1 \
+         AND m.a >= w.column2 AND m.a <= ",
+    )
+    .bind(w.to)
+    .push(" AND m.d >= ")
+    .bind(w.from)
+    .push(")");
+    sql
 }
 
 /// The `ix_pair` sub-query of a search with a positive Patient reference and a positive coded
