@@ -2185,6 +2185,33 @@ async fn patient_and_code(store: &dyn Store) {
         .is_empty());
 }
 
+/// Every search of these cases interrupted after its first steps and run again off the
+/// async worker (what happens to a search that outlasts the inline budget): the same answers.
+mod sqlite_searches_moved_off_the_worker {
+    use fhird::store::{sqlite::SqliteStore, Store};
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn give_the_same_answers() {
+        let mut moved = 0;
+        for case in 0..4 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().display().to_string())
+                .unwrap()
+                .with_inline_budget(Duration::ZERO);
+            match case {
+                0 => super::query_cases(&store).await,
+                1 => super::date_windows(&store).await,
+                2 => super::long_key_ranges(&store).await,
+                _ => super::sort_values_and_count(&store).await,
+            }
+            moved += store.searches_moved_off_worker();
+            store.close().await;
+        }
+        assert!(moved > 10, "{moved}");
+    }
+}
+
 on_both_stores!(
     date_sort_order,
     date_windows,
