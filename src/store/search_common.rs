@@ -47,7 +47,13 @@ fn b<T>(field: Field, op: Op, value: T) -> Bound<T> {
 /// range; ap = the ranges overlap once the search range is widened by 10 % of its gap to `now`.
 pub fn date_pred(prefix: Prefix, low: i64, high: i64, now: i64) -> RangePred<i64> {
     use Field::{High, Low};
-    let eq = vec![b(Low, Op::Ge, low), b(High, Op::Le, high)];
+    // `low <= high` is implied (an entry's low never passes its high) but bounds the index
+    // range of starts on both sides: without it an eq search reads every later start.
+    let eq = vec![
+        b(Low, Op::Ge, low),
+        b(High, Op::Le, high),
+        b(Low, Op::Le, high),
+    ];
     match prefix {
         Prefix::Eq => vec![eq],
         Prefix::Ne => vec![vec![b(Low, Op::Lt, low)], vec![b(High, Op::Gt, high)]],
@@ -228,7 +234,12 @@ pub fn instant_pred(prefix: Prefix, low: i64, high: i64, now: i64) -> RangePred<
 pub fn number_pred(prefix: Prefix, value: f64, low: f64, high: f64) -> RangePred<f64> {
     use Field::{High, Low};
     match prefix {
-        Prefix::Eq => vec![vec![b(Low, Op::Ge, low), b(High, Op::Le, high)]],
+        // As for dates, `low <= high` bounds the index range of lows.
+        Prefix::Eq => vec![vec![
+            b(Low, Op::Ge, low),
+            b(High, Op::Le, high),
+            b(Low, Op::Le, high),
+        ]],
         Prefix::Ne => vec![vec![b(Low, Op::Lt, low)], vec![b(High, Op::Gt, high)]],
         Prefix::Gt => vec![vec![b(High, Op::Gt, value)]],
         Prefix::Sa => vec![vec![b(Low, Op::Gt, value)]],
@@ -656,7 +667,11 @@ mod tests {
             p,
             vec![
                 vec![b(Field::High, Op::Gt, 20)],
-                vec![b(Field::Low, Op::Ge, 10), b(Field::High, Op::Le, 20)]
+                vec![
+                    b(Field::Low, Op::Ge, 10),
+                    b(Field::High, Op::Le, 20),
+                    b(Field::Low, Op::Le, 20)
+                ]
             ]
         );
     }
