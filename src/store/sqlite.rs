@@ -22,6 +22,7 @@ use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -76,7 +77,13 @@ pub struct SqliteStore {
     inline_budget: Duration,
     /// Searches that outlasted it.
     moved_off_worker: AtomicU64,
+    /// Shapes ([`sqlite_search::shape`]) of searches that outlasted it: the next searches of
+    /// such a shape go off the worker at once rather than lose the budget's work again.
+    long_shapes: Mutex<HashSet<u64>>,
 }
+
+/// More shapes than this are forgotten all at once (they are only a hint).
+const MAX_LONG_SHAPES: usize = 4096;
 
 /// How long a search or count may hold the async worker that called it before it is
 /// interrupted and run again off the worker (`block_in_place`). Most take well under a
@@ -200,6 +207,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             inline_budget: INLINE_BUDGET,
             moved_off_worker: AtomicU64::new(0),
+            long_shapes: Mutex::new(HashSet::new()),
         })
     }
 
@@ -248,22 +256,27 @@ impl SqliteStore {
         self.moved_off_worker.load(Ordering::Relaxed)
     }
 
-    /// A search, count or read of many resources in one read transaction (one snapshot for the planner's estimates,
-    /// the page and a walk's fallback), run on the calling worker for up to
-    /// `inline_budget`, then, if unfinished, interrupted and run again where blocking does
-    /// not stall the runtime's other tasks.
-    fn search_read<T>(&self, f: impl Fn(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+    /// A search, count or read of many resources in one read transaction (one snapshot for
+    /// the planner's estimates, the page and a walk's fallback), run on the calling worker
+    /// for up to `inline_budget`, then, if unfinished, interrupted and run again where
+    /// blocking does not stall the runtime's other tasks; a shape that ran long before goes
+    /// there at once.
+    fn search_read<T>(
+        &self,
+        shape: u64,
+        f: impl Fn(&Connection) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
         let on_worker = matches!(
             tokio::runtime::Handle::try_current(),
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
         );
-        let pooled = if on_worker {
-            lock(&self.readers).pop()
-        } else {
-            None
-        };
-        let Some(conn) = pooled else {
+        if !on_worker || lock(&self.long_shapes).contains(&shape) {
             return blocking(|| self.with_reader(|c| in_snapshot(c, &f)));
+        }
+        let pooled = lock(&self.readers).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => blocking(|| open_connection(&self.path)).map_err(other)?,
         };
         let deadline = std::time::Instant::now() + self.inline_budget;
         conn.progress_handler(
@@ -275,6 +288,13 @@ impl SqliteStore {
         let result = match first {
             Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) => {
                 self.moved_off_worker.fetch_add(1, Ordering::Relaxed);
+                {
+                    let mut long = lock(&self.long_shapes);
+                    if long.len() >= MAX_LONG_SHAPES {
+                        long.clear();
+                    }
+                    long.insert(shape);
+                }
                 tokio::task::block_in_place(|| in_snapshot(&conn, &f))
             }
             done => done,
@@ -591,11 +611,16 @@ impl Store for SqliteStore {
     }
 
     async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>> {
-        self.search_read(|c| sqlite_search::search(c, partition.key(), query))
+        self.search_read(sqlite_search::shape(query), |c| {
+            sqlite_search::search(c, partition.key(), query)
+        })
     }
 
     async fn count(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<u64> {
-        self.search_read(|c| sqlite_search::count(c, partition.key(), query))
+        // A count reads every match: its own shapes, apart from the pages'.
+        self.search_read(!sqlite_search::shape(query), |c| {
+            sqlite_search::count(c, partition.key(), query)
+        })
     }
 
     async fn read_many(
@@ -603,7 +628,11 @@ impl Store for SqliteStore {
         partition: &Partition,
         refs: &[(String, String)],
     ) -> StoreResult<Vec<Version>> {
-        self.search_read(|c| sqlite_search::read_many(c, partition.key(), refs))
+        // One shape per order of magnitude of the number of resources read.
+        let shape = refs.len().max(1).ilog10() as u64;
+        self.search_read(shape, |c| {
+            sqlite_search::read_many(c, partition.key(), refs)
+        })
     }
 
     async fn reindex(
