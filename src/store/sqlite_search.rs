@@ -17,7 +17,7 @@ use super::sqlite::row_to_version;
 use super::{Match, Version};
 use crate::fhir::search::params::ParamType;
 use crate::fhir::search::query::{
-    Cond, SortKey, SortValue, StoreFilter, StoreQuery, StringMode, SystemMatch, UriMode,
+    Cond, Prefix, SortKey, SortValue, StoreFilter, StoreQuery, StringMode, SystemMatch, UriMode,
 };
 use crate::fhir::search::values::normalize_string;
 use crate::fhir::search::{IndexEntry, IndexValue};
@@ -1284,15 +1284,27 @@ fn pair_driver(query: &StoreQuery, ctx: &Ctx<'_>) -> Option<Sql> {
 }
 
 /// True when a condition's matches are one contiguous range of its index, so that counting
-/// them up to a cap reads at most that many rows. Ranges with two bounds on different columns
-/// (dates), ORs of ranges, `:contains` and `:text` read the parameter's rows until enough
-/// match: such conditions are not counted and rank as broad.
+/// them up to a cap reads at most that many rows (an `eq` range: the starts within the search
+/// range, whose ends are checked in the index). Other ranges have one bound per column, ORs
+/// of ranges, `:contains` and `:text` read the parameter's rows until enough match: such
+/// conditions are not counted and rank as broad.
 fn seekable(cond: &Cond) -> bool {
     match cond {
         Cond::Reference { .. }
         | Cond::ReferenceIn { .. }
         | Cond::Uri { .. }
         | Cond::TokenIn { .. } => true,
+        // A quantity's unit is not in the value index: with one, each row in the range would
+        // be read from the table to be counted (`value-quantity=13|…|/min` at 1M: a count of
+        // 43 ms became 280 ms when counted so).
+        Cond::Date { prefix, .. }
+        | Cond::Number { prefix, .. }
+        | Cond::Quantity {
+            prefix,
+            system: None,
+            code: None,
+            ..
+        } => *prefix == Prefix::Eq,
         Cond::Token { code, system, .. } => code.is_some() || matches!(system, SystemMatch::Is(_)),
         Cond::String { mode, .. } => *mode != StringMode::Contains,
         _ => false,
