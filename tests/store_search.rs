@@ -2247,6 +2247,16 @@ mod sqlite_searches_moved_off_the_worker {
             "a count is its own shape"
         );
         store.close().await;
+
+        // Once the memory has passed, the shape is tried on the worker again.
+        let store = SqliteStore::open(&dir.path().display().to_string())
+            .unwrap()
+            .with_inline_budget(Duration::ZERO)
+            .with_long_shape_memory(Duration::ZERO);
+        assert_eq!(store.search(&p, &by_code("c0")).await.unwrap().len(), 100);
+        assert_eq!(store.search(&p, &by_code("c1")).await.unwrap().len(), 100);
+        assert_eq!(store.searches_moved_off_worker(), 2, "forgotten");
+        store.close().await;
     }
 }
 

@@ -22,11 +22,11 @@ use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 // History is a rowid table so that versions (and their bodies) are appended in commit order
@@ -77,13 +77,20 @@ pub struct SqliteStore {
     inline_budget: Duration,
     /// Searches that outlasted it.
     moved_off_worker: AtomicU64,
-    /// Shapes ([`sqlite_search::shape`]) of searches that outlasted it: the next searches of
-    /// such a shape go off the worker at once rather than lose the budget's work again.
-    long_shapes: Mutex<HashSet<u64>>,
+    /// Shapes ([`sqlite_search::shape`]) of searches that outlasted it, until when: searches
+    /// of such a shape go off the worker at once rather than lose the budget's work again.
+    long_shapes: Mutex<HashMap<u64, Instant>>,
+    /// How long a shape stays there ([`LONG_SHAPE_MEMORY`]).
+    long_shape_memory: Duration,
 }
 
 /// More shapes than this are forgotten all at once (they are only a hint).
 const MAX_LONG_SHAPES: usize = 4096;
+
+/// How long a shape that ran long skips the inline attempt. Not for ever: a search may have
+/// been long only because its pages were not yet cached (the first token searches after a
+/// start read the disk), and its shape then earns its inline runs back.
+pub const LONG_SHAPE_MEMORY: Duration = Duration::from_secs(10);
 
 /// How long a search or count may hold the async worker that called it before it is
 /// interrupted and run again off the worker (`block_in_place`). Most take well under a
@@ -207,12 +214,11 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             inline_budget: INLINE_BUDGET,
             moved_off_worker: AtomicU64::new(0),
-            long_shapes: Mutex::new(HashSet::new()),
+            long_shapes: Mutex::new(HashMap::new()),
+            long_shape_memory: LONG_SHAPE_MEMORY,
         })
     }
 
-    /// Point look-ups take microseconds, so they run on the calling task: handing them to
-    /// another thread would cost more than the query.
     /// Hands work to the writer thread and waits for its result.
     async fn submit(&self, partition: &Partition, work: Work) -> StoreResult<bool> {
         let (done, result) = oneshot::channel();
@@ -233,6 +239,9 @@ impl SqliteStore {
             .unwrap_or_else(|_| Err(StoreError::Other("the writer thread stopped".into())))
     }
 
+    /// Runs `f` on a pooled read connection, on the calling thread. Point look-ups (`current`,
+    /// `version`, `guard`) take microseconds and call this directly: handing them to another
+    /// thread would cost more than the query.
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let conn = lock(&self.readers).pop();
         let conn = match conn {
@@ -248,6 +257,12 @@ impl SqliteStore {
     /// after its first steps, as a long one is).
     pub fn with_inline_budget(mut self, budget: Duration) -> SqliteStore {
         self.inline_budget = budget;
+        self
+    }
+
+    /// The store with another [`LONG_SHAPE_MEMORY`].
+    pub fn with_long_shape_memory(mut self, memory: Duration) -> SqliteStore {
+        self.long_shape_memory = memory;
         self
     }
 
@@ -270,7 +285,11 @@ impl SqliteStore {
             tokio::runtime::Handle::try_current(),
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
         );
-        if !on_worker || lock(&self.long_shapes).contains(&shape) {
+        let now = Instant::now();
+        let known_long = lock(&self.long_shapes)
+            .get(&shape)
+            .is_some_and(|until| now < *until);
+        if !on_worker || known_long {
             return blocking(|| self.with_reader(|c| in_snapshot(c, &f)));
         }
         let pooled = lock(&self.readers).pop();
@@ -278,11 +297,8 @@ impl SqliteStore {
             Some(c) => c,
             None => blocking(|| open_connection(&self.path)).map_err(other)?,
         };
-        let deadline = std::time::Instant::now() + self.inline_budget;
-        conn.progress_handler(
-            PROGRESS_STEPS,
-            Some(move || std::time::Instant::now() >= deadline),
-        );
+        let deadline = Instant::now() + self.inline_budget;
+        conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline));
         let first = in_snapshot(&conn, &f);
         conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
         let result = match first {
@@ -293,7 +309,7 @@ impl SqliteStore {
                     if long.len() >= MAX_LONG_SHAPES {
                         long.clear();
                     }
-                    long.insert(shape);
+                    long.insert(shape, Instant::now() + self.long_shape_memory);
                 }
                 tokio::task::block_in_place(|| in_snapshot(&conn, &f))
             }
