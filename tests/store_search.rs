@@ -2888,6 +2888,12 @@ async fn sqlite_long_pages_drive_from_their_criterion() {
     store.close().await;
 }
 
+/// The query plan of a search's page on the SQLite store in `dir`.
+fn page_plans(dir: &tempfile::TempDir) -> impl Fn(&StoreQuery) -> String {
+    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
+    move |q| fhird::store::sqlite_search::explain_page(&conn, "", q).unwrap()
+}
+
 /// A search sorted by `_lastUpdated` first without filters walks the history's time
 /// index and stops at the page's end (one type: `history_by_type_time`, several:
 /// `history_by_time`), instead of sorting every match; explicit ids still lead.
@@ -2895,8 +2901,7 @@ async fn sqlite_long_pages_drive_from_their_criterion() {
 async fn sqlite_last_updated_order_walks_the_time_index() {
     let (store, dir) = sqlite_store().await;
     last_updated_order(&*store).await;
-    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
-    let explain = |q: &StoreQuery| fhird::store::sqlite_search::explain_page(&conn, "", q).unwrap();
+    let explain = page_plans(&dir);
     for descending in [true, false] {
         let plan = explain(&sorted(
             query(OBS, vec![]),
@@ -2945,8 +2950,7 @@ async fn sqlite_last_updated_order_walks_the_time_index() {
 async fn sqlite_date_order_walks_the_date_index() {
     let (store, dir) = sqlite_store().await;
     date_sort_order(&*store).await;
-    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
-    let explain = |q: &StoreQuery| fhird::store::sqlite_search::explain_page(&conn, "", q).unwrap();
+    let explain = page_plans(&dir);
     for (descending, index) in [(false, "ix_date_by_low"), (true, "ix_date_by_high")] {
         let q = sorted(
             query(OBS, vec![]),
@@ -2979,14 +2983,13 @@ async fn sqlite_date_order_walks_the_date_index() {
     store.close().await;
 }
 
-/// `date=geX&date=ltY` drives from the hull index (one range per width class), not from
-/// either date filter, and so does its count; one date filter alone does not.
+/// The page of `date=geX&date=ltY` drives from the hull index (one range per width class),
+/// not from either date filter; one date filter alone does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_drives_two_sided_date_searches_from_the_hulls() {
     let (store, dir) = sqlite_store().await;
     date_windows(&*store).await;
-    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
-    let explain = |q: &StoreQuery| fhird::store::sqlite_search::explain_page(&conn, "", q).unwrap();
+    let explain = page_plans(&dir);
     let window = "INDEX ix_present_window (partition=? AND rtype=? AND param=? AND <expr>=? AND a>? AND a<?)";
     let q = query(
         OBS,

@@ -689,6 +689,14 @@ mod tests {
         StoreFilter { any, negate: false }
     }
 
+    fn date_window(from: i64, to: i64) -> Vec<DateWindow> {
+        vec![DateWindow {
+            param: "date".into(),
+            from,
+            to,
+        }]
+    }
+
     #[test]
     fn two_sided_date_filters_give_a_window() {
         let now = 1_000_000;
@@ -700,11 +708,7 @@ mod tests {
                 filter(vec![dated(Prefix::Ge, 100, 199)]),
                 filter(vec![dated(Prefix::Lt, 300, 399)]),
             ]),
-            vec![DateWindow {
-                param: "date".into(),
-                from: 100,
-                to: 299
-            }]
+            date_window(100, 299)
         );
         // gt/sa bound by the search range's end, le by its end, eb by its start.
         assert_eq!(
@@ -714,11 +718,7 @@ mod tests {
                 filter(vec![dated(Prefix::Sa, 150, 159)]),
                 filter(vec![dated(Prefix::Eb, 350, 359)]),
             ]),
-            vec![DateWindow {
-                param: "date".into(),
-                from: 200,
-                to: 349
-            }]
+            date_window(200, 349)
         );
         // An OR takes its loosest member; one without a bound (ne) leaves the filter without.
         assert_eq!(
@@ -745,20 +745,12 @@ mod tests {
                 filter(vec![dated(Prefix::Eq, 100, 199)]),
                 filter(vec![dated(Prefix::Le, 150, 159)]),
             ]),
-            vec![DateWindow {
-                param: "date".into(),
-                from: 100,
-                to: 159
-            }]
+            date_window(100, 159)
         );
         // ap widens by 10 % of the distance to now: (1_000_000 - 199) / 10.
         assert_eq!(
             window(vec![filter(vec![dated(Prefix::Ap, 100, 199)])]),
-            vec![DateWindow {
-                param: "date".into(),
-                from: 100 - 99_980,
-                to: 199 + 99_980
-            }]
+            date_window(100 - 99_980, 199 + 99_980)
         );
         // Negated filters and other parameters bound nothing here.
         let mut negated = filter(vec![dated(Prefix::Lt, 300, 399)]);

@@ -152,13 +152,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// True on a worker of a multi-threaded runtime, where blocking work must be moved off the
+/// worker (`block_in_place`) not to stall the runtime's other tasks.
+fn on_worker() -> bool {
+    matches!(
+        tokio::runtime::Handle::try_current(),
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    )
+}
+
 /// Runs blocking database work without stalling the async runtime's other tasks.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
+    if on_worker() {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
     }
 }
 
@@ -281,42 +289,37 @@ impl SqliteStore {
         shape: u64,
         f: impl Fn(&Connection) -> rusqlite::Result<T>,
     ) -> StoreResult<T> {
-        let on_worker = matches!(
-            tokio::runtime::Handle::try_current(),
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-        );
         let now = Instant::now();
         let known_long = lock(&self.long_shapes)
             .get(&shape)
             .is_some_and(|until| now < *until);
-        if !on_worker || known_long {
+        if !on_worker() || known_long {
             return blocking(|| self.with_reader(|c| in_snapshot(c, &f)));
         }
-        let pooled = lock(&self.readers).pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => blocking(|| open_connection(&self.path)).map_err(other)?,
-        };
-        let deadline = Instant::now() + self.inline_budget;
-        conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline));
-        let first = in_snapshot(&conn, &f);
-        conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
-        let result = match first {
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) => {
-                self.moved_off_worker.fetch_add(1, Ordering::Relaxed);
+        self.with_reader(|conn| {
+            let deadline = now + self.inline_budget;
+            conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline));
+            let first = in_snapshot(conn, &f);
+            conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
+            match first {
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) =>
                 {
-                    let mut long = lock(&self.long_shapes);
-                    if long.len() >= MAX_LONG_SHAPES {
-                        long.clear();
-                    }
-                    long.insert(shape, Instant::now() + self.long_shape_memory);
+                    self.remember_long(shape);
+                    tokio::task::block_in_place(|| in_snapshot(conn, &f))
                 }
-                tokio::task::block_in_place(|| in_snapshot(&conn, &f))
+                done => done,
             }
-            done => done,
-        };
-        lock(&self.readers).push(conn);
-        result.map_err(other)
+        })
+    }
+
+    fn remember_long(&self, shape: u64) {
+        self.moved_off_worker.fetch_add(1, Ordering::Relaxed);
+        let mut long = lock(&self.long_shapes);
+        if long.len() >= MAX_LONG_SHAPES {
+            long.clear();
+        }
+        long.insert(shape, Instant::now() + self.long_shape_memory);
     }
 }
 

@@ -719,11 +719,17 @@ pub fn shape(query: &StoreQuery) -> u64 {
             std::mem::discriminant(c).hash(&mut h);
             cond_param(c).hash(&mut h);
             if let Cond::Date { prefix, .. } | Cond::Number { prefix, .. } = c {
-                format!("{prefix:?}").hash(&mut h);
+                prefix.hash(&mut h);
             }
         }
     }
-    format!("{:?}", query.sort).hash(&mut h);
+    for s in &query.sort {
+        std::mem::discriminant(&s.key).hash(&mut h);
+        if let SortKey::Param { param, .. } = &s.key {
+            param.hash(&mut h);
+        }
+        s.descending.hash(&mut h);
+    }
     query.after.is_some().hash(&mut h);
     query.limit.hash(&mut h);
     h.finish()

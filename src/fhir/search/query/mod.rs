@@ -19,7 +19,7 @@ use super::params::{ParamType, Registry};
 use crate::fhir::outcome::FhirError;
 
 /// The comparison prefixes of number, date and quantity values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Prefix {
     Eq,
     Ne,
