@@ -41,10 +41,13 @@ async fn each_payer_has_collections_of_its_own() {
         [
             "fhir.Organization",
             "fhir.Organization.history",
+            "fhir._layout",
             "payer.PAYA.Patient",
             "payer.PAYA.Patient.history",
+            "payer.PAYA._layout",
             "payer.PAYB.Patient",
             "payer.PAYB.Patient.history",
+            "payer.PAYB._layout",
         ]
     );
     let a = db.collection::<mongodb::bson::Document>("payer.PAYA.Patient.history");

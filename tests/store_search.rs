@@ -1604,6 +1604,119 @@ async fn date_sort_order(store: &dyn Store) {
     }
 }
 
+/// Date sorts with filters whose matches are many (SQLite walks at most a few thousand rows of
+/// the date order, then sorts): 4,603 Observations, one date each (day i), five sharing one
+/// date where a 4,000-row walk from the newest ends, three without a date. Each case is
+/// checked against the order worked out here: dense matches (the walk answers), matches
+/// whose 20th falls on the tied date at the walk's end (the walk must not answer: the tied
+/// ones beyond it may come first by id), matches the walk does not reach (the sort answers),
+/// and pages that reach the dateless resources.
+async fn filtered_date_sorts(store: &dyn Store) {
+    const N: usize = 4_600;
+    let p = Partition::Default;
+    let day = |i: usize| 946_684_800_000_000i64 + i as i64 * 86_400_000_000;
+    let tied = 598..=602;
+    let newest = N - 17..N;
+    let date_of = |i: usize| (i < N).then(|| if tied.contains(&i) { day(600) } else { day(i) });
+    let codes = |i: usize| {
+        let mut c = vec![if i.is_multiple_of(2) { "even" } else { "odd" }];
+        if !(tied.contains(&i) || newest.contains(&i)) {
+            c.push("plain");
+        }
+        if i >= 10 {
+            c.push("plain3");
+        }
+        c
+    };
+    let writes: Vec<Write> = (0..N + 3)
+        .map(|i| {
+            let mut index: Vec<IndexEntry> = codes(i)
+                .into_iter()
+                .map(|c| tok("code", Some(LOINC), c, None))
+                .collect();
+            if let Some(d) = date_of(i) {
+                index.push(IndexEntry {
+                    param: "date".into(),
+                    value: IndexValue::Date { low: d, high: d },
+                });
+            }
+            create("Observation", &format!("o{i:04}"), i as i64 + 1, index)
+        })
+        .collect();
+    store.commit(&p, writes).await.unwrap();
+    let expected = |matches: &dyn Fn(usize) -> bool, descending: bool| -> Vec<String> {
+        let mut m: Vec<usize> = (0..N + 3).filter(|&i| matches(i)).collect();
+        m.sort_by(|&a, &b| match (date_of(a), date_of(b)) {
+            (Some(x), Some(y)) if x != y => {
+                if descending {
+                    y.cmp(&x)
+                } else {
+                    x.cmp(&y)
+                }
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            _ => a.cmp(&b),
+        });
+        m.into_iter().map(|i| format!("o{i:04}")).collect()
+    };
+    let by_date = |filters: Vec<StoreFilter>, descending: bool| {
+        sorted(
+            query(OBS, filters),
+            by_param("date", ParamType::Date),
+            descending,
+        )
+    };
+    let code = |c: &str| token("code", SystemMatch::Any, Some(c));
+    let not = |c: &str| StoreFilter {
+        any: vec![code(c)],
+        negate: true,
+    };
+    let is = |c: &str| StoreFilter {
+        any: vec![code(c)],
+        negate: false,
+    };
+    let cases: Vec<(&str, StoreQuery, Vec<String>, &[usize])> = vec![
+        (
+            "a common code, newest first",
+            by_date(vec![is("even")], true),
+            expected(&|i| i.is_multiple_of(2), true),
+            &[20, 700],
+        ),
+        (
+            "a common code, oldest first",
+            by_date(vec![is("even")], false),
+            expected(&|i| i.is_multiple_of(2), false),
+            &[20, 700],
+        ),
+        (
+            "a negated code, newest first",
+            by_date(vec![not("odd")], true),
+            expected(&|i| i.is_multiple_of(2), true),
+            &[700],
+        ),
+        (
+            "the page's last match on the date tied at the walk's end",
+            by_date(vec![not("plain")], true),
+            expected(&|i| !codes(i).contains(&"plain"), true),
+            &[20, 3],
+        ),
+        (
+            "matches beyond the walk",
+            by_date(vec![not("plain3")], true),
+            expected(&|i| i < 10, true),
+            &[20, 4],
+        ),
+    ];
+    for (name, q, expected, limits) in cases {
+        let mut first = q.clone();
+        first.limit = 20;
+        let want: Vec<String> = expected.iter().take(20).cloned().collect();
+        assert_eq!(ids(store, &p, &first).await, want, "{name}: first page");
+        assert_paged(store, &p, name, &q, &expected, limits).await;
+    }
+}
+
 /// Long key ranges (one patient's 600 Observations, a code most of them have) with ids spread
 /// over the whole id space as server-assigned UUIDs are, plus client-chosen ids: MongoDB reads
 /// such a page in `_id` windows, and whatever the windows, every page must be the next matches
@@ -2262,6 +2375,7 @@ mod sqlite_searches_moved_off_the_worker {
 
 on_both_stores!(
     date_sort_order,
+    filtered_date_sorts,
     date_windows,
     last_updated_order,
     long_key_ranges,
@@ -2298,6 +2412,16 @@ fn plan_shapes() -> Vec<(&'static str, StoreQuery)> {
         backward: false,
     });
     shapes.push(("keyset continuation", keyset));
+    shapes.push((
+        "a two-sided date window",
+        query(
+            PATIENT,
+            all(vec![
+                date_cond("birthdate", Prefix::Ge, "1980"),
+                date_cond("birthdate", Prefix::Lt, "1991"),
+            ]),
+        ),
+    ));
     shapes
 }
 
@@ -2484,6 +2608,89 @@ async fn mongodb_no_shape_scans_a_collection() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n\n"));
     store.close().await;
+}
+
+/// A two-sided date search on MongoDB asks `k` for the hull keys of its window only when the
+/// collection is recorded as having them on every document: a collection of an older build
+/// (simulated: the record removed and one document's hull key pulled) is searched without
+/// them, and finds that document, until a type-level `$reindex` has rewritten it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_date_windows_use_hull_keys_once_every_document_has_them() {
+    use fhird::store::mongo::MongoStore;
+    use mongodb::bson::{doc, Document};
+    let spec = common::fresh_mongo_spec();
+    let p = Partition::Default;
+    let entries = |d: &str| vec![date("date", d), tok("code", Some(LOINC), "x", None)];
+    let store = MongoStore::connect(&spec).await.unwrap();
+    store
+        .commit(
+            &p,
+            vec![
+                create("Observation", "in-1", 1, entries("2020-03-15")),
+                create("Observation", "in-2", 2, entries("2020-03-16T10:00:00Z")),
+                create("Observation", "out", 3, entries("2020-05-01")),
+            ],
+        )
+        .await
+        .unwrap();
+    let d = |prefix: Prefix, text: &str| date_cond("date", prefix, text);
+    let window = query(
+        OBS,
+        all(vec![
+            d(Prefix::Ge, "2020-03-01"),
+            d(Prefix::Lt, "2020-04-01"),
+        ]),
+    );
+    let uses_hulls = |plans: Vec<Document>| format!("{plans:?}").contains("dw|date|");
+    assert!(uses_hulls(store.explain_search(&p, &window).await.unwrap()));
+    assert_eq!(ids(&store, &p, &window).await, ["in-1", "in-2"]);
+
+    let (uri, db) = spec.split_once("db=").unwrap();
+    let client = mongodb::Client::with_uri_str(uri.trim_end_matches(['?', '&']))
+        .await
+        .unwrap();
+    let db = client.database(db);
+    db.collection::<Document>("fhir._layout")
+        .delete_many(doc! {})
+        .await
+        .unwrap();
+    let pulled = db
+        .collection::<Document>("fhir.Observation")
+        .update_one(
+            doc! {"_id": "in-2"},
+            doc! {"$pull": {"k": {"$regex": "^dw\\|"}}},
+        )
+        .await
+        .unwrap();
+    assert_eq!(pulled.modified_count, 1);
+    store.close().await;
+
+    let older = MongoStore::connect(&spec).await.unwrap();
+    assert!(!uses_hulls(
+        older.explain_search(&p, &window).await.unwrap()
+    ));
+    assert_eq!(ids(&older, &p, &window).await, ["in-1", "in-2"]);
+    assert_eq!(older.count(&p, &window).await.unwrap(), 2);
+    let current = older
+        .current(&p, "Observation", "in-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(older
+        .reindex(
+            &p,
+            "Observation",
+            "in-2",
+            current.version,
+            entries("2020-03-16T10:00:00Z")
+        )
+        .await
+        .unwrap());
+    older.reindexed(&p, Some("Observation")).await.unwrap();
+    assert!(uses_hulls(older.explain_search(&p, &window).await.unwrap()));
+    assert_eq!(ids(&older, &p, &window).await, ["in-1", "in-2"]);
+    assert_eq!(older.count(&p, &window).await.unwrap(), 2);
+    older.close().await;
 }
 
 /// An order no index gives (a parameter's sort value) is refused past `SORT_CAP` matches of a
@@ -2978,8 +3185,34 @@ async fn sqlite_date_order_walks_the_date_index() {
     );
     assert!(
         !explain(&q).contains("ix_date_by_"),
-        "a filter is not walked"
+        "a narrow filter is not walked"
     );
+    store.close().await;
+}
+
+/// A date sort whose filter matches many resources reads a bounded stretch of the date order
+/// (a LIMIT inside the walk) and probes the filter per row, instead of sorting every match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_broad_filtered_date_sorts_walk_a_bounded_stretch() {
+    let (store, dir) = sqlite_store().await;
+    filtered_date_sorts(&*store).await;
+    let explain = page_plans(&dir);
+    for (descending, index) in [(false, "ix_date_by_low"), (true, "ix_date_by_high")] {
+        let mut q = sorted(
+            one(OBS, token("code", SystemMatch::Any, Some("even"))),
+            by_param("date", ParamType::Date),
+            descending,
+        );
+        q.limit = 20;
+        let plan = explain(&q);
+        assert!(
+            plan.contains(&format!(
+                "INDEX {index} (partition=? AND rtype=? AND param=?)"
+            )) && plan.contains("CO-ROUTINE x")
+                && plan.contains("ix_token_seq"),
+            "descending {descending}:\n{plan}"
+        );
+    }
     store.close().await;
 }
 

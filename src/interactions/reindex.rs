@@ -84,6 +84,10 @@ impl Fhir {
                     backward: false,
                 });
             }
+            self.store
+                .reindexed(p, resource_type)
+                .await
+                .map_err(store_error)?;
         }
         Ok(json!({
             "resourceType": "Parameters",

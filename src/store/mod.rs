@@ -7,6 +7,7 @@
 
 pub mod mongo;
 mod mongo_keys;
+mod mongo_layout;
 mod mongo_search;
 mod mongo_windows;
 mod search_common;
@@ -267,6 +268,16 @@ pub trait Store: Send + Sync {
         version: u64,
         index: Vec<IndexEntry>,
     ) -> StoreResult<bool>;
+
+    /// Called after `$reindex` rewrote every resource of a type (`Some`) or of the partition
+    /// (`None`): a store may then rely on index fields that older builds did not write.
+    async fn reindexed(
+        &self,
+        _partition: &Partition,
+        _resource_type: Option<&str>,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
 
     /// Flushes and releases the database. Called once, at shutdown.
     async fn close(&self);

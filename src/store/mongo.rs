@@ -15,6 +15,7 @@
 //!
 //! A commit is one multi-document transaction (replica set or sharded cluster required).
 
+use super::mongo_layout::HullLayout;
 use super::mongo_search;
 use super::search_common;
 use super::{
@@ -50,6 +51,8 @@ pub struct MongoStore {
     large_commits: tokio::sync::Semaphore,
     /// The permits of `large_commits`: a commit that holds them all runs alone.
     large_commit_permits: u32,
+    /// Which collections' documents all carry the date hull keys.
+    hulls: HullLayout,
 }
 
 /// A commit of more writes than this is "large" (see `MongoStore::large_commits`).
@@ -146,6 +149,12 @@ fn history_name(partition: &Partition, resource_type: &str) -> String {
 fn guards_name(partition: &Partition) -> String {
     // No resource type starts with `_`, so this never meets a resource collection.
     collection_name(partition, "_guards")
+}
+
+/// The partition's record of which of its collections carry the date hull keys
+/// (`mongo_layout`).
+fn layout_name(partition: &Partition) -> String {
+    collection_name(partition, "_layout")
 }
 
 fn history_id(id: &str, version: u64) -> String {
@@ -261,6 +270,7 @@ impl MongoStore {
             large_commits: tokio::sync::Semaphore::new(large_commit_permits as usize),
             large_commit_permits,
             creating: tokio::sync::Mutex::new(()),
+            hulls: HullLayout::default(),
         })
     }
 
@@ -308,7 +318,14 @@ impl MongoStore {
             .map_err(classify)?;
         // The current collection must exist before a transaction inserts into it on servers
         // that cannot create collections inside transactions (MongoDB < 4.4 semantics).
-        self.create_collection(&collection_name(p, rt)).await?;
+        let current = collection_name(p, rt);
+        if self.create_collection(&current).await? {
+            // Every document this build writes carries its hull keys.
+            self.hulls
+                .mark(&self.db, &layout_name(p), &current)
+                .await
+                .map_err(classify)?;
+        }
         self.current_coll(p, rt)
             .create_indexes(mongo_search::current_indexes())
             .await
@@ -448,10 +465,12 @@ impl MongoStore {
         let now = search_common::now_micros();
         let mut out = Vec::new();
         for rt in self.query_types(partition, query).await? {
-            let Some(plan) = mongo_search::plan(query, &keys, &rt, now) else {
+            let name = collection_name(partition, &rt);
+            let hulls = self.hulls_ready(partition, &name).await?;
+            let Some(plan) = mongo_search::plan(query, &keys, &rt, now, hulls) else {
                 continue;
             };
-            for mut command in plan.commands(&collection_name(partition, &rt)) {
+            for mut command in plan.commands(&name) {
                 if let Some(h) = mongo_search::hint(query, &keys) {
                     command.insert("hint", h);
                 }
@@ -478,14 +497,21 @@ impl MongoStore {
             .collect())
     }
 
-    /// Creates a collection unless it exists (code 48, NamespaceExists).
-    async fn create_collection(&self, name: &str) -> StoreResult<()> {
+    /// Creates a collection unless it exists (code 48, NamespaceExists); `true` when it did.
+    async fn create_collection(&self, name: &str) -> StoreResult<bool> {
         match self.db.create_collection(name).await {
-            Err(e) if !matches!(&*e.kind, ErrorKind::Command(c) if c.code == 48) => {
-                Err(classify(e))
-            }
-            _ => Ok(()),
+            Ok(()) => Ok(true),
+            Err(e) if matches!(&*e.kind, ErrorKind::Command(c) if c.code == 48) => Ok(false),
+            Err(e) => Err(classify(e)),
         }
+    }
+
+    /// Whether the date hull keys may narrow searches of a partition's collection `name`.
+    async fn hulls_ready(&self, p: &Partition, name: &str) -> StoreResult<bool> {
+        self.hulls
+            .ready(&self.db, &layout_name(p), name)
+            .await
+            .map_err(classify)
     }
 
     /// Creates a partition's guard collection the first time this process uses it (a
@@ -754,10 +780,11 @@ impl Store for MongoStore {
         let now = search_common::now_micros();
         let mut all: Vec<(Vec<crate::fhir::search::query::SortValue>, Match)> = Vec::new();
         for rt in self.query_types(partition, query).await? {
-            let Some(plan) = mongo_search::plan(query, &keys, &rt, now) else {
+            let coll = self.current_coll(partition, &rt);
+            let hulls = self.hulls_ready(partition, coll.name()).await?;
+            let Some(plan) = mongo_search::plan(query, &keys, &rt, now, hulls) else {
                 continue;
             };
-            let coll = self.current_coll(partition, &rt);
             let docs = match &plan.windowed {
                 Some(w) => read_windows(&coll, &plan, w).await?,
                 None => {
@@ -810,7 +837,8 @@ impl Store for MongoStore {
             // With a leading key, the keyed documents and the marked ones are counted apart:
             // `{k: key}` alone is a plain index range (SecantusDB: 28,116 matches in 289 ms,
             // 800 ms through `$in` with the marker and the `$or`).
-            let filters = mongo_search::filters(query, &rt, now);
+            let hulls = self.hulls_ready(partition, &name).await?;
+            let filters = mongo_search::filters(query, &rt, now, hulls);
             if let Some(split) = filters.lead_split(mongo_search::Q::All) {
                 let marked = async {
                     match &split.marker {
@@ -898,6 +926,28 @@ impl Store for MongoStore {
             .await
             .map_err(classify)?;
         Ok(r.matched_count == 1)
+    }
+
+    async fn reindexed(
+        &self,
+        partition: &Partition,
+        resource_type: Option<&str>,
+    ) -> StoreResult<()> {
+        let types = match resource_type {
+            Some(t) => vec![t.to_string()],
+            None => self.types_in(partition).await?,
+        };
+        for rt in types {
+            self.hulls
+                .mark(
+                    &self.db,
+                    &layout_name(partition),
+                    &collection_name(partition, &rt),
+                )
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
     }
 
     async fn close(&self) {

@@ -91,6 +91,107 @@ pub fn entry_keys(e: &IndexEntry, out: &mut Vec<String>) {
     }
 }
 
+/// Date hull of one parameter, by width class and start bucket (`dw|{param}|{class}|{bucket}`,
+/// `dw|{param}|w` past the widest class). The hull is a resource's earliest start and latest
+/// end over the parameter's values: `date=geX&date=ltY` holds through two values of one
+/// resource as well as through one, and each filter alone matches most of the data, but the
+/// hull of every match overlaps [X, Y]. A hull narrower than a class's span that overlaps a
+/// window starts less than one span before it, so a window is a few buckets per class: one
+/// `$in` of equality keys, which every MongoDB serves from `{k, _id}` (docs/mongodb.md).
+const HULL: &str = "dw";
+/// The bucket spans in µs, each class holding the hulls narrower than its span: ~1.16 days
+/// (instants and whole days, most dates), 11.6 days, 116 days, 3.2 years, 31.7 years, 317 years.
+const HULL_SPANS: [i64; 6] = [
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+    10_000_000_000_000_000,
+];
+/// The class of wider and open-ended hulls: one key per parameter, read by every window.
+const HULL_WIDE: &str = "w";
+/// Most keys a window query asks for: a window of about 3 years in the narrowest class. A
+/// wider window is left to the date filters (its matches are many anyway).
+const MAX_WINDOW_KEYS: u64 = 1_000;
+
+fn hull_key(param: &str, a: i64, d: i64) -> String {
+    let width = d.checked_sub(a);
+    match HULL_SPANS
+        .iter()
+        .position(|&span| width.is_some_and(|w| w < span))
+    {
+        Some(class) => {
+            let bucket = a.div_euclid(HULL_SPANS[class]);
+            key(HULL, param, &[&class.to_string(), &bucket.to_string()])
+        }
+        None => key(HULL, param, &[HULL_WIDE]),
+    }
+}
+
+/// The hull keys a resource's hull of `param` may have when it overlaps [`from`, `to`] (µs),
+/// the parameter's overflow marker included; `None` when the window is too wide for keys.
+pub fn window_keys(param: &str, from: i64, to: i64) -> Option<Vec<String>> {
+    let ranges: Vec<(usize, i64, i64)> = HULL_SPANS
+        .iter()
+        .enumerate()
+        .map(|(class, &span)| {
+            // Narrower than `span` and ending at or after `from`: starts after `from - span`.
+            let first = from.saturating_sub(span - 1).div_euclid(span);
+            (class, first, to.div_euclid(span))
+        })
+        .collect();
+    let total: u64 = ranges
+        .iter()
+        .map(|&(_, first, last)| {
+            if last < first {
+                0
+            } else {
+                last.abs_diff(first).saturating_add(1)
+            }
+        })
+        .sum();
+    // `to < from` is no empty window: two filters may hold through two values whose hull
+    // spans it; classes narrower than the gap get no keys.
+    if total > MAX_WINDOW_KEYS {
+        return None;
+    }
+    let mut out: Vec<String> = ranges
+        .into_iter()
+        .flat_map(|(class, first, last)| {
+            (first..=last).map(move |b| key(HULL, param, &[&class.to_string(), &b.to_string()]))
+        })
+        .collect();
+    out.push(key(HULL, param, &[HULL_WIDE]));
+    out.push(overflow_marker(param));
+    Some(out)
+}
+
+/// The hull key of each date parameter of a resource.
+fn hull_keys<'a>(
+    entries: &'a [IndexEntry],
+    by_param: &mut std::collections::BTreeMap<&'a str, Vec<String>>,
+) {
+    let mut hulls: Vec<(&'a str, i64, i64)> = Vec::new();
+    for e in entries {
+        if let IndexValue::Date { low, high } = e.value {
+            match hulls.iter_mut().find(|h| h.0 == e.param) {
+                Some(h) => {
+                    h.1 = h.1.min(low);
+                    h.2 = h.2.max(high);
+                }
+                None => hulls.push((e.param.as_str(), low, high)),
+            }
+        }
+    }
+    for (param, a, d) in hulls {
+        by_param
+            .entry(param)
+            .or_default()
+            .push(hull_key(param, a, d));
+    }
+}
+
 /// Most keys one document carries. SecantusDB leaves every key of a document past the
 /// 10,000th out of a multikey index (found with the official ValueSet c80-doc-typecodes:
 /// 12,815 keys, its `_profile` key not found); real MongoDB has no such limit, but a document
@@ -142,6 +243,7 @@ pub fn document_keys(entries: &[IndexEntry]) -> Vec<String> {
             }
         }
     }
+    hull_keys(entries, &mut by_param);
     for keys in by_param.values_mut() {
         keys.sort_unstable();
         keys.dedup();
@@ -329,6 +431,81 @@ mod tests {
             param: param.into(),
             value,
         }
+    }
+
+    #[test]
+    fn a_window_asks_for_the_hull_key_of_every_hull_it_overlaps() {
+        const DAY: i64 = 86_400_000_000;
+        const YEAR: i64 = 365 * DAY;
+        let t0 = 1_584_230_400_000_000; // 2020-03-15
+        let mut points = vec![i64::MIN, -40 * YEAR, -1, 0, 1, t0, i64::MAX];
+        for (i, step) in [
+            1,
+            DAY / 3,
+            DAY - 1,
+            DAY,
+            11 * DAY,
+            116 * DAY,
+            3 * YEAR,
+            40 * YEAR,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for k in [-2i64, -1, 1, 2] {
+                points.push(t0 + k * step + i as i64);
+            }
+        }
+        let mut checked = 0;
+        for &from in &points {
+            for &to in &points {
+                let Some(keys) = window_keys("date", from, to) else {
+                    continue;
+                };
+                for &a in &points {
+                    for &d in points.iter().filter(|&&d| d >= a) {
+                        let hull = hull_key("date", a, d);
+                        if d >= from && a <= to {
+                            checked += 1;
+                            assert!(
+                                keys.contains(&hull),
+                                "hull [{a}, {d}] overlaps [{from}, {to}]: {hull} not in {keys:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+        // A day's window is a handful of keys, and the day before it shares none of the
+        // narrowest class's.
+        let day = window_keys("date", t0, t0 + DAY - 1).unwrap();
+        assert!(day.len() <= 16, "{day:?}");
+        assert!(!day.contains(&hull_key("date", t0 - 3 * DAY, t0 - 2 * DAY - 1)));
+        assert!(day.contains(&overflow_marker("date")));
+        // Windows of decades are left to the date filters.
+        assert!(window_keys("date", t0 - 10 * YEAR, t0).is_none());
+        // Every date parameter of a document gets the key of its hull.
+        let keys = document_keys(&[
+            entry(
+                "date",
+                IndexValue::Date {
+                    low: t0,
+                    high: t0 + 5,
+                },
+            ),
+            entry(
+                "date",
+                IndexValue::Date {
+                    low: t0 + 2 * DAY,
+                    high: t0 + 2 * DAY,
+                },
+            ),
+            entry("issued", IndexValue::Date { low: 7, high: 7 }),
+        ]);
+        assert!(keys.contains(&hull_key("date", t0, t0 + 2 * DAY)));
+        assert!(keys.contains(&hull_key("issued", 7, 7)));
+        assert_eq!(keys.len(), 2);
     }
 
     #[test]

@@ -756,7 +756,11 @@ pub struct Filters(Vec<Part>);
 /// order of likely narrowness: SecantusDB drives from the first indexed predicate (MongoDB
 /// races the candidate plans, so the order costs it nothing) and reads the whole index range
 /// of that predicate, however few documents the page needs.
-pub fn filters(query: &StoreQuery, rtype: &str, now: i64) -> Filters {
+///
+/// With `hulls` (every document of the collection carries its date hull keys), a window that
+/// positive date filters bound on both sides adds the hull keys it may hit (an implied
+/// criterion, placed before the dates and the broad ones).
+pub fn filters(query: &StoreQuery, rtype: &str, now: i64, hulls: bool) -> Filters {
     fn single(f: &StoreFilter) -> Option<&Cond> {
         (!f.negate && f.any.len() == 1).then(|| &f.any[0])
     }
@@ -795,7 +799,22 @@ pub fn filters(query: &StoreQuery, rtype: &str, now: i64) -> Filters {
     }
     rest.retain(|(i, _)| Some(*i) != paired);
     rest.sort_by_key(|(_, f)| narrowness(f));
+    let windows: Vec<Q> = if hulls {
+        common::date_windows(&query.filters, now)
+            .iter()
+            .filter_map(|w| mongo_keys::window_keys(&w.param, w.from, w.to))
+            .map(|keys| Q::Doc(doc! {mongo_keys::FIELD: {"$in": keys}}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut windows = Some(windows);
     for (_, f) in rest {
+        if narrowness(f) >= WINDOW_NARROWNESS {
+            for q in windows.take().into_iter().flatten() {
+                parts.push(Part { q, lead: None });
+            }
+        }
         let any = q_or(f.any.iter().map(|c| cond_q(c, rtype, now)).collect());
         // Only the first filter can lead.
         let lead = single(f)
@@ -808,6 +827,11 @@ pub fn filters(query: &StoreQuery, rtype: &str, now: i64) -> Filters {
     }
     Filters(parts)
 }
+
+/// Where a date window goes among the filters: after every kind that keys serve and before
+/// tokens without a code, dates and `:missing` (a window always follows from date filters,
+/// so it is never last).
+const WINDOW_NARROWNESS: u8 = 6;
 
 /// A query whose first filter one key decides, split in two: the documents with the key
 /// (`{k: key}` and `rest`), and the few that carry the key's marker instead (`marker`,
@@ -1085,8 +1109,14 @@ impl SearchPlan {
 
 /// The plan of a search on one type's collection, or `None` when nothing can match. Sorts on
 /// `_id` / `t` alone stay index-backed.
-pub fn plan(query: &StoreQuery, keys: &[Key], rtype: &str, now: i64) -> Option<SearchPlan> {
-    let filters = filters(query, rtype, now);
+pub fn plan(
+    query: &StoreQuery,
+    keys: &[Key],
+    rtype: &str,
+    now: i64,
+    hulls: bool,
+) -> Option<SearchPlan> {
+    let filters = filters(query, rtype, now, hulls);
     let keyset = match &query.after {
         Some(c) => keyset_q(keys, &common::cursor_tuple(c), rtype),
         None => Q::All,
