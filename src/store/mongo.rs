@@ -433,15 +433,10 @@ impl MongoStore {
         &self,
         collection: &str,
         filter: &Document,
-        query: &StoreQuery,
+        hint: Option<Document>,
     ) -> StoreResult<()> {
         let n = self
-            .count_up_to(
-                collection,
-                filter.clone(),
-                mongo_search::first_index(query),
-                Some(SORT_CAP + 1),
-            )
+            .count_up_to(collection, filter.clone(), hint, Some(SORT_CAP + 1))
             .await?;
         if n > SORT_CAP {
             return Err(StoreError::TooCostly(format!(
@@ -471,7 +466,7 @@ impl MongoStore {
                 continue;
             };
             for mut command in plan.commands(&name) {
-                if let Some(h) = mongo_search::hint(query, &keys) {
+                if let Some(h) = plan.hint.clone() {
                     command.insert("hint", h);
                 }
                 let cmd = doc! {"explain": command, "verbosity": "queryPlanner"};
@@ -789,10 +784,10 @@ impl Store for MongoStore {
                 Some(w) => read_windows(&coll, &plan, w).await?,
                 None => {
                     if !mongo_search::index_ordered(&keys) {
-                        self.check_sort_size(coll.name(), &plan.filter, query)
+                        self.check_sort_size(coll.name(), &plan.filter, plan.count_hint.clone())
                             .await?;
                     }
-                    let hint = mongo_search::hint(query, &keys).map(mongodb::options::Hint::Keys);
+                    let hint = plan.hint.clone().map(mongodb::options::Hint::Keys);
                     tracing::debug!(collection = %coll.name(), filter = %plan.filter, sort = %plan.sort, "mongodb search");
                     let cursor = if plan.needs_pipeline() {
                         coll.aggregate(plan.pipeline())
@@ -859,7 +854,7 @@ impl Store for MongoStore {
                 mongo_search::Q::Doc(d) => d,
             };
             n += self
-                .count_command(&name, filter, mongo_search::first_index(query))
+                .count_command(&name, filter, filters.index_hint(query))
                 .await?;
         }
         Ok(n)
