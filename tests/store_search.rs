@@ -1604,13 +1604,13 @@ async fn date_sort_order(store: &dyn Store) {
     }
 }
 
-/// Date sorts with filters whose matches are many (SQLite walks at most a few thousand rows of
-/// the date order, then sorts): 4,603 Observations, one date each (day i), five sharing one
+/// Date sorts with filters whose matches are many (SQLite walks a few thousand rows of the
+/// date order, then sorts): 4,603 Observations, one date each (day i), five sharing one
 /// date where a 4,000-row walk from the newest ends, three without a date. Each case is
 /// checked against the order worked out here: dense matches (the walk answers), matches
-/// whose 20th falls on the tied date at the walk's end (the walk must not answer: the tied
-/// ones beyond it may come first by id), matches the walk does not reach (the sort answers),
-/// and pages that reach the dateless resources.
+/// whose 20th falls on the tied date at the walk's end (the walk must read every tie: the
+/// ones past the 4,000th row come first by id), matches the walk does not reach (the sort
+/// answers), and pages that reach the dateless resources.
 async fn filtered_date_sorts(store: &dyn Store) {
     const N: usize = 4_600;
     let p = Partition::Default;
@@ -1660,6 +1660,17 @@ async fn filtered_date_sorts(store: &dyn Store) {
         });
         m.into_iter().map(|i| format!("o{i:04}")).collect()
     };
+    // Resource i was written at time i + 1.
+    let by_time = |filters: Vec<StoreFilter>, descending: bool| {
+        sorted(query(OBS, filters), SortKey::LastUpdated, descending)
+    };
+    let by_i = |matches: &dyn Fn(usize) -> bool, descending: bool| -> Vec<String> {
+        let mut m: Vec<usize> = (0..N + 3).filter(|&i| matches(i)).collect();
+        if descending {
+            m.reverse();
+        }
+        m.into_iter().map(|i| format!("o{i:04}")).collect()
+    };
     let by_date = |filters: Vec<StoreFilter>, descending: bool| {
         sorted(
             query(OBS, filters),
@@ -1705,6 +1716,24 @@ async fn filtered_date_sorts(store: &dyn Store) {
             "matches beyond the walk",
             by_date(vec![not("plain3")], true),
             expected(&|i| i < 10, true),
+            &[20, 4],
+        ),
+        (
+            "a common code, last updated first",
+            by_time(vec![is("even")], true),
+            by_i(&|i| i.is_multiple_of(2), true),
+            &[20, 700],
+        ),
+        (
+            "a common code, first updated first",
+            by_time(vec![is("even")], false),
+            by_i(&|i| i.is_multiple_of(2), false),
+            &[20],
+        ),
+        (
+            "updated long before the walk's end",
+            by_time(vec![not("plain3")], true),
+            by_i(&|i| i < 10, true),
             &[20, 4],
         ),
     ];
@@ -3190,8 +3219,9 @@ async fn sqlite_date_order_walks_the_date_index() {
     store.close().await;
 }
 
-/// A date sort whose filter matches many resources reads a bounded stretch of the date order
-/// (a LIMIT inside the walk) and probes the filter per row, instead of sorting every match.
+/// A date or `_lastUpdated` sort whose filter matches many resources reads a bounded stretch
+/// of the order's index (up to the value of its 4,000th row) and probes the filter per row,
+/// instead of sorting every match.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_broad_filtered_date_sorts_walk_a_bounded_stretch() {
     let (store, dir) = sqlite_store().await;
@@ -3205,12 +3235,28 @@ async fn sqlite_broad_filtered_date_sorts_walk_a_bounded_stretch() {
         );
         q.limit = 20;
         let plan = explain(&q);
+        let edge = if descending { "high>?" } else { "low<?" };
         assert!(
             plan.contains(&format!(
-                "INDEX {index} (partition=? AND rtype=? AND param=?)"
-            )) && plan.contains("CO-ROUTINE x")
-                && plan.contains("ix_token_seq"),
+                "INDEX {index} (partition=? AND rtype=? AND param=? AND {edge})"
+            )) && plan.contains("ix_token_seq")
+                && !plan.contains("TEMP B-TREE FOR ORDER BY"),
             "descending {descending}:\n{plan}"
+        );
+        let mut q = sorted(
+            one(OBS, token("code", SystemMatch::Any, Some("even"))),
+            SortKey::LastUpdated,
+            descending,
+        );
+        q.limit = 20;
+        let plan = explain(&q);
+        let edge = if descending { "t>?" } else { "t<?" };
+        assert!(
+            plan.contains(&format!(
+                "INDEX history_by_type_time (partition=? AND rtype=? AND {edge})"
+            )) && plan.contains("ix_token_seq")
+                && !plan.contains("TEMP B-TREE FOR ORDER BY"),
+            "_lastUpdated, descending {descending}:\n{plan}"
         );
     }
     store.close().await;

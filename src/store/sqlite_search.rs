@@ -1055,41 +1055,44 @@ enum History {
     Walked,
 }
 
-/// Whether a search may walk an index in its sort order: only when no filter narrows it. A
-/// walk stops at the page's end only where the matches are dense along the order, and
-/// filters correlate with dates (`Condition?clinical-status=active&_sort=-recorded-date` at
-/// 1M: 0.38 s sorted, 25.7 s walked); the walk cannot know, the sort's cost is bounded by the
-/// matches.
+/// Whether a search has no filter: then a walk of its order is never capped.
 fn unfiltered(query: &StoreQuery) -> bool {
     query.filters.is_empty()
 }
 
-/// A search sorted first by a date parameter, over one type, that no filter narrows: read
-/// in the parameter's order from `ix_date_by_low` (ascending: each resource at its earliest
-/// start, its sort value `a`) or `ix_date_by_high` (descending: its latest end, `d`), each
-/// resource once, at the one entry that holds that value, so the page ends after about a page
-/// of rows instead of a sort of every match (`Encounter?_sort=-date` at 1M: 1.1 s).
-/// Resources without a value come after all the others: a page that reaches them (fewer rows
-/// than asked) is read again the ordinary way, and so is a backward page (its missing values
-/// come first).
+/// A search over one type sorted first by a date parameter, or over any types by
+/// `_lastUpdated`, read in that order from an index so that the page ends after about a page
+/// of rows instead of a sort of every match (`Encounter?_sort=-date` at 1M: 1.1 s;
+/// `Observation?_sort=-_lastUpdated` 1.8–4.4 s).
+///
+/// By date: from `ix_date_by_low` (ascending: each resource at its earliest start, its sort
+/// value `a`) or `ix_date_by_high` (descending: its latest end, `d`), each resource once, at
+/// the one entry that holds that value. Resources without a value come after all the others:
+/// a page that reaches them (fewer rows than asked) is read again the ordinary way, and so is
+/// a backward page (its missing values come first). By `_lastUpdated`: the history's time
+/// index (`history_by_type_time`, `history_by_time` over several types), each row looked up
+/// as the current version.
 ///
 /// A filtered search whose matches are many (no narrow driver: sorting them all is what
-/// costs) walks too, but only the first [`walk_rows`] rows of the order from the page's
-/// start: matches that are dense along the order fill the page within them (a common code's
-/// Observations by date), and when they do not (filters correlated with the order) the page
-/// is sorted the ordinary way after a bounded detour. The walked page is the answer only if
-/// it is full and its last value comes strictly before the value of the last row walked:
-/// every row not walked is at or after that value.
-struct DateWalk {
+/// costs) walks too, over one type, but only over about [`walk_rows`] rows of the order from
+/// the page's start: up to the value of that row (`edge`), ties with it included. Matches
+/// that are dense along the order fill the page within them (a common code's Observations by
+/// date); when they do not (filters correlated with the order: an unbounded walk of
+/// `Condition?clinical-status=active&_sort=-recorded-date` at 1M read most of the index,
+/// 25.7 s, against 0.38 s sorted) the page is sorted the ordinary way after a bounded detour.
+/// A full page is the answer: every row not walked comes after the edge, so after the
+/// page's last value.
+struct Walk {
     descending: bool,
-    param: String,
-    /// Filtered: the rows walked at most, and where the page starts in the order (the
-    /// cursor's value).
-    capped: Option<(i64, Option<i64>)>,
+    /// The date parameter walked, or `None` for `_lastUpdated`.
+    date: Option<String>,
+    /// Filtered: the value where the walk stops (`None`: the rows from the page's start on
+    /// are fewer than [`walk_rows`]).
+    edge: Option<i64>,
 }
 
-/// The rows a filtered walk reads at most for a page of `limit`: enough for matches that
-/// are one in 200 of the rows (code 8867-4 is one in 19 Observations at 1M).
+/// The rows a filtered walk reads (ties aside) for a page of `limit`: enough for matches
+/// that are one in 200 of the rows (code 9279-1 is one in 19 Observations at 1M).
 fn walk_rows(limit: usize) -> i64 {
     i64::try_from(limit)
         .unwrap_or(i64::MAX)
@@ -1097,117 +1100,119 @@ fn walk_rows(limit: usize) -> i64 {
         .clamp(4_000, 100_000)
 }
 
-impl DateWalk {
-    fn of(query: &StoreQuery, keys: &[Key], ctx: &Ctx<'_>, plan: &Plan) -> Option<DateWalk> {
-        let first = query.sort.first()?;
-        let SortKey::Param {
-            param,
-            kind: ParamType::Date,
-        } = &first.key
-        else {
-            return None;
+impl Walk {
+    fn of(
+        conn: &Connection,
+        query: &StoreQuery,
+        keys: &[Key],
+        ctx: &Ctx<'_>,
+        plan: &Plan,
+    ) -> rusqlite::Result<Option<Walk>> {
+        let (Some(first), Some(key)) = (query.sort.first(), keys.first()) else {
+            return Ok(None);
         };
-        let key = keys.first()?;
-        if ctx.types.len() != 1 || key.nulls_first {
-            return None;
+        let date = match &first.key {
+            SortKey::Param {
+                param,
+                kind: ParamType::Date,
+            } if ctx.types.len() == 1 && !key.nulls_first => Some(param.clone()),
+            SortKey::LastUpdated => None,
+            _ => return Ok(None),
+        };
+        let mut walk = Walk {
+            descending: key.descending,
+            date,
+            edge: None,
+        };
+        if unfiltered(query) {
+            return Ok(Some(walk));
         }
         let by_id = plan
             .driver
             .and_then(|d| query.filters.get(d))
             .is_some_and(|f| f.any.iter().all(|c| common::narrowness(c) == 0));
-        let capped = if unfiltered(query) {
-            None
-        } else if plan.narrow || by_id {
-            return None;
-        } else {
-            let start = match query.after.as_ref().map(|c| c.values.first()) {
-                None => None,
-                Some(Some(SortValue::Int(v))) => Some(*v),
-                Some(_) => return None,
-            };
-            Some((walk_rows(query.limit), start))
-        };
-        Some(DateWalk {
-            descending: key.descending,
-            param: param.clone(),
-            capped,
-        })
-    }
-
-    /// The rows of `ix_date` the walk reads, in its order (capped: a sub-query).
-    fn source(&self, ctx: &Ctx<'_>, sql: &mut Sql) {
-        let (col, _) = self.columns();
-        let Some((rows, start)) = self.capped else {
-            sql.push(&format!(" FROM ix_date x INDEXED BY ix_date_by_{col}"));
-            return;
-        };
-        sql.push(&format!(
-            " FROM (SELECT partition, rtype, seq, param, {col}, rowid AS rid FROM ix_date INDEXED BY ix_date_by_{col} WHERE "
-        ));
-        self.range(ctx, start, sql);
-        sql.push(" LIMIT ").bind(rows).push(") x");
-    }
-
-    /// The walk's rows from `start` on, in its order.
-    fn range(&self, ctx: &Ctx<'_>, start: Option<i64>, sql: &mut Sql) {
-        let (col, _) = self.columns();
-        sql.push("partition = ")
-            .bind(ctx.partition.to_string())
-            .push(" AND rtype = ")
-            .bind(ctx.types[0].clone())
-            .push(" AND param = ")
-            .bind(self.param.clone());
-        if let Some(v) = start {
-            let op = if self.descending { "<=" } else { ">=" };
-            sql.push(&format!(" AND {col} {op} ")).bind(v);
+        if plan.narrow || by_id || ctx.types.len() != 1 {
+            return Ok(None);
         }
-        let dir = if self.descending { "DESC" } else { "ASC" };
-        sql.push(&format!(" ORDER BY {col} {dir}"));
+        let start = match query.after.as_ref().map(|c| c.values.first()) {
+            None => None,
+            Some(Some(SortValue::Int(v))) => Some(*v),
+            Some(_) => return Ok(None),
+        };
+        walk.edge = walk.row_value(conn, ctx, start, walk_rows(query.limit))?;
+        Ok(Some(walk))
     }
 
-    /// Whether a page read by this walk is the search's page (otherwise it is read again
-    /// the ordinary way).
-    fn answered(
+    /// The value of the `n`th row of the order from `start` on, if there are that many.
+    fn row_value(
         &self,
         conn: &Connection,
         ctx: &Ctx<'_>,
-        limit: usize,
-        page: &[Match],
-    ) -> rusqlite::Result<bool> {
-        if page.len() < limit {
-            return Ok(false);
-        }
-        let Some((rows, start)) = self.capped else {
-            return Ok(true);
-        };
-        let (col, _) = self.columns();
+        start: Option<i64>,
+        n: i64,
+    ) -> rusqlite::Result<Option<i64>> {
+        let col = self.column();
         let mut sql = Sql::default();
-        sql.push(&format!(
-            "SELECT {col} FROM ix_date INDEXED BY ix_date_by_{col} WHERE "
-        ));
-        self.range(ctx, start, &mut sql);
-        sql.push(" LIMIT 1 OFFSET ").bind(rows - 1);
-        let last_walked: Option<i64> = conn
-            .prepare_cached(&sql.text)?
-            .query_row(params_from_iter(sql.params.iter()), |r| r.get(0))
-            .optional()?;
-        let Some(edge) = last_walked else {
-            // Every row of the order was walked.
-            return Ok(true);
+        match &self.date {
+            Some(param) => {
+                sql.push(&format!(
+                    "SELECT {col} FROM ix_date INDEXED BY ix_date_by_{col} WHERE param = "
+                ))
+                .bind(param.clone());
+            }
+            None => {
+                sql.push("SELECT t FROM resource_history INDEXED BY history_by_type_time WHERE 1");
+            }
+        }
+        sql.push(" AND partition = ")
+            .bind(ctx.partition.to_string())
+            .push(" AND rtype = ")
+            .bind(ctx.types[0].clone());
+        let (op, dir) = if self.descending {
+            ("<=", "DESC")
+        } else {
+            (">=", "ASC")
         };
-        Ok(match page.last().and_then(|m| m.sort.first()) {
-            Some(SortValue::Int(v)) if self.descending => *v > edge,
-            Some(SortValue::Int(v)) => *v < edge,
-            _ => false,
-        })
+        if let Some(v) = start {
+            sql.push(&format!(" AND {col} {op} ")).bind(v);
+        }
+        sql.push(&format!(" ORDER BY {col} {dir} LIMIT 1 OFFSET "))
+            .bind(n - 1);
+        conn.prepare_cached(&sql.text)?
+            .query_row(params_from_iter(sql.params.iter()), |r| r.get(0))
+            .optional()
     }
 
-    /// The `ix_date` column the walk is ordered by, and the sort value it equals.
-    fn columns(&self) -> (&'static str, &'static str) {
+    /// The column the walk is ordered by: `ix_date`'s `low` or `high`, or the history's `t`.
+    fn column(&self) -> &'static str {
+        match (&self.date, self.descending) {
+            (None, _) => "t",
+            (Some(_), true) => "high",
+            (Some(_), false) => "low",
+        }
+    }
+
+    /// The date walk's `ix_present` sort value that its column equals.
+    fn sort_value(&self) -> &'static str {
         if self.descending {
-            ("high", "d")
+            "d"
         } else {
-            ("low", "a")
+            "a"
+        }
+    }
+
+    /// Whether a short page may still miss matches (dateless resources, or rows past the
+    /// edge), so that it must be read again the ordinary way.
+    fn may_miss(&self) -> bool {
+        self.date.is_some() || self.edge.is_some()
+    }
+
+    /// The walk's end: the edge, in the walked table's column.
+    fn edge_sql(&self, table: &str, sql: &mut Sql) {
+        if let Some(edge) = self.edge {
+            let op = if self.descending { ">=" } else { "<=" };
+            sql.push(&format!(" AND {table}.{} {op} ", self.column()))
+                .bind(edge);
         }
     }
 }
@@ -1540,16 +1545,16 @@ fn from_where(
     plan: &Plan,
     joins: Sql,
     history: History,
-    walk: Option<&DateWalk>,
+    walk: Option<&Walk>,
     sql: &mut Sql,
 ) {
     // CROSS JOIN fixes the order: SQLite would rather start from the current versions.
     let table = match history {
-        _ if walk.is_some() => {
-            if let Some(w) = walk {
-                w.source(ctx, sql);
-            }
-            sql.push(" CROSS JOIN resource_current c ON c.seq = x.seq");
+        _ if walk.is_some_and(|w| w.date.is_some()) => {
+            let col = walk.map(Walk::column).unwrap_or_default();
+            sql.push(&format!(
+                " FROM ix_date x INDEXED BY ix_date_by_{col} CROSS JOIN resource_current c ON c.seq = x.seq"
+            ));
             if history == History::Joined {
                 sql.push(" JOIN resource_history h ON h.seq = c.seq");
             }
@@ -1579,19 +1584,22 @@ fn from_where(
         .push(&format!(" AND {hint}{table}.rtype IN ("))
         .bind_list(ctx.types.iter().cloned())
         .push(")");
-    if let Some(w) = walk {
+    let date_walk = walk.and_then(|w| Some((w, w.date.as_ref()?)));
+    if let Some((w, param)) = date_walk {
         // Each resource at its one entry holding the sort value (the first such entry).
-        let (col, value) = w.columns();
-        let rowid = if w.capped.is_some() { "rid" } else { "rowid" };
+        let (col, value) = (w.column(), w.sort_value());
         sql.push(" AND x.param = ")
-            .bind(w.param.clone())
+            .bind(param.clone())
             .push(&format!(
             " AND x.{col} = s0.{value} AND NOT EXISTS (SELECT 1 FROM ix_date y \
-             WHERE y.seq = x.seq AND y.param = x.param AND y.{col} = x.{col} AND y.rowid < x.{rowid})"
+             WHERE y.seq = x.seq AND y.param = x.param AND y.{col} = x.{col} AND y.rowid < x.rowid)"
         ));
     }
-    // Index rows, which a walk reads, exist for live current versions only.
-    if !plan.live && walk.is_none() {
+    if let Some(w) = walk {
+        w.edge_sql(table, sql);
+    }
+    // Index rows, which a date walk reads, exist for live current versions only.
+    if !plan.live && date_walk.is_none() {
         sql.push(if history != History::None {
             " AND h.method <> 'DELETE'"
         } else {
@@ -1599,7 +1607,7 @@ fn from_where(
              WHERE d.seq = c.seq AND d.method = 'DELETE')"
         });
     }
-    let walked = walk.is_some_and(|w| w.capped.is_some());
+    let walked = walk.is_some() && !unfiltered(query);
     filters_sql(query, plan, ctx, None, walked, sql);
 }
 
@@ -1610,12 +1618,12 @@ fn page_sql(
     query: &StoreQuery,
     plan: &Plan,
     keys: &[Key],
-    walk: Option<&DateWalk>,
+    walk: Option<&Walk>,
 ) -> Sql {
     // The walked key is the `ix_date` column itself, never missing, so that SQLite sees the
     // index's order.
     let expr = |i: usize, k: &Key| match walk {
-        Some(w) if i == 0 => format!("x.{}", w.columns().0),
+        Some(w) if i == 0 && w.date.is_some() => format!("x.{}", w.column()),
         _ => key_expr(k, i),
     };
     let by_time = keys.iter().any(|k| k.kind == KeyKind::LastUpdated);
@@ -1637,8 +1645,8 @@ fn page_sql(
     for (i, k) in keys.iter().enumerate() {
         page.push(&format!(", {} AS k{i}", expr(i, k)));
     }
-    let history = match keys.first() {
-        Some(k) if k.kind == KeyKind::LastUpdated && unfiltered(query) => History::Walked,
+    let history = match walk {
+        Some(w) if w.date.is_none() => History::Walked,
         _ if by_time => History::Joined,
         _ => History::None,
     };
@@ -1685,12 +1693,10 @@ pub fn search(
     let plan = Plan::new(conn, query, &ctx)?;
     let backward = query.after.as_ref().is_some_and(|c| c.backward);
     let keys = common::order_keys(&query.sort, backward);
-    let walk = DateWalk::of(query, &keys, &ctx, &plan);
+    let walk = Walk::of(conn, query, &keys, &ctx, &plan)?;
     let mut out = page(conn, query, &ctx, &plan, &keys, walk.as_ref())?;
-    if let Some(w) = &walk {
-        if !w.answered(conn, &ctx, query.limit, &out)? {
-            out = page(conn, query, &ctx, &plan, &keys, None)?;
-        }
+    if walk.as_ref().is_some_and(Walk::may_miss) && out.len() < query.limit {
+        out = page(conn, query, &ctx, &plan, &keys, None)?;
     }
     if backward {
         out.reverse();
@@ -1705,7 +1711,7 @@ fn page(
     ctx: &Ctx<'_>,
     plan: &Plan,
     keys: &[Key],
-    walk: Option<&DateWalk>,
+    walk: Option<&Walk>,
 ) -> rusqlite::Result<Vec<Match>> {
     let page = page_sql(ctx, query, plan, keys, walk);
     let mut sql = Sql::default();
@@ -1793,6 +1799,7 @@ pub fn explain(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqli
     explain_with(conn, partition, query, |ctx, query, plan, sql| {
         sql.push("SELECT c.id");
         from_where(ctx, query, plan, Sql::default(), History::None, None, sql);
+        Ok(())
     })
 }
 
@@ -1806,8 +1813,9 @@ pub fn explain_page(
     explain_with(conn, partition, query, |ctx, query, plan, sql| {
         let backward = query.after.as_ref().is_some_and(|c| c.backward);
         let keys = common::order_keys(&query.sort, backward);
-        let walk = DateWalk::of(query, &keys, ctx, plan);
+        let walk = Walk::of(conn, query, &keys, ctx, plan)?;
         sql.append(page_sql(ctx, query, plan, &keys, walk.as_ref()));
+        Ok(())
     })
 }
 
@@ -1815,7 +1823,7 @@ fn explain_with(
     conn: &Connection,
     partition: &str,
     query: &StoreQuery,
-    build: impl FnOnce(&Ctx<'_>, &StoreQuery, &Plan, &mut Sql),
+    build: impl FnOnce(&Ctx<'_>, &StoreQuery, &Plan, &mut Sql) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<String> {
     let types = query_types(conn, partition, query)?;
     let ctx = Ctx {
@@ -1826,7 +1834,7 @@ fn explain_with(
     let plan = Plan::new(conn, query, &ctx)?;
     let mut sql = Sql::default();
     sql.push("EXPLAIN QUERY PLAN ");
-    build(&ctx, query, &plan, &mut sql);
+    build(&ctx, query, &plan, &mut sql)?;
     let mut stmt = conn.prepare(&sql.text)?;
     let rows = stmt.query_map(params_from_iter(sql.params.iter()), |r| {
         r.get::<_, String>(3)
