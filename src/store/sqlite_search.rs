@@ -834,7 +834,10 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
             let table = entry_test(cond, "x", ctx, &mut t);
             match (table, cond_param(cond)) {
                 (Some(table), Some(param)) => {
-                    sql.push(&format!("c.seq IN (SELECT x.seq FROM {table} x WHERE "));
+                    sql.push(&format!(
+                        "c.seq IN (SELECT x.seq FROM {table} x{} WHERE ",
+                        closed_range_index(cond)
+                    ));
                     ctx.scope(sql, "x", param);
                     sql.append(t);
                     sql.push(")");
@@ -844,6 +847,25 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
                 }
             }
         }
+    }
+}
+
+/// The index of an `eq` date, number or quantity: its matches start inside the search range,
+/// one closed range of the index of starts. Without statistics SQLite may take the index of
+/// ends instead, where `eq` bounds one side only (`value-quantity=13|…|/min` at 1M read every
+/// value below 13.5: 0.3 s).
+fn closed_range_index(cond: &Cond) -> &'static str {
+    match cond {
+        Cond::Date {
+            prefix: Prefix::Eq, ..
+        } => " INDEXED BY ix_date_by_low",
+        Cond::Number {
+            prefix: Prefix::Eq, ..
+        }
+        | Cond::Quantity {
+            prefix: Prefix::Eq, ..
+        } => " INDEXED BY ix_number_by_low",
+        _ => "",
     }
 }
 
