@@ -1731,6 +1731,24 @@ async fn filtered_date_sorts(store: &dyn Store) {
             &[20],
         ),
         (
+            "a common code in the default order",
+            query(OBS, vec![is("even")]),
+            by_i(&|i| i.is_multiple_of(2), false),
+            &[20, 700],
+        ),
+        (
+            "a negated code in the default order",
+            query(OBS, vec![not("odd")]),
+            by_i(&|i| i.is_multiple_of(2), false),
+            &[20],
+        ),
+        (
+            "matches mostly past the walk in the default order",
+            query(OBS, vec![not("plain")]),
+            by_i(&|i| !codes(i).contains(&"plain"), false),
+            &[20, 3],
+        ),
+        (
             "updated long before the walk's end",
             by_time(vec![not("plain3")], true),
             by_i(&|i| i < 10, true),
@@ -3229,9 +3247,9 @@ async fn sqlite_date_order_walks_the_date_index() {
     store.close().await;
 }
 
-/// A date or `_lastUpdated` sort whose filter matches many resources reads a bounded stretch
-/// of the order's index (up to the value of its 4,000th row) and probes the filter per row,
-/// instead of sorting every match.
+/// A date, `_lastUpdated` or default-order search whose filter matches many resources reads a
+/// bounded stretch of the order's index (up to the value of its 4,000th row) and probes the
+/// filter per row, instead of listing or sorting every match.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_broad_filtered_date_sorts_walk_a_bounded_stretch() {
     let (store, dir) = sqlite_store().await;
@@ -3261,6 +3279,17 @@ async fn sqlite_broad_filtered_date_sorts_walk_a_bounded_stretch() {
         q.limit = 20;
         let plan = explain(&q);
         let edge = if descending { "t>?" } else { "t<?" };
+        if !descending {
+            let mut q = one(OBS, token("code", SystemMatch::Any, Some("even")));
+            q.limit = 20;
+            let plan = explain(&q);
+            assert!(
+                plan.contains("SEARCH c USING PRIMARY KEY (partition=? AND rtype=? AND id<?)")
+                    && plan.contains("ix_token_seq")
+                    && !plan.contains("TEMP B-TREE"),
+                "default order:\n{plan}"
+            );
+        }
         assert!(
             plan.contains(&format!(
                 "INDEX history_by_type_time (partition=? AND rtype=? AND {edge})"

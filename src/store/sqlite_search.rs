@@ -1085,7 +1085,8 @@ fn unfiltered(query: &StoreQuery) -> bool {
 /// A search over one type sorted first by a date parameter, or over any types by
 /// `_lastUpdated`, read in that order from an index so that the page ends after about a page
 /// of rows instead of a sort of every match (`Encounter?_sort=-date` at 1M: 1.1 s;
-/// `Observation?_sort=-_lastUpdated` 1.8–4.4 s).
+/// `Observation?_sort=-_lastUpdated` 1.8–4.4 s). A filtered search in the default order (one
+/// type) walks the current versions by id the same way.
 ///
 /// By date: from `ix_date_by_low` (ascending: each resource at its earliest start, its sort
 /// value `a`) or `ix_date_by_high` (descending: its latest end, `d`), each resource once, at
@@ -1106,11 +1107,20 @@ fn unfiltered(query: &StoreQuery) -> bool {
 /// page's last value.
 struct Walk {
     descending: bool,
-    /// The date parameter walked, or `None` for `_lastUpdated`.
-    date: Option<String>,
+    order: Order,
     /// Filtered: the value where the walk stops (`None`: the rows from the page's start on
     /// are fewer than [`walk_rows`]).
-    edge: Option<i64>,
+    edge: Option<Value>,
+}
+
+/// The order a [`Walk`] reads.
+enum Order {
+    /// A date parameter's values (`ix_date`).
+    Date(String),
+    /// `_lastUpdated` (the history's time index).
+    Time,
+    /// Ids (the current versions' primary key): the default order, within one type.
+    Id,
 }
 
 /// The rows a filtered walk reads (ties aside) for a page of `limit`: enough for matches
@@ -1130,20 +1140,22 @@ impl Walk {
         ctx: &Ctx<'_>,
         plan: &Plan,
     ) -> rusqlite::Result<Option<Walk>> {
-        let (Some(first), Some(key)) = (query.sort.first(), keys.first()) else {
+        let Some(key) = keys.first() else {
             return Ok(None);
         };
-        let date = match &first.key {
-            SortKey::Param {
+        let order = match query.sort.first().map(|s| &s.key) {
+            Some(SortKey::Param {
                 param,
                 kind: ParamType::Date,
-            } if ctx.types.len() == 1 && !key.nulls_first => Some(param.clone()),
-            SortKey::LastUpdated => None,
+            }) if ctx.types.len() == 1 && !key.nulls_first => Order::Date(param.clone()),
+            Some(SortKey::LastUpdated) => Order::Time,
+            // Unfiltered, the primary key is SQLite's own choice.
+            None if !unfiltered(query) => Order::Id,
             _ => return Ok(None),
         };
         let mut walk = Walk {
             descending: key.descending,
-            date,
+            order,
             edge: None,
         };
         if unfiltered(query) {
@@ -1156,10 +1168,13 @@ impl Walk {
         if plan.narrow || by_id || ctx.types.len() != 1 {
             return Ok(None);
         }
-        let start = match query.after.as_ref().map(|c| c.values.first()) {
-            None => None,
-            Some(Some(SortValue::Int(v))) => Some(*v),
-            Some(_) => return Ok(None),
+        let start = match (&walk.order, &query.after) {
+            (_, None) => None,
+            (Order::Id, Some(c)) => Some(Value::Text(c.id.clone())),
+            (_, Some(c)) => match c.values.first() {
+                Some(SortValue::Int(v)) => Some(Value::Integer(*v)),
+                _ => return Ok(None),
+            },
         };
         walk.edge = walk.row_value(conn, ctx, start, walk_rows(query.limit))?;
         Ok(Some(walk))
@@ -1170,20 +1185,23 @@ impl Walk {
         &self,
         conn: &Connection,
         ctx: &Ctx<'_>,
-        start: Option<i64>,
+        start: Option<Value>,
         n: i64,
-    ) -> rusqlite::Result<Option<i64>> {
+    ) -> rusqlite::Result<Option<Value>> {
         let col = self.column();
         let mut sql = Sql::default();
-        match &self.date {
-            Some(param) => {
+        match &self.order {
+            Order::Date(param) => {
                 sql.push(&format!(
                     "SELECT {col} FROM ix_date INDEXED BY ix_date_by_{col} WHERE param = "
                 ))
                 .bind(param.clone());
             }
-            None => {
+            Order::Time => {
                 sql.push("SELECT t FROM resource_history INDEXED BY history_by_type_time WHERE 1");
+            }
+            Order::Id => {
+                sql.push("SELECT id FROM resource_current WHERE 1");
             }
         }
         sql.push(" AND partition = ")
@@ -1205,12 +1223,22 @@ impl Walk {
             .optional()
     }
 
-    /// The column the walk is ordered by: `ix_date`'s `low` or `high`, or the history's `t`.
+    /// The column the walk is ordered by: `ix_date`'s `low` or `high`, the history's `t`, or
+    /// the id.
     fn column(&self) -> &'static str {
-        match (&self.date, self.descending) {
-            (None, _) => "t",
-            (Some(_), true) => "high",
-            (Some(_), false) => "low",
+        match (&self.order, self.descending) {
+            (Order::Time, _) => "t",
+            (Order::Id, _) => "id",
+            (Order::Date(_), true) => "high",
+            (Order::Date(_), false) => "low",
+        }
+    }
+
+    /// The date parameter walked, if the walk is by date.
+    fn date(&self) -> Option<&String> {
+        match &self.order {
+            Order::Date(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -1226,15 +1254,15 @@ impl Walk {
     /// Whether a short page may still miss matches (dateless resources, or rows past the
     /// edge), so that it must be read again the ordinary way.
     fn may_miss(&self) -> bool {
-        self.date.is_some() || self.edge.is_some()
+        self.date().is_some() || self.edge.is_some()
     }
 
     /// The walk's end: the edge, in the walked table's column.
     fn edge_sql(&self, table: &str, sql: &mut Sql) {
-        if let Some(edge) = self.edge {
+        if let Some(edge) = &self.edge {
             let op = if self.descending { ">=" } else { "<=" };
             sql.push(&format!(" AND {table}.{} {op} ", self.column()))
-                .bind(edge);
+                .bind(edge.clone());
         }
     }
 }
@@ -1572,7 +1600,7 @@ fn from_where(
 ) {
     // CROSS JOIN fixes the order: SQLite would rather start from the current versions.
     let table = match history {
-        _ if walk.is_some_and(|w| w.date.is_some()) => {
+        _ if walk.is_some_and(|w| w.date().is_some()) => {
             let col = walk.map(Walk::column).unwrap_or_default();
             sql.push(&format!(
                 " FROM ix_date x INDEXED BY ix_date_by_{col} CROSS JOIN resource_current c ON c.seq = x.seq"
@@ -1606,7 +1634,7 @@ fn from_where(
         .push(&format!(" AND {hint}{table}.rtype IN ("))
         .bind_list(ctx.types.iter().cloned())
         .push(")");
-    let date_walk = walk.and_then(|w| Some((w, w.date.as_ref()?)));
+    let date_walk = walk.and_then(|w| Some((w, w.date()?)));
     if let Some((w, param)) = date_walk {
         // Each resource at its one entry holding the sort value (the first such entry).
         let (col, value) = (w.column(), w.sort_value());
@@ -1645,7 +1673,7 @@ fn page_sql(
     // The walked key is the `ix_date` column itself, never missing, so that SQLite sees the
     // index's order.
     let expr = |i: usize, k: &Key| match walk {
-        Some(w) if i == 0 && w.date.is_some() => format!("x.{}", w.column()),
+        Some(w) if i == 0 && w.date().is_some() => format!("x.{}", w.column()),
         _ => key_expr(k, i),
     };
     let by_time = keys.iter().any(|k| k.kind == KeyKind::LastUpdated);
@@ -1668,7 +1696,9 @@ fn page_sql(
         page.push(&format!(", {} AS k{i}", expr(i, k)));
     }
     let history = match walk {
-        Some(w) if w.date.is_none() => History::Walked,
+        Some(Walk {
+            order: Order::Time, ..
+        }) => History::Walked,
         _ if by_time => History::Joined,
         _ => History::None,
     };
