@@ -1071,9 +1071,9 @@ enum History {
     /// Joined to each candidate (for its `_lastUpdated` as a later sort key).
     Joined,
     /// Walked in `_lastUpdated` order through a time index, each row looked up as the
-    /// current version: for a search sorted by `_lastUpdated` first without filters
-    /// ([`unfiltered`]), the page's end is reached after about a page of rows instead of
-    /// sorting every candidate (`Observation?_sort=-_lastUpdated` at 1M: 1.8–4.4 s → 4 ms).
+    /// current version: for a search sorted by `_lastUpdated` first ([`Walk`]), the page's
+    /// end is reached after about a page of rows instead of sorting every candidate
+    /// (`Observation?_sort=-_lastUpdated` at 1M: 1.8–4.4 s → 4 ms).
     Walked,
 }
 
