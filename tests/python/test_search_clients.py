@@ -84,6 +84,39 @@ def test_prefixes_sort_and_quantities(fhirpy_client, patient):
     assert [o.id for o in newest] == [o.id for o in reversed(made[-3:])]
 
 
+def test_two_sided_date_window_over_all_observations(fhirpy_client, patient, uid):
+    """`date=geX&date=ltY` with no other criterion: the stores answer it from the
+    resources' date hulls (SQLite's hull index, MongoDB's hull keys), which must find a
+    resource inside the day, one whose Period spans it and one with values on both sides,
+    and leave out one after it. No other test writes Observations in 1903."""
+    code = {"coding": [{"system": "urn:fhird:test", "code": uid}]}
+
+    def obs(**effective):
+        o = fhirpy_client.resource(
+            "Observation",
+            status="final",
+            code=code,
+            subject=patient.to_reference(),
+            **effective,
+        )
+        o.save()
+        return o
+
+    inside = obs(effectiveDateTime="1903-02-10T08:00:00Z")
+    same_day = obs(effectiveDateTime="1903-02-10")
+    spanning = obs(effectivePeriod={"start": "1903-02-01", "end": "1903-03-01"})
+    after = obs(effectiveDateTime="1903-02-12")
+    window = fhirpy_client.resources("Observation").search(
+        date__ge="1903-02-10", date__lt="1903-02-11"
+    )
+    found = {o.id for o in window.fetch_all()}
+    assert {inside.id, same_day.id, spanning.id} <= found
+    assert after.id not in found
+    # The same window narrowed by this test's code: exactly the three.
+    mine = window.search(code=f"urn:fhird:test|{uid}")
+    assert _ids(mine.fetch_all()) == _ids([inside, same_day, spanning])
+
+
 def test_chain_has_and_include(fhirpy_client, patient, uid):
     made = _observations(fhirpy_client, patient, 3, code="29463-7")
     chained = fhirpy_client.resources("Observation").search(
