@@ -1604,13 +1604,15 @@ async fn date_sort_order(store: &dyn Store) {
     }
 }
 
-/// Date sorts with filters whose matches are many (SQLite walks a few thousand rows of the
-/// date order, then sorts): 4,603 Observations, one date each (day i), five sharing one
-/// date where a 4,000-row walk from the newest ends, three without a date. Each case is
-/// checked against the order worked out here: dense matches (the walk answers), matches
-/// whose 20th falls on the tied date at the walk's end (the walk must read every tie: the
-/// ones past the 4,000th row come first by id), matches the walk does not reach (the sort
-/// answers), and pages that reach the dateless resources.
+/// Sorted and default-order searches with filters whose matches are many (SQLite walks a
+/// few thousand rows of the order, then sorts): 4,603 Observations, one date each (day i),
+/// five sharing one date where a 4,000-row walk from the newest ends, three without a date.
+/// Each case is checked against the order worked out here: dense matches (the walk
+/// answers), matches whose 20th falls on the tied date at the walk's end (the walk must read
+/// every tie: the ones past the 4,000th row come first by id), matches the walk does not
+/// reach (the sort answers), pages that reach the dateless resources, the same by
+/// `_lastUpdated` (resource i written at time i + 1) and by id, and number sorts (values
+/// repeat every 1,000, ties by id), which are sorted, not walked.
 async fn filtered_date_sorts(store: &dyn Store) {
     const N: usize = 4_600;
     let p = Partition::Default;
@@ -1618,6 +1620,8 @@ async fn filtered_date_sorts(store: &dyn Store) {
     let tied = 598..=602;
     let newest = N - 17..N;
     let date_of = |i: usize| (i < N).then(|| if tied.contains(&i) { day(600) } else { day(i) });
+    // Numbers repeat every 1,000 resources: ties, broken by id.
+    let value_of = |i: usize| (i < N).then_some(i % 1_000);
     let codes = |i: usize| {
         let mut c = vec![if i.is_multiple_of(2) { "even" } else { "odd" }];
         if !(tied.contains(&i) || newest.contains(&i)) {
@@ -1640,6 +1644,9 @@ async fn filtered_date_sorts(store: &dyn Store) {
                     value: IndexValue::Date { low: d, high: d },
                 });
             }
+            if let Some(v) = value_of(i) {
+                index.push(num("value", &v.to_string()));
+            }
             create("Observation", &format!("o{i:04}"), i as i64 + 1, index)
         })
         .collect();
@@ -1647,6 +1654,29 @@ async fn filtered_date_sorts(store: &dyn Store) {
     let expected = |matches: &dyn Fn(usize) -> bool, descending: bool| -> Vec<String> {
         let mut m: Vec<usize> = (0..N + 3).filter(|&i| matches(i)).collect();
         m.sort_by(|&a, &b| match (date_of(a), date_of(b)) {
+            (Some(x), Some(y)) if x != y => {
+                if descending {
+                    y.cmp(&x)
+                } else {
+                    x.cmp(&y)
+                }
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            _ => a.cmp(&b),
+        });
+        m.into_iter().map(|i| format!("o{i:04}")).collect()
+    };
+    let by_value = |filters: Vec<StoreFilter>, descending: bool| {
+        sorted(
+            query(OBS, filters),
+            by_param("value", ParamType::Number),
+            descending,
+        )
+    };
+    let by_value_order = |matches: &dyn Fn(usize) -> bool, descending: bool| -> Vec<String> {
+        let mut m: Vec<usize> = (0..N + 3).filter(|&i| matches(i)).collect();
+        m.sort_by(|&a, &b| match (value_of(a), value_of(b)) {
             (Some(x), Some(y)) if x != y => {
                 if descending {
                     y.cmp(&x)
@@ -1728,6 +1758,18 @@ async fn filtered_date_sorts(store: &dyn Store) {
             "a common code, first updated first",
             by_time(vec![is("even")], false),
             by_i(&|i| i.is_multiple_of(2), false),
+            &[20],
+        ),
+        (
+            "a common code by a number, smallest first",
+            by_value(vec![is("even")], false),
+            by_value_order(&|i| i.is_multiple_of(2), false),
+            &[20, 700],
+        ),
+        (
+            "a common code by a number, largest first",
+            by_value(vec![is("even")], true),
+            by_value_order(&|i| i.is_multiple_of(2), true),
             &[20],
         ),
         (

@@ -1104,7 +1104,10 @@ fn unfiltered(query: &StoreQuery) -> bool {
 /// `Condition?clinical-status=active&_sort=-recorded-date` at 1M read most of the index,
 /// 25.7 s, against 0.38 s sorted) the page is sorted the ordinary way after a bounded detour.
 /// A full page is the answer: every row not walked comes after the edge, so after the
-/// page's last value.
+/// page's last value. Number and quantity sorts are not walked: a filter usually selects one
+/// kind of measurement, whose values sit in a band of their own (at 1M the 4,000 highest
+/// Observation values held no heart rate: `code=8867-4&_sort=-value-quantity` took 0.19 s
+/// walked in vain, 0.11 s sorted).
 struct Walk {
     descending: bool,
     order: Order,
