@@ -98,3 +98,54 @@ async fn each_payer_has_collections_of_its_own() {
     );
     s.stop().await;
 }
+
+/// Each partition records in `…_layout` which of its collections carry the date hull keys:
+/// one this build created at once; after the record is lost (as for a collection of an
+/// older build), a type-level `$reindex` over HTTP records it again, and a system-level
+/// one records every type of the partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_records_the_hull_layout() {
+    let spec = fresh_mongo_spec();
+    let db_name = spec.rsplit("db=").next().unwrap().to_string();
+    let s = TestServer::start(&spec, HttpLimits::default()).await;
+    let org = json!({"resourceType": "Organization", "id": "PAYA", "name": "PAYA",
+        "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": "pay"}]}]});
+    expect(s.put("Organization/PAYA", &org).await, 201).await;
+    let obs = json!({"resourceType": "Observation", "id": "o1", "status": "final",
+        "code": {"text": "x"}, "effectiveDateTime": "2020-03-15"});
+    expect(s.put("/payer/PAYA/fhir/Observation/o1", &obs).await, 201).await;
+    let pat = json!({"resourceType": "Patient", "id": "p1", "birthDate": "1980"});
+    expect(s.put("/payer/PAYA/fhir/Patient/p1", &pat).await, 201).await;
+
+    let client = mongodb::Client::with_uri_str(common::mongo_uri())
+        .await
+        .unwrap();
+    let layout = client
+        .database(&db_name)
+        .collection::<mongodb::bson::Document>("payer.PAYA._layout");
+    let recorded = || async {
+        let mut cursor = layout.find(doc! {"hull": true}).await.unwrap();
+        let mut names = Vec::new();
+        while cursor.advance().await.unwrap() {
+            let d = cursor.deserialize_current().unwrap();
+            names.push(d.get_str("_id").unwrap().to_string());
+        }
+        names.sort();
+        names
+    };
+    assert_eq!(
+        recorded().await,
+        ["payer.PAYA.Observation", "payer.PAYA.Patient"]
+    );
+
+    layout.delete_many(doc! {}).await.unwrap();
+    let post = |path: &'static str| s.request(reqwest::Method::POST, path, None, &[]);
+    expect(post("/payer/PAYA/fhir/Observation/$reindex").await, 200).await;
+    assert_eq!(recorded().await, ["payer.PAYA.Observation"]);
+    expect(post("/payer/PAYA/fhir/$reindex").await, 200).await;
+    assert_eq!(
+        recorded().await,
+        ["payer.PAYA.Observation", "payer.PAYA.Patient"]
+    );
+    s.stop().await;
+}
