@@ -1651,9 +1651,13 @@ async fn filtered_date_sorts(store: &dyn Store) {
         })
         .collect();
     store.commit(&p, writes).await.unwrap();
-    let expected = |matches: &dyn Fn(usize) -> bool, descending: bool| -> Vec<String> {
+    // The matches ordered by `key` (resources without one last), ties by id.
+    let ordered = |key: &dyn Fn(usize) -> Option<i64>,
+                   matches: &dyn Fn(usize) -> bool,
+                   descending: bool|
+     -> Vec<String> {
         let mut m: Vec<usize> = (0..N + 3).filter(|&i| matches(i)).collect();
-        m.sort_by(|&a, &b| match (date_of(a), date_of(b)) {
+        m.sort_by(|&a, &b| match (key(a), key(b)) {
             (Some(x), Some(y)) if x != y => {
                 if descending {
                     y.cmp(&x)
@@ -1674,21 +1678,10 @@ async fn filtered_date_sorts(store: &dyn Store) {
             descending,
         )
     };
-    let by_value_order = |matches: &dyn Fn(usize) -> bool, descending: bool| -> Vec<String> {
-        let mut m: Vec<usize> = (0..N + 3).filter(|&i| matches(i)).collect();
-        m.sort_by(|&a, &b| match (value_of(a), value_of(b)) {
-            (Some(x), Some(y)) if x != y => {
-                if descending {
-                    y.cmp(&x)
-                } else {
-                    x.cmp(&y)
-                }
-            }
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            _ => a.cmp(&b),
-        });
-        m.into_iter().map(|i| format!("o{i:04}")).collect()
+    let expected =
+        |matches: &dyn Fn(usize) -> bool, descending: bool| ordered(&date_of, matches, descending);
+    let by_value_order = |matches: &dyn Fn(usize) -> bool, descending: bool| {
+        ordered(&|i| value_of(i).map(|v| v as i64), matches, descending)
     };
     // Resource i was written at time i + 1.
     let by_time = |filters: Vec<StoreFilter>, descending: bool| {

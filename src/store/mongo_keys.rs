@@ -13,7 +13,7 @@
 //! `|` → `\|`) and joined by `|`. The escaping is injective and prefix-preserving, so a
 //! starts-with search on the last part is a range on whole keys.
 
-use crate::fhir::search::query::{Cond, StringMode, SystemMatch, UriMode};
+use crate::fhir::search::query::{Cond, SortValue, StringMode, SystemMatch, UriMode};
 use crate::fhir::search::{IndexEntry, IndexValue};
 
 /// The document field holding the keys.
@@ -168,27 +168,23 @@ pub fn window_keys(param: &str, from: i64, to: i64) -> Option<Vec<String>> {
 }
 
 /// The hull key of each date parameter of a resource.
+/// The hull is the parameter's sort values (`a` earliest start, `d` latest end), as SQLite's
+/// `ix_present_window` has it: only date values sort as integers.
 fn hull_keys<'a>(
     entries: &'a [IndexEntry],
     by_param: &mut std::collections::BTreeMap<&'a str, Vec<String>>,
 ) {
-    let mut hulls: Vec<(&'a str, i64, i64)> = Vec::new();
-    for e in entries {
-        if let IndexValue::Date { low, high } = e.value {
-            match hulls.iter_mut().find(|h| h.0 == e.param) {
-                Some(h) => {
-                    h.1 = h.1.min(low);
-                    h.2 = h.2.max(high);
-                }
-                None => hulls.push((e.param.as_str(), low, high)),
-            }
+    for (param, a, d) in super::search_common::param_sort_values(entries) {
+        let (SortValue::Int(a), SortValue::Int(d)) = (a, d) else {
+            continue;
+        };
+        // The key group is named by the entries' own string (the map borrows them).
+        if let Some(e) = entries.iter().find(|e| e.param == param) {
+            by_param
+                .entry(e.param.as_str())
+                .or_default()
+                .push(hull_key(&param, a, d));
         }
-    }
-    for (param, a, d) in hulls {
-        by_param
-            .entry(param)
-            .or_default()
-            .push(hull_key(param, a, d));
     }
 }
 

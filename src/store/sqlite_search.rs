@@ -1164,11 +1164,7 @@ impl Walk {
         if unfiltered(query) {
             return Ok(Some(walk));
         }
-        let by_id = plan
-            .driver
-            .and_then(|d| query.filters.get(d))
-            .is_some_and(|f| f.any.iter().all(|c| common::narrowness(c) == 0));
-        if plan.narrow || by_id || ctx.types.len() != 1 {
+        if plan.narrow || id_filter(query).is_some() || ctx.types.len() != 1 {
             return Ok(None);
         }
         let start = match (&walk.order, &query.after) {
@@ -1270,6 +1266,24 @@ impl Walk {
     }
 }
 
+/// How narrow a filter likely is: its broadest condition's [`common::narrowness`].
+fn filter_rank(f: &StoreFilter) -> u8 {
+    f.any
+        .iter()
+        .map(common::narrowness)
+        .max()
+        .unwrap_or(u8::MAX)
+}
+
+/// The positive filter on explicit ids, which drives any search it is in (the primary key
+/// serves it).
+fn id_filter(query: &StoreQuery) -> Option<usize> {
+    query
+        .filters
+        .iter()
+        .position(|f| !f.negate && !f.any.is_empty() && filter_rank(f) == 0)
+}
+
 impl Plan {
     /// Picks the driving filter: among the positive filters whose matches are one index
     /// sub-query, the one with the fewest matches, counted from the covering index up to a
@@ -1282,17 +1296,8 @@ impl Plan {
             .iter()
             .any(|f| !f.negate && !f.any.is_empty() && f.any.iter().all(implies_live));
         let positive = |f: &StoreFilter| !f.negate && !f.any.is_empty();
-        let rank = |f: &StoreFilter| {
-            f.any
-                .iter()
-                .map(common::narrowness)
-                .max()
-                .unwrap_or(u8::MAX)
-        };
-        let by_id = query
-            .filters
-            .iter()
-            .position(|f| positive(f) && rank(f) == 0);
+        let rank = filter_rank;
+        let by_id = id_filter(query);
         if by_id.is_some() {
             return Ok(Plan {
                 exprs,
