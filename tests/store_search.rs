@@ -2785,54 +2785,103 @@ async fn mongodb_date_windows_use_hull_keys_once_every_document_has_them() {
     older.close().await;
 }
 
-/// An order no index gives (a parameter's sort value) is refused past `SORT_CAP` matches of a
-/// collection, before the server is asked to hold them all in memory; narrower searches and
-/// `_lastUpdated` in either direction (its index, walked either way, with ties in the same
-/// direction) answer, the latter without an in-memory sort.
+/// An order no index gives (a parameter's sort value) is answered by a sweep of the matches'
+/// sort values, however many (6,000 here, more than a sort in the server's memory used to be
+/// allowed), with ids spread over the id space so that an unfiltered sweep reads many `_id`
+/// windows; past the store's sort cap it is refused with `too-costly`. `_lastUpdated` in
+/// either direction walks `{t, _id}`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mongodb_refuses_in_memory_sorts_past_the_cap() {
-    use fhird::store::mongo::SORT_CAP;
+async fn mongodb_sweeps_sorts_no_index_gives() {
     let spec = common::fresh_mongo_spec();
     let store = fhird::store::mongo::MongoStore::connect(&spec)
         .await
         .unwrap();
     let p = Partition::Default;
-    let n = SORT_CAP as usize + 1;
+    let n = 6_000usize;
+    let id_of = |i: usize| format!("{:03x}-{i:05}", (i as u64 * 2_654_435_761) % 4_096);
+    let year = |i: usize| (!i.is_multiple_of(13)).then_some(i % 100);
     let writes: Vec<Write> = (0..n)
         .map(|i| {
             let code = if i % 10 == 0 { "tenth" } else { "other" };
-            create(
-                "Observation",
-                &format!("o{i:05}"),
-                1_000 + i as i64,
-                vec![
-                    tok("code", Some(LOINC), code, None),
-                    date("date", &format!("20{:02}-01-01", i % 100)),
-                ],
-            )
+            let mut index = vec![tok("code", Some(LOINC), code, None)];
+            if let Some(y) = year(i) {
+                index.push(date("date", &format!("{}-01-01", 1_900 + y)));
+            }
+            create("Observation", &id_of(i), 1_000 + i as i64, index)
         })
         .collect();
     for chunk in writes.chunks(1_000) {
         store.commit(&p, chunk.to_vec()).await.unwrap();
     }
-    let by_date = |q: StoreQuery| sorted(q, by_param("date", ParamType::Date), true);
-    match store.search(&p, &by_date(query(OBS, vec![]))).await {
-        Err(StoreError::TooCostly(m)) => assert!(m.contains("add criteria"), "{m}"),
-        other => panic!("expected too costly, got {:?}", other.map(|v| v.len())),
+    // By year (dateless last in both directions), ties by id ascending.
+    let expected = |matches: &dyn Fn(usize) -> bool, descending: bool| -> Vec<String> {
+        let mut m: Vec<(Option<usize>, String)> = (0..n)
+            .filter(|&i| matches(i))
+            .map(|i| (year(i), id_of(i)))
+            .collect();
+        m.sort_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) if x != y => {
+                if descending {
+                    y.cmp(&x)
+                } else {
+                    x.cmp(&y)
+                }
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            _ => a.1.cmp(&b.1),
+        });
+        m.into_iter().map(|(_, id)| id).collect()
+    };
+    let by_date =
+        |q: StoreQuery, descending: bool| sorted(q, by_param("date", ParamType::Date), descending);
+    for descending in [false, true] {
+        let all = by_date(query(OBS, vec![]), descending);
+        let name = format!("every Observation by date, descending {descending}");
+        assert_paged(
+            &store,
+            &p,
+            &name,
+            &all,
+            &expected(&|_| true, descending),
+            &[1_500],
+        )
+        .await;
+        let tenth = by_date(
+            one(OBS, token("code", SystemMatch::Any, Some("tenth"))),
+            descending,
+        );
+        assert_paged(
+            &store,
+            &p,
+            &format!("a tenth by date, descending {descending}"),
+            &tenth,
+            &expected(&|i| i % 10 == 0, descending),
+            &[20],
+        )
+        .await;
     }
-    let tenth = one(OBS, token("code", SystemMatch::Any, Some("tenth")));
-    let found = store.search(&p, &by_date(tenth)).await.unwrap();
-    assert_eq!(found.len(), 100);
-    assert!(found.iter().all(|m| m.version.id.ends_with('0')));
+    // The unfiltered sweep reads `_id` windows, the filtered one its code's key range.
+    for q in [
+        by_date(query(OBS, vec![]), false),
+        by_date(
+            one(OBS, token("code", SystemMatch::Any, Some("tenth"))),
+            false,
+        ),
+    ] {
+        for plan in store.explain_search(&p, &q).await.unwrap() {
+            let text = format!("{plan:?}");
+            assert!(
+                !text.contains("COLLSCAN") && text.contains("IXSCAN"),
+                "a sweep should read an index range: {text}"
+            );
+        }
+    }
     for descending in [true, false] {
         let q = sorted(query(OBS, vec![]), SortKey::LastUpdated, descending);
         let found = store.search(&p, &q).await.unwrap();
-        let first = if descending {
-            format!("o{:05}", n - 1)
-        } else {
-            "o00000".to_string()
-        };
-        assert_eq!(found[0].version.id, first);
+        let first = if descending { n - 1 } else { 0 };
+        assert_eq!(found[0].version.id, id_of(first));
         for plan in store.explain_search(&p, &q).await.unwrap() {
             let text = format!("{plan:?}");
             assert!(
@@ -2842,6 +2891,25 @@ async fn mongodb_refuses_in_memory_sorts_past_the_cap() {
         }
     }
     store.close().await;
+    // Past the cap: refused, while a narrower search under it is answered.
+    let capped = fhird::store::mongo::MongoStore::connect(&spec)
+        .await
+        .unwrap()
+        .with_sort_cap(1_000);
+    match capped.search(&p, &by_date(query(OBS, vec![]), false)).await {
+        Err(StoreError::TooCostly(m)) => assert!(m.contains("add criteria"), "{m}"),
+        other => panic!("expected too costly, got {:?}", other.map(|v| v.len())),
+    }
+    let mut tenth = by_date(
+        one(OBS, token("code", SystemMatch::Any, Some("tenth"))),
+        true,
+    );
+    tenth.limit = 20;
+    assert_eq!(
+        ids(&capped, &p, &tenth).await,
+        expected(&|i| i % 10 == 0, true)[..20]
+    );
+    capped.close().await;
 }
 
 /// A patient and a code: the resources with both are one range of the pair index, and both

@@ -22,7 +22,7 @@ use super::{
     Guard, HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError,
     StoreResult, Version, Write,
 };
-use crate::fhir::search::query::StoreQuery;
+use crate::fhir::search::query::{SortValue, StoreQuery};
 use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -53,6 +53,8 @@ pub struct MongoStore {
     large_commit_permits: u32,
     /// Which collections' documents all carry the date hull keys.
     hulls: HullLayout,
+    /// The most matches of one collection a search in an order no index gives may read.
+    sort_cap: u64,
 }
 
 /// A commit of more writes than this is "large" (see `MongoStore::large_commits`).
@@ -70,11 +72,11 @@ const TRANSACTION_TOO_LARGE_FOR_CACHE: i32 = 388;
 /// Retries of a commit that lost a write conflict (see `commit`).
 const COMMIT_ATTEMPTS: u64 = 3;
 
-/// Most matches of one collection a search may sort in the database's memory (an order that
-/// no index gives: by a parameter, or `_lastUpdated` against the `_id` direction). SecantusDB
-/// holds whole documents while sorting (about 40 KB each with their entries at 1M), so this
-/// is about 200 MB, near MongoDB's own 100 MB limit for a sort that may not spill.
-pub const SORT_CAP: u64 = 5_000;
+/// Most matches of one collection a search in an order no index gives may read (a sweep of
+/// their sort values, mongo_search::Sweep), unless `FHIRD_MONGO_MAX_SORTED` says otherwise;
+/// past it the search is refused with `too-costly`. A million small projections take
+/// seconds on MongoDB; SQLite, which sorts on disk in bounded memory, has no such limit.
+pub const SORT_CAP: u64 = 1_000_000;
 
 fn classify(e: mongodb::error::Error) -> StoreError {
     let code = match &*e.kind {
@@ -271,6 +273,11 @@ impl MongoStore {
             large_commit_permits,
             creating: tokio::sync::Mutex::new(()),
             hulls: HullLayout::default(),
+            sort_cap: std::env::var("FHIRD_MONGO_MAX_SORTED")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|&n: &u64| n > 0)
+                .unwrap_or(SORT_CAP),
         })
     }
 
@@ -425,27 +432,83 @@ impl MongoStore {
         }
     }
 
-    /// Refuses a search whose order no index gives when it matches more than [`SORT_CAP`]
-    /// documents of a collection: the server would hold them all to sort them (SecantusDB
-    /// holds whole documents and was killed for memory sorting 533k Observations; MongoDB
-    /// spills to disk, slowly, or refuses past 100 MB).
-    async fn check_sort_size(
+    /// The most matches of one collection a search in an order no index gives may read.
+    pub fn with_sort_cap(mut self, cap: u64) -> Self {
+        self.sort_cap = cap;
+        self
+    }
+
+    /// The page of a search in an order no index gives (mongo_search::Sweep): the sort values
+    /// of every match, the first `limit` kept here (at most twice that many held at once), then
+    /// their documents. Refused past `sort_cap` matches.
+    async fn sweep(
         &self,
-        collection: &str,
-        filter: &Document,
-        hint: Option<Document>,
-    ) -> StoreResult<()> {
-        let n = self
-            .count_up_to(collection, filter.clone(), hint, Some(SORT_CAP + 1))
-            .await?;
-        if n > SORT_CAP {
-            return Err(StoreError::TooCostly(format!(
-                "this search sorts more than {SORT_CAP} matches of one resource type in the \
-                 database's memory (only the default order and _lastUpdated have an index \
-                 here); add criteria to narrow it"
-            )));
+        coll: &Collection<Document>,
+        plan: &mongo_search::SearchPlan,
+        sweep: &mongo_search::Sweep,
+        keys: &[search_common::Key],
+        rt: &str,
+    ) -> StoreResult<Vec<Document>> {
+        let need = usize::try_from(plan.limit).unwrap_or(usize::MAX);
+        let mut best = FirstN::new(need, keys);
+        let read = |filter: Document| {
+            tracing::debug!(collection = %coll.name(), filter = %filter, "mongodb sort sweep");
+            coll.find(filter).projection(sweep.fields.clone()).optional(
+                plan.count_hint.clone().map(mongodb::options::Hint::Keys),
+                |a, h| a.hint(h),
+            )
+        };
+        let mut take = |d: Document, seen: &mut u64| -> StoreResult<()> {
+            *seen += 1;
+            if *seen > self.sort_cap {
+                return Err(StoreError::TooCostly(format!(
+                    "this search sorts more than {} matches of one resource type (only the \
+                     default order and _lastUpdated have an index here); add criteria to \
+                     narrow it",
+                    self.sort_cap
+                )));
+            }
+            if let Ok(id) = d.get_str("_id") {
+                best.push(
+                    mongo_search::match_sort_values(&d, keys, keys.len(), rt),
+                    id.to_string(),
+                );
+            }
+            Ok(())
+        };
+        let mut seen = 0u64;
+        if sweep.whole {
+            let mut windows = super::mongo_windows::Sweep::new(mongo_search::SWEEP_WINDOW);
+            let mut last = 0;
+            while let Some(w) = windows.next(last) {
+                let before = seen;
+                let mut cursor = read(mongo_search::in_window(&plan.filter, Some(&w)))
+                    .await
+                    .map_err(classify)?;
+                while cursor.advance().await.map_err(classify)? {
+                    take(cursor.deserialize_current().map_err(classify)?, &mut seen)?;
+                }
+                last = usize::try_from(seen - before).unwrap_or(usize::MAX);
+            }
+        } else {
+            let mut cursor = read(plan.filter.clone()).await.map_err(classify)?;
+            while cursor.advance().await.map_err(classify)? {
+                take(cursor.deserialize_current().map_err(classify)?, &mut seen)?;
+            }
         }
-        Ok(())
+        let ids = best.into_ids();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A document changed since the sweep read it comes with its current sort values, by
+        // which the caller orders the page.
+        collect(
+            coll.find(doc! {"_id": {"$in": ids}})
+                .projection(mongo_search::without_entries())
+                .await
+                .map_err(classify)?,
+        )
+        .await
     }
 
     /// The query plans the server picks for a search, one explain document per command it
@@ -465,10 +528,7 @@ impl MongoStore {
             let Some(plan) = mongo_search::plan(query, &keys, &rt, now, hulls) else {
                 continue;
             };
-            for mut command in plan.commands(&name) {
-                if let Some(h) = plan.hint.clone() {
-                    command.insert("hint", h);
-                }
+            for command in plan.commands(&name) {
                 let cmd = doc! {"explain": command, "verbosity": "queryPlanner"};
                 out.push(self.db.run_command(cmd).await.map_err(classify)?);
             }
@@ -773,37 +833,27 @@ impl Store for MongoStore {
         let backward = query.after.as_ref().is_some_and(|c| c.backward);
         let keys = search_common::order_keys(&query.sort, backward);
         let now = search_common::now_micros();
-        let mut all: Vec<(Vec<crate::fhir::search::query::SortValue>, Match)> = Vec::new();
+        let mut all: Vec<(Vec<SortValue>, Match)> = Vec::new();
         for rt in self.query_types(partition, query).await? {
             let coll = self.current_coll(partition, &rt);
             let hulls = self.hulls_ready(partition, coll.name()).await?;
             let Some(plan) = mongo_search::plan(query, &keys, &rt, now, hulls) else {
                 continue;
             };
-            let docs = match &plan.windowed {
-                Some(w) => read_windows(&coll, &plan, w).await?,
-                None => {
-                    if !mongo_search::index_ordered(&keys) {
-                        self.check_sort_size(coll.name(), &plan.filter, plan.count_hint.clone())
-                            .await?;
-                    }
-                    let hint = plan.hint.clone().map(mongodb::options::Hint::Keys);
-                    tracing::debug!(collection = %coll.name(), filter = %plan.filter, sort = %plan.sort, "mongodb search");
-                    let cursor = if plan.needs_pipeline() {
-                        coll.aggregate(plan.pipeline())
-                            .optional(hint, |a, h| a.hint(h))
-                            .await
-                    } else {
-                        coll.find(plan.filter)
-                            .sort(plan.sort)
-                            .limit(plan.limit)
-                            .projection(mongo_search::without_entries())
-                            .optional(hint, |a, h| a.hint(h))
-                            .await
-                    }
+            let docs = if let Some(w) = &plan.windowed {
+                read_windows(&coll, &plan, w).await?
+            } else if let Some(sweep) = &plan.sweep {
+                self.sweep(&coll, &plan, sweep, &keys, &rt).await?
+            } else {
+                tracing::debug!(collection = %coll.name(), filter = %plan.filter, sort = %plan.sort, "mongodb search");
+                let cursor = coll
+                    .find(plan.filter.clone())
+                    .sort(plan.sort.clone())
+                    .limit(plan.limit)
+                    .projection(mongo_search::without_entries())
+                    .await
                     .map_err(classify)?;
-                    collect(cursor).await?
-                }
+                collect(cursor).await?
             };
             for d in docs {
                 let Some(version) = from_doc(&rt, &d) else {
@@ -947,6 +997,43 @@ impl Store for MongoStore {
 
     async fn close(&self) {
         self.client.clone().shutdown().await;
+    }
+}
+
+/// The first `n` of a stream of (sort values, id) in the order of `keys`, holding at most
+/// twice `n` at a time.
+struct FirstN<'a> {
+    n: usize,
+    keys: &'a [search_common::Key],
+    held: Vec<(Vec<SortValue>, String)>,
+}
+
+impl<'a> FirstN<'a> {
+    fn new(n: usize, keys: &'a [search_common::Key]) -> Self {
+        FirstN {
+            n,
+            keys,
+            held: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, values: Vec<SortValue>, id: String) {
+        self.held.push((values, id));
+        if self.held.len() >= self.n.saturating_mul(2).max(64) {
+            self.settle();
+        }
+    }
+
+    fn settle(&mut self) {
+        let keys = self.keys;
+        self.held
+            .sort_by(|a, b| search_common::compare_tuples(keys, &a.0, &b.0));
+        self.held.truncate(self.n);
+    }
+
+    fn into_ids(mut self) -> Vec<String> {
+        self.settle();
+        self.held.into_iter().map(|(_, id)| id).collect()
     }
 }
 

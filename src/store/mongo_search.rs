@@ -1011,21 +1011,33 @@ fn keyset_q(keys: &[Key], after: &[SortValue], rtype: &str) -> Q {
     )
 }
 
-/// How a search reads one type's collection: a filter, an order and a limit, plus the
-/// computed flags that rank absent sort values (MongoDB itself puts them first in ascending
-/// order). Only an aggregation can compute the flags; without them a plain `find` does, which
-/// SecantusDB answers several times faster than the same `$match`/`$sort`/`$limit` pipeline.
+/// How a search reads one type's collection: a filter, an order and a limit; or, for an
+/// order no index gives, a sweep of the matches' sort values.
 pub struct SearchPlan {
     pub filter: Document,
     pub sort: Document,
     pub limit: i64,
-    /// The index for a count of `filter` (see [`Filters::index_hint`]).
+    /// The index for a count of `filter` (see [`Filters::index_hint`]), and for a sweep.
     pub count_hint: Option<Document>,
-    /// The index to hint when the order is by a parameter's sort value (see [`hint`]).
-    pub hint: Option<Document>,
-    flags: Document,
     /// Set when the page is read in `_id` windows (mongo_windows) instead of with `filter`.
     pub windowed: Option<Windowed>,
+    /// Set when the order is by a parameter's sort value (or `_lastUpdated` against the
+    /// `_id` direction): no index gives it.
+    pub sweep: Option<Sweep>,
+}
+
+/// A search in an order no index gives reads the sort values of every match (a projection of
+/// a few small fields), keeps the page's first `limit` in this process and then reads their
+/// documents by id. Neither server is asked to sort whole documents: SecantusDB holds every
+/// document it sorts in memory (it was killed sorting 533k Observations), MongoDB refuses
+/// past 100 MB or spills to disk. Absent values are ranked here too (search_common's
+/// comparison), which a server-side sort could only do through an aggregation.
+pub struct Sweep {
+    /// The projection of the sort fields.
+    pub fields: Document,
+    /// No positive filter bounds the read: it goes through the whole collection in `_id`
+    /// windows (mongo_windows::Sweep), or SecantusDB would hold all of it at once.
+    pub whole: bool,
 }
 
 /// A page in `_id` order read window by window: of one wide key's range (plus the documents
@@ -1059,21 +1071,7 @@ impl Windowed {
     pub fn filter_in(&self, window: Option<&Window>) -> Document {
         match &self.over {
             Over::Key(split) => split.keyed(window, self.descending),
-            Over::Collection(filter) => {
-                let mut range = Document::new();
-                if let Some(b) = window.and_then(|w| w.low.as_ref()) {
-                    range.insert(if b.inclusive { "$gte" } else { "$gt" }, b.id.as_str());
-                }
-                if let Some(b) = window.and_then(|w| w.high.as_ref()) {
-                    range.insert(if b.inclusive { "$lte" } else { "$lt" }, b.id.as_str());
-                }
-                let bounds = (!range.is_empty()).then(|| doc! {"_id": range});
-                match (filter.is_empty(), bounds) {
-                    (_, None) => filter.clone(),
-                    (true, Some(b)) => b,
-                    (false, Some(b)) => doc! {"$and": [filter.clone(), b]},
-                }
-            }
+            Over::Collection(filter) => in_window(filter, window),
         }
     }
 
@@ -1088,24 +1086,26 @@ impl Windowed {
     }
 }
 
+/// `filter` cut to an `_id` window.
+pub fn in_window(filter: &Document, window: Option<&Window>) -> Document {
+    let mut range = Document::new();
+    if let Some(b) = window.and_then(|w| w.low.as_ref()) {
+        range.insert(if b.inclusive { "$gte" } else { "$gt" }, b.id.as_str());
+    }
+    if let Some(b) = window.and_then(|w| w.high.as_ref()) {
+        range.insert(if b.inclusive { "$lte" } else { "$lt" }, b.id.as_str());
+    }
+    let bounds = (!range.is_empty()).then(|| doc! {"_id": range});
+    match (filter.is_empty(), bounds) {
+        (_, None) => filter.clone(),
+        (true, Some(b)) => b,
+        (false, Some(b)) => doc! {"$and": [filter.clone(), b]},
+    }
+}
+
 impl SearchPlan {
-    pub fn needs_pipeline(&self) -> bool {
-        !self.flags.is_empty()
-    }
-
-    pub fn pipeline(&self) -> Vec<Document> {
-        let mut stages = vec![doc! {"$match": self.filter.clone()}];
-        if !self.flags.is_empty() {
-            stages.push(doc! {"$addFields": self.flags.clone()});
-        }
-        stages.push(doc! {"$sort": self.sort.clone()});
-        stages.push(doc! {"$limit": self.limit});
-        stages.push(doc! {"$project": without_entries()});
-        stages
-    }
-
-    /// The commands of the plan on `collection` (for explain): one `find` or `aggregate`, or
-    /// a windowed read's first window and its marker query.
+    /// The commands of the plan on `collection` (for explain): one `find`, a windowed read's
+    /// first window and its marker query, or a sweep's (first) read.
     pub fn commands(&self, collection: &str) -> Vec<Document> {
         let find = |filter: Document| {
             doc! {
@@ -1121,13 +1121,27 @@ impl SearchPlan {
             let mut out = vec![find(w.filter_in(first.as_ref()))];
             out.extend(w.marker().cloned().map(find));
             out
-        } else if self.needs_pipeline() {
-            vec![doc! {"aggregate": collection, "pipeline": self.pipeline(), "cursor": {}}]
+        } else if let Some(s) = &self.sweep {
+            let filter = if s.whole {
+                let first = super::mongo_windows::Sweep::new(SWEEP_WINDOW).next(0);
+                in_window(&self.filter, first.as_ref())
+            } else {
+                self.filter.clone()
+            };
+            let mut cmd =
+                doc! {"find": collection, "filter": filter, "projection": s.fields.clone()};
+            if let Some(h) = &self.count_hint {
+                cmd.insert("hint", h.clone());
+            }
+            vec![cmd]
         } else {
             vec![find(self.filter.clone())]
         }
     }
 }
+
+/// About how many matches one window of a whole-collection sweep should hold.
+pub const SWEEP_WINDOW: usize = 20_000;
 
 /// The plan of a search on one type's collection, or `None` when nothing can match. Sorts on
 /// `_id` / `t` alone stay index-backed.
@@ -1148,37 +1162,35 @@ pub fn plan(
         Q::All => Document::new(),
         Q::Doc(d) => d,
     };
-    let mut flags = Document::new();
     let mut sort = Document::new();
-    for (i, k) in keys.iter().enumerate() {
+    let mut fields = doc! {"_id": 1};
+    for k in keys {
         let KeyField::Path(f) = key_field(k, rtype) else {
             continue;
         };
-        if k.nullable() {
-            let flag = format!("_null{i}");
-            flags.insert(
-                flag.clone(),
-                doc! {"$cond": [{"$eq": [{"$ifNull": [format!("${f}"), Bson::Null]}, Bson::Null]}, 1, 0]},
-            );
-            sort.insert(flag, if k.nulls_first { -1 } else { 1 });
-        }
+        fields.insert(f.clone(), 1);
         if !sort.contains_key(&f) {
             sort.insert(f, if k.descending { -1 } else { 1 });
         }
     }
     let windowed = windowed(query, keys, rtype, &filters, keyset, &filter);
-    let count_hint = filters.index_hint(query);
+    let sweep = (!index_ordered(keys)).then(|| Sweep {
+        fields,
+        whole: unfiltered(query),
+    });
     Some(SearchPlan {
         filter,
         sort,
         limit: i64::try_from(query.limit).unwrap_or(i64::MAX),
-        hint: count_hint
-            .clone()
-            .filter(|_| keys.iter().any(|k| k.nullable())),
-        count_hint,
-        flags,
+        count_hint: filters.index_hint(query),
         windowed,
+        sweep,
     })
+}
+
+/// No positive filter narrows the search (none at all, or only negated ones).
+fn unfiltered(query: &StoreQuery) -> bool {
+    query.filters.iter().all(|f| f.negate || f.any.is_empty())
 }
 
 /// The windowed read of a page, when it pays: the order is `_id` alone and the first filter
@@ -1197,10 +1209,9 @@ fn windowed(
         return None;
     }
     let id_key = keys.iter().find(|k| matches!(k.kind, KeyKind::Id))?;
-    let unfiltered = query.filters.iter().all(|f| f.negate || f.any.is_empty());
     let over = match filters.lead_split(keyset).filter(|s| s.wide) {
         Some(split) => Over::Key(split),
-        None if unfiltered => Over::Collection(filter.clone()),
+        None if unfiltered(query) => Over::Collection(filter.clone()),
         None => return None,
     };
     Some(Windowed {

@@ -193,6 +193,62 @@ impl Windows {
     }
 }
 
+/// Windows over a whole collection that together read every match once, in ascending `_id`
+/// order, each sized to hold about `target` matches from the density seen so far (growing at
+/// most eightfold over what was read, so a sparse start never turns into one query for the
+/// rest of the collection). For a read of every match (a sort no index gives, done by the
+/// caller), where SecantusDB would otherwise hold the whole candidate set at once.
+pub struct Sweep {
+    next: u32,
+    read: u32,
+    found: usize,
+    target: usize,
+}
+
+impl Sweep {
+    pub fn new(target: usize) -> Self {
+        Sweep {
+            next: 0,
+            read: 0,
+            found: 0,
+            target: target.max(1),
+        }
+    }
+
+    /// The next window, given how many matches the previous one held; `None` once every
+    /// bucket is read.
+    pub fn next(&mut self, found_in_last: usize) -> Option<Window> {
+        let buckets = WHOLE.buckets();
+        self.found += found_in_last;
+        if self.next >= buckets {
+            return None;
+        }
+        let growth = self.read.saturating_mul(8).max(WHOLE.first);
+        let width = if self.read == 0 {
+            WHOLE.first
+        } else if self.found == 0 {
+            growth
+        } else {
+            let per = (self.target as u64 * u64::from(self.read)) / self.found as u64;
+            u32::try_from(per).unwrap_or(u32::MAX).clamp(1, growth)
+        }
+        .min(buckets - self.next);
+        let (lo, hi) = (self.next, self.next + width);
+        self.next = hi;
+        self.read += width;
+        Some(Window {
+            low: (lo > 0).then(|| Bound {
+                id: WHOLE.edge(lo),
+                inclusive: true,
+            }),
+            high: (hi < buckets).then(|| Bound {
+                id: WHOLE.edge(hi),
+                inclusive: false,
+            }),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,5 +424,49 @@ mod tests {
         let first = w.next(0).unwrap();
         assert_eq!(first.high.as_ref().unwrap().id, "7f3a");
         assert_eq!(first.low.as_ref().unwrap().id, "7f3");
+    }
+    #[test]
+    fn a_sweep_covers_every_id_once_in_windows_sized_to_the_target() {
+        // 100 matches per bucket, 1,000 wanted a window: 1 bucket, then 8 (bounded growth),
+        // then 10 at a time.
+        let mut s = Sweep::new(1_000);
+        let mut ws = Vec::new();
+        let mut last = 0;
+        while let Some(w) = s.next(last) {
+            let lo = w.low.as_ref().map_or(0, |b| WHOLE.bucket_of(&b.id));
+            let hi = w.high.as_ref().map_or(4096, |b| WHOLE.bucket_of(&b.id));
+            last = 100 * (hi - lo) as usize;
+            ws.push(w);
+        }
+        let widths: Vec<u32> = ws
+            .iter()
+            .map(|w| {
+                let lo = w.low.as_ref().map_or(0, |b| WHOLE.bucket_of(&b.id));
+                let hi = w.high.as_ref().map_or(4096, |b| WHOLE.bucket_of(&b.id));
+                hi - lo
+            })
+            .collect();
+        assert_eq!(&widths[..3], &[1, 8, 10]);
+        assert!(widths[2..widths.len() - 1].iter().all(|w| *w == 10));
+        assert_eq!(widths.iter().sum::<u32>(), 4096);
+        assert_each_id_in_one(&ws, false);
+        for pair in ws.windows(2) {
+            assert_eq!(
+                pair[0].high.as_ref().unwrap().id,
+                pair[1].low.as_ref().unwrap().id
+            );
+        }
+        // No match anywhere: eightfold steps over what was read, never the rest at once.
+        let mut s = Sweep::new(1_000);
+        let mut widths = Vec::new();
+        let mut read = 0;
+        while let Some(w) = s.next(0) {
+            let lo = w.low.as_ref().map_or(0, |b| WHOLE.bucket_of(&b.id));
+            let hi = w.high.as_ref().map_or(4096, |b| WHOLE.bucket_of(&b.id));
+            widths.push(hi - lo);
+            read += hi - lo;
+        }
+        assert_eq!(read, 4096);
+        assert_eq!(&widths[..4], &[1, 8, 72, 648]);
     }
 }
