@@ -1046,6 +1046,42 @@ fn cases() -> Vec<(&'static str, StoreQuery, Vec<&'static str>)> {
             vec!["p1", "o1", "p2", "o2", "p3", "o3", "p4"],
         ),
         (
+            "two sort keys that may be absent, filtered",
+            sorted(
+                sorted(
+                    one(
+                        PATIENT,
+                        Cond::Id(["p1", "p2", "p3", "p4"].map(String::from).to_vec()),
+                    ),
+                    by_param("gender", ParamType::Token),
+                    true,
+                ),
+                by_param("birthdate", ParamType::Date),
+                false,
+            ),
+            vec!["p2", "p1", "p3", "p4"],
+        ),
+        (
+            "two sort keys that may be absent, filtered, first two",
+            {
+                let mut q = sorted(
+                    sorted(
+                        one(
+                            PATIENT,
+                            Cond::Id(["p1", "p2", "p3", "p4"].map(String::from).to_vec()),
+                        ),
+                        by_param("gender", ParamType::Token),
+                        true,
+                    ),
+                    by_param("birthdate", ParamType::Date),
+                    false,
+                );
+                q.limit = 2;
+                q
+            },
+            vec!["p2", "p1"],
+        ),
+        (
             "sort with filter and limit",
             {
                 let mut q = sorted(

@@ -842,18 +842,35 @@ impl Store for MongoStore {
             };
             let docs = if let Some(w) = &plan.windowed {
                 read_windows(&coll, &plan, w).await?
-            } else if let Some(sweep) = &plan.sweep {
-                self.sweep(&coll, &plan, sweep, &keys, &rt).await?
+            } else if let Some(u) = &plan.unindexed {
+                match u {
+                    mongo_search::Unindexed::Sweep(sweep) => {
+                        self.sweep(&coll, &plan, sweep, &keys, &rt).await?
+                    }
+                    _ => {
+                        // Values and absences apart: the second only for a page left short.
+                        let need = usize::try_from(plan.limit).unwrap_or(usize::MAX);
+                        let mut out = Vec::new();
+                        for (filter, sort) in u.parts(&plan) {
+                            if out.len() >= need {
+                                break;
+                            }
+                            let left = i64::try_from(need - out.len()).unwrap_or(i64::MAX);
+                            let hint = plan.count_hint.clone();
+                            out.extend(find_page(&coll, filter, sort, left, hint).await?);
+                        }
+                        out
+                    }
+                }
             } else {
-                tracing::debug!(collection = %coll.name(), filter = %plan.filter, sort = %plan.sort, "mongodb search");
-                let cursor = coll
-                    .find(plan.filter.clone())
-                    .sort(plan.sort.clone())
-                    .limit(plan.limit)
-                    .projection(mongo_search::without_entries())
-                    .await
-                    .map_err(classify)?;
-                collect(cursor).await?
+                find_page(
+                    &coll,
+                    plan.filter.clone(),
+                    plan.sort.clone(),
+                    plan.limit,
+                    None,
+                )
+                .await?
             };
             for d in docs {
                 let Some(version) = from_doc(&rt, &d) else {
@@ -998,6 +1015,26 @@ impl Store for MongoStore {
     async fn close(&self) {
         self.client.clone().shutdown().await;
     }
+}
+
+/// The first `limit` documents of `filter` in `sort` order, without their index entries.
+async fn find_page(
+    coll: &Collection<Document>,
+    filter: Document,
+    sort: Document,
+    limit: i64,
+    hint: Option<Document>,
+) -> StoreResult<Vec<Document>> {
+    tracing::debug!(collection = %coll.name(), filter = %filter, sort = %sort, "mongodb search");
+    let cursor = coll
+        .find(filter)
+        .sort(sort)
+        .limit(limit)
+        .projection(mongo_search::without_entries())
+        .optional(hint.map(mongodb::options::Hint::Keys), |a, h| a.hint(h))
+        .await
+        .map_err(classify)?;
+    collect(cursor).await
 }
 
 /// The first `n` of a stream of (sort values, id) in the order of `keys`, holding at most
