@@ -2491,8 +2491,122 @@ mod sqlite_searches_moved_off_the_worker {
     }
 }
 
+/// Codes and versions that look like numbers sort as the text they are, byte by byte, on
+/// both stores (SQLite's sort column has numeric affinity and once turned `10` into a
+/// number, before all text), paged both ways.
+async fn numeric_looking_text_sorts(store: &dyn Store) {
+    let p = Partition::Default;
+    let codes = ["9", "10", "2.1", "abc", "010", "-5", "1e3", "Z"];
+    let writes: Vec<Write> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            create(
+                "Observation",
+                &format!("t{i}"),
+                100 + i as i64,
+                vec![
+                    tok("code", Some(LOINC), c, None),
+                    tok("category", None, "lab", None),
+                ],
+            )
+        })
+        .collect();
+    store.commit(&p, writes).await.unwrap();
+    let mut by_code: Vec<(&str, String)> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, format!("t{i}")))
+        .collect();
+    by_code.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let ascending: Vec<String> = by_code.iter().map(|(_, id)| id.clone()).collect();
+    let descending: Vec<String> = ascending.iter().rev().cloned().collect();
+    let lab = || one(OBS, token("category", SystemMatch::Any, Some("lab")));
+    for (q, want) in [
+        (
+            sorted(
+                query(OBS, vec![]),
+                by_param("code", ParamType::Token),
+                false,
+            ),
+            &ascending,
+        ),
+        (
+            sorted(lab(), by_param("code", ParamType::Token), false),
+            &ascending,
+        ),
+        (
+            sorted(lab(), by_param("code", ParamType::Token), true),
+            &descending,
+        ),
+    ] {
+        assert_paged(store, &p, "numeric-looking codes", &q, want, &[3]).await;
+    }
+}
+
+/// A store whose text sort values were written by an earlier build (numeric-looking ones
+/// turned into numbers) has them rewritten when it opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rewrites_text_sort_values_written_as_numbers() {
+    let (store, dir) = sqlite_store().await;
+    numeric_looking_text_sorts(&*store).await;
+    store.close().await;
+    drop(store);
+    let file = dir.path().join("fhird.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&file).unwrap();
+        // What the earlier build stored: text, with the column's numeric affinity applied.
+        let changed = conn
+            .execute(
+                "UPDATE ix_present SET a = CAST(a AS TEXT), d = CAST(d AS TEXT) \
+                 WHERE typeof(a) = 'blob'",
+                [],
+            )
+            .unwrap();
+        assert!(changed >= 16, "{changed}");
+        let numbers: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM ix_present WHERE param = 'code' AND typeof(a) <> 'text'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            numbers >= 5,
+            "the old layout turned {numbers} codes into numbers"
+        );
+        conn.execute_batch("PRAGMA user_version = 0").unwrap();
+    }
+    let store = fhird::store::open(&format!("sqlite:{}", dir.path().display()))
+        .await
+        .unwrap();
+    let q = sorted(
+        query(OBS, vec![]),
+        by_param("code", ParamType::Token),
+        false,
+    );
+    let mut codes = ["9", "10", "2.1", "abc", "010", "-5", "1e3", "Z"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, format!("t{i}")))
+        .collect::<Vec<_>>();
+    codes.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let want: Vec<String> = codes.into_iter().map(|(_, id)| id).collect();
+    assert_paged(
+        &*store,
+        &Partition::Default,
+        "after the rewrite",
+        &q,
+        &want,
+        &[3],
+    )
+    .await;
+    store.close().await;
+}
+
 on_both_stores!(
     date_sort_order,
+    numeric_looking_text_sorts,
     filtered_date_sorts,
     date_windows,
     last_updated_order,

@@ -120,7 +120,43 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if fill_pairs {
         fill_pairs_from_entries(conn)?;
     }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < TEXT_SORT_VALUES_AS_BLOBS {
+        text_sort_values_as_blobs(conn)?;
+    }
     Ok(())
+}
+
+/// `PRAGMA user_version` from which text sort values are BLOBs (see [`sort_value_sql`]).
+const TEXT_SORT_VALUES_AS_BLOBS: i64 = 1;
+
+/// Rewrites the sort values of text parameters written before they were BLOBs, from the rows
+/// of the typed tables they were taken from (text columns, which kept numeric-looking text).
+fn text_sort_values_as_blobs(conn: &Connection) -> rusqlite::Result<()> {
+    let mut sql = String::from("BEGIN;");
+    for (table, column) in [
+        ("ix_token", "code"),
+        ("ix_string", "norm"),
+        ("ix_reference", "url"),
+        ("ix_uri", "value"),
+    ] {
+        let of = |f: &str| {
+            format!(
+                "(SELECT CAST({f}({column}) AS BLOB) FROM {table} t \
+                 WHERE t.seq = ix_present.seq AND t.param = ix_present.param)"
+            )
+        };
+        sql.push_str(&format!(
+            "UPDATE ix_present SET a = {}, d = {} WHERE a IS NOT NULL AND EXISTS \
+             (SELECT 1 FROM {table} t WHERE t.seq = ix_present.seq AND t.param = ix_present.param);",
+            of("min"),
+            of("max")
+        ));
+    }
+    sql.push_str(&format!(
+        "PRAGMA user_version = {TEXT_SORT_VALUES_AS_BLOBS}; COMMIT;"
+    ));
+    conn.execute_batch(&sql)
 }
 
 /// Patient + code pairs for a store written before they existed, from its reference and
@@ -201,12 +237,17 @@ fn opt(s: &Option<String>) -> Value {
     }
 }
 
+/// A sort value as `ix_present` stores it. Text goes in as a BLOB: the column (declared
+/// `ANY` in a table that is not STRICT) has numeric affinity, which turned text that looks
+/// like a number (a code `429858000`, a version `2.1`) into a number, sorted before all
+/// text and unlike MongoDB. A BLOB is stored as given and compares byte by byte after every
+/// number, as [`common::compare_values`] orders text.
 fn sort_value_sql(v: &SortValue) -> Value {
     match v {
         SortValue::Null => Value::Null,
         SortValue::Int(i) => Value::Integer(*i),
         SortValue::Float(f) => Value::Real(*f),
-        SortValue::Text(s) => Value::Text(s.clone()),
+        SortValue::Text(s) => Value::Blob(s.as_bytes().to_vec()),
     }
 }
 
@@ -215,7 +256,18 @@ fn sort_value_of(v: Value) -> SortValue {
         Value::Integer(i) => SortValue::Int(i),
         Value::Real(f) => SortValue::Float(f),
         Value::Text(s) => SortValue::Text(s),
-        Value::Null | Value::Blob(_) => SortValue::Null,
+        Value::Blob(b) => SortValue::Text(String::from_utf8_lossy(&b).into_owned()),
+        Value::Null => SortValue::Null,
+    }
+}
+
+/// A key's value in a keyset condition: a parameter's as `ix_present` stores it, a type's
+/// or id's as the text columns hold them.
+fn key_value_sql(k: &Key, v: &SortValue) -> Value {
+    match (&k.kind, v) {
+        (KeyKind::Param { .. }, _) => sort_value_sql(v),
+        (_, SortValue::Text(s)) => Value::Text(s.clone()),
+        _ => sort_value_sql(v),
     }
 }
 
@@ -1721,9 +1773,15 @@ fn page_sql(
                 match op {
                     KeyOp::IsNull => page.push(&format!(" AND {e} IS NULL")),
                     KeyOp::NotNull => page.push(&format!(" AND {e} IS NOT NULL")),
-                    KeyOp::Eq(v) => page.push(&format!(" AND {e} = ")).bind(sort_value_sql(&v)),
-                    KeyOp::Gt(v) => page.push(&format!(" AND {e} > ")).bind(sort_value_sql(&v)),
-                    KeyOp::Lt(v) => page.push(&format!(" AND {e} < ")).bind(sort_value_sql(&v)),
+                    KeyOp::Eq(v) => page
+                        .push(&format!(" AND {e} = "))
+                        .bind(key_value_sql(&keys[i], &v)),
+                    KeyOp::Gt(v) => page
+                        .push(&format!(" AND {e} > "))
+                        .bind(key_value_sql(&keys[i], &v)),
+                    KeyOp::Lt(v) => page
+                        .push(&format!(" AND {e} < "))
+                        .bind(key_value_sql(&keys[i], &v)),
                 };
             }
             page.push(")");
