@@ -2677,8 +2677,9 @@ const CASES: &[(&str, &[&str])] = &[
     ("Patient/nosuch/Observation", &[]),
 ];
 
-async fn load_examples(s: &TestServer) {
-    let files: Vec<PathBuf> = std::fs::read_dir(common::examples_dir())
+/// The official example files, in name order.
+fn example_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(common::examples_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
@@ -2686,6 +2687,12 @@ async fn load_examples(s: &TestServer) {
             n.ends_with(".json") && n != "package.json" && n != ".index.json"
         })
         .collect();
+    files.sort();
+    files
+}
+
+async fn load_examples(s: &TestServer) {
+    let files = example_files();
     let stored: usize = stream::iter(files)
         .map(|path| async move {
             let bytes = std::fs::read(&path).unwrap();
@@ -3553,15 +3560,7 @@ fn generated_queries() -> Vec<String> {
     use fhird::fhir::search::IndexValue;
     use std::collections::BTreeMap;
     const PER_FORM: usize = 2;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(common::examples_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.ends_with(".json") && n != "package.json" && n != ".index.json"
-        })
-        .collect();
-    files.sort();
+    let files = example_files();
     let enc = |s: &str| {
         let escaped = s
             .replace('\\', "\\\\")

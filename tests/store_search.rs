@@ -470,6 +470,25 @@ const PATIENT: &[&str] = &["Patient"];
 const OBS: &[&str] = &["Observation"];
 
 /// Every query case: (name, query, expected ids in order).
+/// The four patients (a filter, not a scan) by gender descending, then birthdate: both keys
+/// may be absent, which MongoDB's own sort would rank first among ascending values.
+fn by_gender_then_birthdate(limit: usize) -> StoreQuery {
+    let mut q = sorted(
+        sorted(
+            one(
+                PATIENT,
+                Cond::Id(["p1", "p2", "p3", "p4"].map(String::from).to_vec()),
+            ),
+            by_param("gender", ParamType::Token),
+            true,
+        ),
+        by_param("birthdate", ParamType::Date),
+        false,
+    );
+    q.limit = limit;
+    q
+}
+
 fn cases() -> Vec<(&'static str, StoreQuery, Vec<&'static str>)> {
     use Prefix::*;
     let mut c: Vec<(&'static str, StoreQuery, Vec<&'static str>)> = vec![
@@ -1047,38 +1066,12 @@ fn cases() -> Vec<(&'static str, StoreQuery, Vec<&'static str>)> {
         ),
         (
             "two sort keys that may be absent, filtered",
-            sorted(
-                sorted(
-                    one(
-                        PATIENT,
-                        Cond::Id(["p1", "p2", "p3", "p4"].map(String::from).to_vec()),
-                    ),
-                    by_param("gender", ParamType::Token),
-                    true,
-                ),
-                by_param("birthdate", ParamType::Date),
-                false,
-            ),
+            by_gender_then_birthdate(100),
             vec!["p2", "p1", "p3", "p4"],
         ),
         (
             "two sort keys that may be absent, filtered, first two",
-            {
-                let mut q = sorted(
-                    sorted(
-                        one(
-                            PATIENT,
-                            Cond::Id(["p1", "p2", "p3", "p4"].map(String::from).to_vec()),
-                        ),
-                        by_param("gender", ParamType::Token),
-                        true,
-                    ),
-                    by_param("birthdate", ParamType::Date),
-                    false,
-                );
-                q.limit = 2;
-                q
-            },
+            by_gender_then_birthdate(2),
             vec!["p2", "p1"],
         ),
         (
