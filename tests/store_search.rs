@@ -1474,6 +1474,27 @@ async fn every_page(
 
 /// The whole result of `q` is `expected`, and so is every page of each size in `limits`
 /// joined, read forward and backward.
+/// The order a sort by one key gives: values ascending or descending, absent ones last,
+/// ties by id (or index) ascending.
+fn key_order<K: Ord, I: Ord>(
+    a: (&Option<K>, &I),
+    b: (&Option<K>, &I),
+    descending: bool,
+) -> std::cmp::Ordering {
+    match (a.0, b.0) {
+        (Some(x), Some(y)) if x != y => {
+            if descending {
+                y.cmp(x)
+            } else {
+                x.cmp(y)
+            }
+        }
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        _ => a.1.cmp(b.1),
+    }
+}
+
 async fn assert_paged(
     store: &dyn Store,
     p: &Partition,
@@ -1686,18 +1707,7 @@ async fn filtered_date_sorts(store: &dyn Store) {
                    descending: bool|
      -> Vec<String> {
         let mut m: Vec<usize> = (0..N + 3).filter(|&i| matches(i)).collect();
-        m.sort_by(|&a, &b| match (key(a), key(b)) {
-            (Some(x), Some(y)) if x != y => {
-                if descending {
-                    y.cmp(&x)
-                } else {
-                    x.cmp(&y)
-                }
-            }
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            _ => a.cmp(&b),
-        });
+        m.sort_by(|&a, &b| key_order((&key(a), &a), (&key(b), &b), descending));
         m.into_iter().map(|i| format!("o{i:04}")).collect()
     };
     let by_value = |filters: Vec<StoreFilter>, descending: bool| {
@@ -2962,18 +2972,7 @@ async fn mongodb_sweeps_sorts_no_index_gives() {
             .filter(|&i| matches(i))
             .map(|i| (year(i), id_of(i)))
             .collect();
-        m.sort_by(|a, b| match (a.0, b.0) {
-            (Some(x), Some(y)) if x != y => {
-                if descending {
-                    y.cmp(&x)
-                } else {
-                    x.cmp(&y)
-                }
-            }
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            _ => a.1.cmp(&b.1),
-        });
+        m.sort_by(|a, b| key_order((&a.0, &a.1), (&b.0, &b.1), descending));
         m.into_iter().map(|(_, id)| id).collect()
     };
     let by_date =
