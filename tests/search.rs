@@ -3506,24 +3506,34 @@ async fn the_stores_agree_over_the_official_examples() {
     tokio::join!(load_examples(&a), load_examples(&b));
     let queries = generated_queries();
     assert!(queries.len() > 2_000, "only {} queries", queries.len());
+    eprintln!("{} generated searches on each store", queries.len());
     let (sa, sb) = (&a, &b);
-    let answers: Vec<(String, Answer, Answer)> = stream::iter(queries)
-        .map(|q| async move {
+    let answers: Vec<(String, &str, Answer, Answer)> = stream::iter(queries)
+        .map(|(q, form)| async move {
             let (x, y) = tokio::join!(answer(sa, &q), answer(sb, &q));
-            (q, x, y)
+            (q, form, x, y)
         })
         .buffer_unordered(4)
         .collect()
         .await;
     let total = answers.len();
-    let answered = answers
+    let found = |x: &Answer| x.0 == 200 && !(x.1.is_empty() && x.2.is_empty());
+    let answered = answers.iter().filter(|(_, _, x, _)| found(x)).count();
+    // Every form of search finds something somewhere (none is vacuous).
+    let mut forms: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (_, form, x, _) in &answers {
+        *forms.entry(form).or_default() += usize::from(found(x));
+    }
+    let vacuous: Vec<&&str> = forms
         .iter()
-        .filter(|(_, x, _)| x.0 == 200 && !x.1.is_empty())
-        .count();
+        .filter(|(_, n)| **n == 0)
+        .map(|(f, _)| f)
+        .collect();
+    eprintln!("searches that found something, by form: {forms:?}");
     let differ: Vec<String> = answers
         .into_iter()
-        .filter(|(_, x, y)| x != y)
-        .map(|(q, x, y)| format!("{q}\n   sqlite  {x:?}\n   mongodb {y:?}"))
+        .filter(|(_, _, x, y)| x != y)
+        .map(|(q, _, x, y)| format!("{q}\n   sqlite  {x:?}\n   mongodb {y:?}"))
         .collect();
     assert!(
         differ.is_empty(),
@@ -3533,28 +3543,30 @@ async fn the_stores_agree_over_the_official_examples() {
     );
     // Most searches find something (they are made from stored values).
     assert!(answered * 2 > total, "{answered} of {total} found anything");
+    assert!(
+        vacuous.is_empty(),
+        "forms that never found anything: {vacuous:?}"
+    );
     a.stop().await;
     b.stop().await;
 }
 
-/// A search's status and its matches in order.
-type Answer = (u16, Vec<String>);
+/// A search's status, its matches in order and what it included (in any order).
+type Answer = (u16, Vec<String>, BTreeSet<String>);
 
 async fn answer(s: &TestServer, q: &str) -> Answer {
     let resp = s.get(&format!("{q}&_count=1000")).await;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
-    let matches = if status == 200 {
-        ids(&body, "match")
-    } else {
-        Vec::new()
-    };
-    (status, matches)
+    if status != 200 {
+        return (status, Vec::new(), BTreeSet::new());
+    }
+    (status, ids(&body, "match"), set_of(ids(&body, "include")))
 }
 
 /// Searches made from the index values of every official example: for each type, parameter
 /// and form of search, the first few distinct values met (files in name order).
-fn generated_queries() -> Vec<String> {
+fn generated_queries() -> Vec<(String, &'static str)> {
     use fhird::fhir::search::extract::extract;
     use fhird::fhir::search::params::Registry;
     use fhird::fhir::search::IndexValue;
@@ -3575,14 +3587,18 @@ fn generated_queries() -> Vec<String> {
     };
     let num = |v: f64| v.is_finite().then(|| format!("{v}"));
     let mut seen: BTreeMap<(String, String, &'static str), usize> = BTreeMap::new();
-    let mut out: BTreeSet<String> = BTreeSet::new();
+    let mut first_value: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut out: BTreeMap<String, &'static str> = BTreeMap::new();
     for path in files {
         let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()) else {
             continue;
         };
-        let Some(rt) = v["resourceType"].as_str() else {
+        let (Some(rt), Some(rid)) = (v["resourceType"].as_str(), v["id"].as_str()) else {
             continue;
         };
+        // The first equality of each parameter of this resource, for AND searches.
+        let mut equalities: Vec<String> = Vec::new();
+        let mut extra: Vec<(&'static str, String)> = Vec::new();
         for e in extract(Registry::r4(), rt, &v, "http://localhost/fhir") {
             let p = e.param.as_str();
             let mut forms: Vec<(&'static str, String)> = Vec::new();
@@ -3657,6 +3673,13 @@ fn generated_queries() -> Vec<String> {
                     forms.push(("url", format!("{p}={}", enc(url))));
                     if let (Some(t), Some(i)) = (target_type, id) {
                         forms.push(("typed", format!("{p}:{t}={}", enc(i))));
+                        forms.push(("chain", format!("{p}:{t}._id={}", enc(i))));
+                        forms.push(("include", format!("_id={}&_include={rt}:{p}", enc(rid))));
+                        extra.push(("has", format!("{t}?_has:{rt}:{p}:_id={}", enc(rid))));
+                        extra.push((
+                            "revinclude",
+                            format!("{t}?_id={}&_revinclude={rt}:{p}", enc(i)),
+                        ));
                     }
                     forms.push(("missing", format!("{p}:missing=false")));
                 }
@@ -3667,7 +3690,28 @@ fn generated_queries() -> Vec<String> {
                         forms.push(("above", format!("{p}:above={}", enc(value))));
                     }
                 }
-                _ => {}
+                IndexValue::Composite(parts) => {
+                    let values: Option<Vec<Vec<String>>> =
+                        parts.iter().map(composite_part).collect();
+                    if let Some(values) = values {
+                        let joined: Vec<String> = values
+                            .iter()
+                            .map(|segments| {
+                                segments
+                                    .iter()
+                                    .map(|x| enc(x))
+                                    .collect::<Vec<_>>()
+                                    .join("|")
+                            })
+                            .collect();
+                        forms.push(("composite", format!("{p}={}", joined.join("$"))));
+                    }
+                }
+            }
+            if let Some((_, q)) = forms.first() {
+                if !q.contains(':') && !equalities.iter().any(|e| e.starts_with(&format!("{p}="))) {
+                    equalities.push(q.clone());
+                }
             }
             let sortable = !matches!(e.value, IndexValue::Composite(_));
             if sortable {
@@ -3675,15 +3719,76 @@ fn generated_queries() -> Vec<String> {
                 forms.push(("sort desc", format!("_sort=-{p}&{p}:missing=false")));
                 forms.push(("sort all", format!("_sort={p}")));
             }
+            // Two values of one parameter, ORed.
+            if let Some((form, q)) = forms.first() {
+                let key = (rt.to_string(), p.to_string());
+                match first_value.get(&key) {
+                    Some(earlier) if earlier != q => {
+                        let (_, value) = q.split_once('=').unwrap_or_default();
+                        forms.push(("or", format!("{earlier},{value}")));
+                    }
+                    Some(_) => {}
+                    None if !q.contains(':') && *form != "sort" => {
+                        first_value.insert(key, q.clone());
+                    }
+                    None => {}
+                }
+            }
             for (form, q) in forms {
                 let n = seen
                     .entry((rt.to_string(), p.to_string(), form))
                     .or_insert(0);
-                if *n < PER_FORM && out.insert(format!("{rt}?{q}")) {
+                let q = format!("{rt}?{q}");
+                if *n < PER_FORM && !out.contains_key(&q) {
+                    out.insert(q, form);
                     *n += 1;
                 }
             }
         }
+        if let [first, second, ..] = equalities.as_slice() {
+            extra.push(("and", format!("{rt}?{first}&{second}")));
+        }
+        for (form, q) in extra {
+            let n = seen
+                .entry((rt.to_string(), String::new(), form))
+                .or_insert(0);
+            if *n < PER_FORM * 4 && !out.contains_key(&q) {
+                out.insert(q, form);
+                *n += 1;
+            }
+        }
     }
     out.into_iter().collect()
+}
+
+/// One component of a composite search value, as the component's own kind is searched: its
+/// `|`-separated segments, unescaped.
+fn composite_part(v: &fhird::fhir::search::IndexValue) -> Option<Vec<String>> {
+    use fhird::fhir::search::IndexValue;
+    match v {
+        IndexValue::Token {
+            system: Some(s),
+            code: Some(c),
+            ..
+        } => Some(vec![s.clone(), c.clone()]),
+        IndexValue::Token { code: Some(c), .. } => Some(vec![c.clone()]),
+        IndexValue::String { norm, .. } => Some(vec![norm.clone()]),
+        IndexValue::Date { low, .. } if *low != i64::MIN => {
+            chrono::DateTime::from_timestamp_micros(*low)
+                .map(|d| vec![d.format("%Y-%m-%d").to_string()])
+        }
+        IndexValue::Number { value, .. } if value.is_finite() => Some(vec![format!("{value}")]),
+        IndexValue::Quantity {
+            value,
+            system,
+            code,
+            ..
+        } if value.is_finite() => Some(match (system, code) {
+            (Some(s), Some(c)) => vec![format!("{value}"), s.clone(), c.clone()],
+            _ => vec![format!("{value}")],
+        }),
+        IndexValue::Reference { url, .. } => Some(vec![url.clone()]),
+        IndexValue::Uri { value } => Some(vec![value.clone()]),
+        _ => None,
+    }
 }
