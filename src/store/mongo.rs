@@ -405,23 +405,9 @@ impl MongoStore {
         filter: Document,
         hint: Option<Document>,
     ) -> StoreResult<u64> {
-        self.count_up_to(collection, filter, hint, None).await
-    }
-
-    /// [`Self::count_command`] that stops at `limit` when given.
-    async fn count_up_to(
-        &self,
-        collection: &str,
-        filter: Document,
-        hint: Option<Document>,
-        limit: Option<u64>,
-    ) -> StoreResult<u64> {
         let mut cmd = doc! {"count": collection, "query": filter};
         if let Some(h) = hint {
             cmd.insert("hint", h);
-        }
-        if let Some(l) = limit {
-            cmd.insert("limit", i64::try_from(l).unwrap_or(i64::MAX));
         }
         let answer = self.db.run_command(cmd).await.map_err(classify)?;
         match answer.get("n") {
@@ -476,25 +462,28 @@ impl MongoStore {
             }
             Ok(())
         };
+        // One query, or the whole collection window by window.
+        let mut windows = sweep
+            .whole
+            .then(|| super::mongo_windows::Sweep::new(mongo_search::SWEEP_WINDOW));
+        let mut filter = match &mut windows {
+            Some(w) => w
+                .next(0)
+                .map(|w| mongo_search::in_window(&plan.filter, Some(&w))),
+            None => Some(plan.filter.clone()),
+        };
         let mut seen = 0u64;
-        if sweep.whole {
-            let mut windows = super::mongo_windows::Sweep::new(mongo_search::SWEEP_WINDOW);
-            let mut last = 0;
-            while let Some(w) = windows.next(last) {
-                let before = seen;
-                let mut cursor = read(mongo_search::in_window(&plan.filter, Some(&w)))
-                    .await
-                    .map_err(classify)?;
-                while cursor.advance().await.map_err(classify)? {
-                    take(cursor.deserialize_current().map_err(classify)?, &mut seen)?;
-                }
-                last = usize::try_from(seen - before).unwrap_or(usize::MAX);
-            }
-        } else {
-            let mut cursor = read(plan.filter.clone()).await.map_err(classify)?;
+        while let Some(f) = filter.take() {
+            let before = seen;
+            let mut cursor = read(f).await.map_err(classify)?;
             while cursor.advance().await.map_err(classify)? {
                 take(cursor.deserialize_current().map_err(classify)?, &mut seen)?;
             }
+            let found = usize::try_from(seen - before).unwrap_or(usize::MAX);
+            filter = windows
+                .as_mut()
+                .and_then(|w| w.next(found))
+                .map(|w| mongo_search::in_window(&plan.filter, Some(&w)));
         }
         let ids = best.into_ids();
         if ids.is_empty() {
@@ -847,20 +836,7 @@ impl Store for MongoStore {
                     mongo_search::Unindexed::Sweep(sweep) => {
                         self.sweep(&coll, &plan, sweep, &keys, &rt).await?
                     }
-                    _ => {
-                        // Values and absences apart: the second only for a page left short.
-                        let need = usize::try_from(plan.limit).unwrap_or(usize::MAX);
-                        let mut out = Vec::new();
-                        for (filter, sort) in u.parts(&plan) {
-                            if out.len() >= need {
-                                break;
-                            }
-                            let left = i64::try_from(need - out.len()).unwrap_or(i64::MAX);
-                            let hint = plan.count_hint.clone();
-                            out.extend(find_page(&coll, filter, sort, left, hint).await?);
-                        }
-                        out
-                    }
+                    _ => read_sorted(&coll, &plan, u).await?,
                 }
             } else {
                 find_page(
@@ -1015,6 +991,25 @@ impl Store for MongoStore {
     async fn close(&self) {
         self.client.clone().shutdown().await;
     }
+}
+
+/// A page the server sorts: its queries in order (values, then absences, or one), each for
+/// what the page still lacks, the second only for a page left short.
+async fn read_sorted(
+    coll: &Collection<Document>,
+    plan: &mongo_search::SearchPlan,
+    order: &mongo_search::Unindexed,
+) -> StoreResult<Vec<Document>> {
+    let need = usize::try_from(plan.limit).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for (filter, sort) in order.parts(plan) {
+        if out.len() >= need {
+            break;
+        }
+        let left = i64::try_from(need - out.len()).unwrap_or(i64::MAX);
+        out.extend(find_page(coll, filter, sort, left, plan.count_hint.clone()).await?);
+    }
+    Ok(out)
 }
 
 /// The first `limit` documents of `filter` in `sort` order, without their index entries.

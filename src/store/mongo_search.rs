@@ -1073,13 +1073,7 @@ impl Unindexed {
                 nulls_first,
                 nulls_sort,
             } => {
-                let with = |cond: Bson| match q_and(vec![
-                    Q::Doc(plan.filter.clone()),
-                    Q::Doc(doc! {field.as_str(): cond}),
-                ]) {
-                    Q::Doc(d) => d,
-                    _ => doc! {field.as_str(): Bson::Null},
-                };
+                let with = |cond: Bson| and_doc(&plan.filter, doc! {field.as_str(): cond});
                 let values = (with(doc! {"$ne": Bson::Null}.into()), plan.sort.clone());
                 let nulls = (with(Bson::Null), nulls_sort.clone());
                 if *nulls_first {
@@ -1148,11 +1142,19 @@ pub fn in_window(filter: &Document, window: Option<&Window>) -> Document {
     if let Some(b) = window.and_then(|w| w.high.as_ref()) {
         range.insert(if b.inclusive { "$lte" } else { "$lt" }, b.id.as_str());
     }
-    let bounds = (!range.is_empty()).then(|| doc! {"_id": range});
-    match (filter.is_empty(), bounds) {
-        (_, None) => filter.clone(),
-        (true, Some(b)) => b,
-        (false, Some(b)) => doc! {"$and": [filter.clone(), b]},
+    if range.is_empty() {
+        filter.clone()
+    } else {
+        and_doc(filter, doc! {"_id": range})
+    }
+}
+
+/// `filter` and one more condition (the condition alone when the filter is empty).
+fn and_doc(filter: &Document, cond: Document) -> Document {
+    if filter.is_empty() {
+        cond
+    } else {
+        doc! {"$and": [filter.clone(), cond]}
     }
 }
 
