@@ -3420,6 +3420,146 @@ async fn reindex(s: &TestServer) {
     expect_outcome(post("Patient/nosuch/$reindex").await, 404, "nosuch").await;
 }
 
+/// Compartment searches across every member type (`Patient/pat2/*`) and the POST forms, with
+/// the members worked out from the example files and the official CompartmentDefinition:
+/// pat2 is the `subject` of DiagnosticReport/102, Observation bmd and date-lastmp,
+/// RiskAssessment/cardiac, ServiceRequest/ft4 and Specimen/sst, a `member` of Group/102 and
+/// the `link` of Patient/pat1, plus itself. List/long names it only in `entry.item`, which is
+/// not among List's compartment parameters (subject, source).
+async fn compartments(s: &TestServer) {
+    let members = [
+        "DiagnosticReport/102",
+        "Group/102",
+        "Observation/bmd",
+        "Observation/date-lastmp",
+        "Patient/pat1",
+        "Patient/pat2",
+        "RiskAssessment/cardiac",
+        "ServiceRequest/ft4",
+        "Specimen/sst",
+    ];
+    let b = search(s, "Patient/pat2/*").await;
+    // The default order across types: type, then id.
+    assert_eq!(ids(&b, "match"), members);
+    assert!(b["link"][0]["url"]
+        .as_str()
+        .unwrap()
+        .contains("/Patient/pat2/*"));
+
+    // Paged two at a time, forward, then back from the last page.
+    let (seen, pages) = all_pages(s, "Patient/pat2/*?_count=2").await;
+    assert_eq!(seen, members);
+    assert_eq!(pages, 5);
+    let mut url = "Patient/pat2/*?_count=2".to_string();
+    let mut last = Value::Null;
+    for _ in 0..5 {
+        last = expect(s.get(&url).await, 200).await;
+        if let Some(next) = link(&last, "next") {
+            url = next;
+        }
+    }
+    let mut backward = ids(&last, "match");
+    while let Some(prev) = link(&last, "previous") {
+        last = expect(s.get(&prev).await, 200).await;
+        let mut page = ids(&last, "match");
+        page.extend(backward);
+        backward = page;
+    }
+    assert_eq!(backward, members);
+
+    // Totals add up over the member types.
+    let b = search(s, "Patient/pat2/*?_summary=count").await;
+    assert_eq!(b["total"], 9);
+    let b = expect(s.get("Patient/pat2/*?_count=2&_total=accurate").await, 200).await;
+    assert_eq!(b["total"], 9);
+    assert_eq!(ids(&b, "match"), members[..2]);
+
+    // _type narrows to some member types; a type outside the compartment is an error.
+    let b = search(s, "Patient/pat2/*?_type=Observation,Specimen").await;
+    assert_eq!(
+        ids(&b, "match"),
+        ["Observation/bmd", "Observation/date-lastmp", "Specimen/sst"]
+    );
+    expect_outcome(
+        s.get("Patient/pat2/*?_type=Organization").await,
+        400,
+        "Organization",
+    )
+    .await;
+    // Parameters common to the types apply; others are unknown at this level.
+    let b = search(s, "Patient/pat2/*?_id=bmd,ft4,102").await;
+    assert_eq!(
+        ids(&b, "match"),
+        [
+            "DiagnosticReport/102",
+            "Group/102",
+            "Observation/bmd",
+            "ServiceRequest/ft4"
+        ]
+    );
+    expect_outcome(s.get("Patient/pat2/*?code=x").await, 400, "code").await;
+
+    // Newest first across types, paged: every member once, never older before newer.
+    let (seen, _) = all_pages(s, "Patient/pat2/*?_sort=-_lastUpdated&_count=4").await;
+    assert_eq!(set_of(seen.clone()), set(&members));
+    let mut stamps = Vec::new();
+    for r in &seen {
+        let v = expect(s.get(r).await, 200).await;
+        stamps.push(v["meta"]["lastUpdated"].as_str().unwrap().to_string());
+    }
+    assert!(
+        stamps.windows(2).all(|w| w[0] >= w[1]),
+        "not newest first: {seen:?} {stamps:?}"
+    );
+
+    // The POST forms answer as GET does.
+    let resp = s
+        .send_raw(
+            reqwest::Method::POST,
+            "Patient/pat2/_search",
+            Some("application/x-www-form-urlencoded"),
+            b"_count=50".to_vec(),
+        )
+        .await;
+    assert_eq!(ids(&expect(resp, 200).await, "match"), members);
+    let resp = s
+        .send_raw(
+            reqwest::Method::POST,
+            "Patient/pat2/Observation/_search",
+            Some("application/x-www-form-urlencoded"),
+            b"code=http://loinc.org|24701-5".to_vec(),
+        )
+        .await;
+    assert_eq!(ids(&expect(resp, 200).await, "match"), ["Observation/bmd"]);
+    expect_outcome(s.get("Patient/pat2/_search").await, 405, "POST").await;
+    expect_outcome(s.get("Patient/pat2/Observation/_search").await, 405, "POST").await;
+
+    // Only the five compartment types define compartments.
+    expect_outcome(s.get("Claim/100150/*").await, 404, "compartment").await;
+    // Another kind: what points at Practitioner/f202 through Practitioner-compartment params.
+    let b = search(s, "Practitioner/f202/*?_type=Specimen").await;
+    assert_eq!(
+        ids(&b, "match"),
+        ["Specimen/isolate", "Specimen/sst", "Specimen/vma-urine"]
+    );
+
+    // The CapabilityStatement names the compartments searched.
+    let cs = expect(s.get("metadata").await, 200).await;
+    let listed = cs["rest"][0]["compartment"].as_array().unwrap();
+    assert_eq!(listed.len(), 5);
+    assert!(listed.contains(&Value::from(
+        "http://hl7.org/fhir/CompartmentDefinition/patient"
+    )));
+}
+
+fn link(bundle: &Value, relation: &str) -> Option<String> {
+    bundle["link"]
+        .as_array()?
+        .iter()
+        .find(|l| l["relation"] == relation)
+        .map(|l| l["url"].as_str().unwrap().to_string())
+}
+
 async fn errors(s: &TestServer) {
     expect_outcome(s.get("Patient?foo=bar").await, 400, "foo").await;
     expect_outcome(s.get("Patient?birthdate=notadate").await, 400, "birthdate").await;
@@ -3468,6 +3608,7 @@ async fn search_over_the_official_examples_on_sqlite() {
     run_cases(&s).await;
     result_parameters(&s).await;
     more_result_parameters(&s).await;
+    compartments(&s).await;
     errors(&s).await;
     reindex(&s).await;
     s.stop().await;
@@ -3480,6 +3621,7 @@ async fn search_over_the_official_examples_on_mongodb() {
     run_cases(&s).await;
     result_parameters(&s).await;
     more_result_parameters(&s).await;
+    compartments(&s).await;
     errors(&s).await;
     reindex(&s).await;
     s.stop().await;

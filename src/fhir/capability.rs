@@ -96,6 +96,7 @@ pub fn capability_statement(base_url: &str) -> Value {
         "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml", "application/merge-patch+json"],
         "rest": [{
             "mode": "server",
+            "compartment": super::search::compartment::urls(),
             "resource": resources,
             "interaction": [
                 {"code": "transaction"},

@@ -244,17 +244,24 @@ async fn route(
         [rt, id, "_history"] if is_get => history(app, &ctx, HistoryScope::Instance(rt, id)).await,
         [_, _, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
         [rt, id, "$reindex"] if m == Method::POST => reindex(app, &ctx, Some(rt), Some(id)).await,
+        [kind, id, "_search"] if m == Method::POST => {
+            let scope = SearchScope::compartment(kind, id, "*")?;
+            search(app, &ctx, scope, Some(body)).await
+        }
+        [_, _, "_search"] => Ok(method_not_allowed(m.as_str(), "POST")),
         [kind, id, rt] if is_get && !rt.starts_with(['_', '$']) => {
-            resource::check_resource_type(rt)?;
-            let scope = SearchScope::Compartment {
-                kind,
-                id,
-                resource_type: rt,
-            };
+            let scope = SearchScope::compartment(kind, id, rt)?;
             search(app, &ctx, scope, None).await
         }
         [_, _, rt] if !rt.starts_with(['_', '$']) => {
             Ok(method_not_allowed(m.as_str(), "GET, HEAD"))
+        }
+        [kind, id, rt, "_search"] if m == Method::POST && !rt.starts_with(['_', '$']) => {
+            let scope = SearchScope::compartment(kind, id, rt)?;
+            search(app, &ctx, scope, Some(body)).await
+        }
+        [_, _, rt, "_search"] if !rt.starts_with(['_', '$']) => {
+            Ok(method_not_allowed(m.as_str(), "POST"))
         }
         [rt, id, "_history", vid] if is_get => vread(app, &ctx, rt, id, vid).await,
         [_, _, "_history", _] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),

@@ -34,12 +34,31 @@ pub enum SearchScope<'a> {
     System,
     /// `GET [base]/[type]?…`
     Type(&'a str),
-    /// `GET [base]/[compartment]/[id]/[type]?…`, e.g. `Patient/123/Observation`.
+    /// `GET [base]/[compartment]/[id]/[type]?…`, e.g. `Patient/123/Observation`; with no
+    /// type (`Patient/123/*`) every type in the compartment.
     Compartment {
         kind: &'a str,
         id: &'a str,
-        resource_type: &'a str,
+        resource_type: Option<&'a str>,
     },
+}
+
+impl<'a> SearchScope<'a> {
+    /// The scope of `[kind]/[id]/[type]`, where `type` may be `*`.
+    pub fn compartment(kind: &'a str, id: &'a str, resource_type: &'a str) -> FhirResult<Self> {
+        let resource_type = match resource_type {
+            "*" => None,
+            rt => {
+                check_resource_type(rt)?;
+                Some(rt)
+            }
+        };
+        Ok(SearchScope::Compartment {
+            kind,
+            id,
+            resource_type,
+        })
+    }
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = FhirResult<T>> + Send + 'a>>;
@@ -113,9 +132,13 @@ impl Fhir {
                 id,
                 resource_type,
             } => {
-                check_resource_type(resource_type)?;
+                check_compartment(kind)?;
                 check_id(id)?;
-                (Some(resource_type), format!("{kind}/{id}/{resource_type}"))
+                if let Some(rt) = resource_type {
+                    check_resource_type(rt)?;
+                }
+                let shown = resource_type.unwrap_or("*");
+                (resource_type, format!("{kind}/{id}/{shown}"))
             }
         };
         let options = self.parse_options(&base, lenient);
@@ -127,35 +150,16 @@ impl Fhir {
                 ));
             }
         }
-        let mut filters = self.store_filters(p, &req).await?;
-        if let SearchScope::Compartment {
-            kind,
-            id,
-            resource_type,
-        } = scope
-        {
-            filters.push(compartment_filter(kind, id, resource_type)?);
-        }
-        let resource_types = match rt {
-            Some(t) => vec![t.to_string()],
-            None => req.resource_types.clone(),
-        };
-        let mut store_query = StoreQuery {
-            resource_types,
-            filters,
-            sort: req.sort.clone(),
-            after: req.cursor.clone(),
-            limit: req.count + 1,
-        };
+        let filters = self.store_filters(p, &req).await?;
+        let queries = self.scoped_queries(p, scope, &req, filters).await?;
 
         // `_count=0` asks for no entries, so only the total can be wanted (as in HAPI).
         let total = if req.summary == Summary::Count || req.total != Total::None || req.count == 0 {
-            Some(
-                self.store
-                    .count(p, &store_query)
-                    .await
-                    .map_err(store_error)?,
-            )
+            let mut total = 0;
+            for q in &queries {
+                total += self.store.count(p, q).await.map_err(store_error)?;
+            }
+            Some(total)
         } else {
             None
         };
@@ -193,11 +197,7 @@ impl Fhir {
             return Ok(searchset_bundle(&bundle_id, &now, total, &links, entries));
         }
 
-        let mut matches = self
-            .store
-            .search(p, &store_query)
-            .await
-            .map_err(store_error)?;
+        let mut matches = self.search_all(p, &queries).await?;
         let backward = req.cursor.as_ref().is_some_and(|c| c.backward);
         let (has_previous, has_next) = if backward {
             let more = matches.len() > req.count;
@@ -232,7 +232,6 @@ impl Fhir {
                 });
             }
         }
-        store_query.after = None;
 
         // Without includes or subsetting the stored JSON goes into the Bundle as it is.
         let needs_json = !req.include.is_empty()
@@ -285,6 +284,95 @@ impl Fhir {
             });
         }
         Ok(searchset_bundle(&bundle_id, &now, total, &links, entries))
+    }
+
+    /// The store queries a search runs: one, or for a whole compartment (`Patient/123/*`) one
+    /// per member type stored in the partition, each with that type's own membership test
+    /// (the parameters that put it in the compartment differ by type).
+    async fn scoped_queries(
+        &self,
+        p: &Partition,
+        scope: SearchScope<'_>,
+        req: &SearchRequest,
+        filters: Vec<StoreFilter>,
+    ) -> FhirResult<Vec<StoreQuery>> {
+        let query = |resource_types: Vec<String>, filters: Vec<StoreFilter>| StoreQuery {
+            resource_types,
+            filters,
+            sort: req.sort.clone(),
+            after: req.cursor.clone(),
+            limit: req.count + 1,
+        };
+        let (kind, id, types) = match scope {
+            SearchScope::System => return Ok(vec![query(req.resource_types.clone(), filters)]),
+            SearchScope::Type(rt) => return Ok(vec![query(vec![rt.to_string()], filters)]),
+            SearchScope::Compartment {
+                kind,
+                id,
+                resource_type: Some(rt),
+            } => (kind, id, vec![rt.to_string()]),
+            SearchScope::Compartment {
+                kind,
+                id,
+                resource_type: None,
+            } => {
+                let mut members: Vec<String> = compartment::member_types(kind)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                if !members.iter().any(|t| t == kind) {
+                    members.push(kind.to_string());
+                }
+                for t in &req.resource_types {
+                    if !members.contains(t) {
+                        return Err(FhirError::invalid(format!(
+                            "_type: {t} resources are not part of the {kind} compartment"
+                        )));
+                    }
+                }
+                if !req.resource_types.is_empty() {
+                    members.retain(|t| req.resource_types.contains(t));
+                }
+                let stored = self.store.resource_types(p).await.map_err(store_error)?;
+                members.retain(|t| stored.contains(t));
+                members.sort();
+                (kind, id, members)
+            }
+        };
+        types
+            .into_iter()
+            .map(|t| {
+                let mut f = filters.clone();
+                f.push(compartment_filter(kind, id, &t)?);
+                Ok(query(vec![t], f))
+            })
+            .collect()
+    }
+
+    /// The matches of `queries` together, in their common order: each query's page, merged,
+    /// then cut to the page (the last ones before a backward cursor).
+    async fn search_all(
+        &self,
+        p: &Partition,
+        queries: &[StoreQuery],
+    ) -> FhirResult<Vec<crate::store::Match>> {
+        if let [one] = queries {
+            return self.store.search(p, one).await.map_err(store_error);
+        }
+        let Some(first) = queries.first() else {
+            return Ok(Vec::new());
+        };
+        let backward = first.after.as_ref().is_some_and(|c| c.backward);
+        let mut pages = Vec::with_capacity(queries.len());
+        for q in queries {
+            pages.push(self.store.search(p, q).await.map_err(store_error)?);
+        }
+        Ok(crate::store::merge_pages(
+            pages,
+            &first.sort,
+            backward,
+            first.limit,
+        ))
     }
 
     /// The request's filters as a store evaluates them (chains and `_has` resolved).
@@ -530,12 +618,19 @@ fn revinclude_query(
 /// The condition that confines a search to one compartment: any of the type's compartment
 /// parameters references the compartment's owner (and the owner itself is in its own
 /// compartment).
-fn compartment_filter(kind: &str, id: &str, rt: &str) -> FhirResult<StoreFilter> {
-    if !compartment::is_compartment(kind) {
-        return Err(FhirError::not_found(format!(
+fn check_compartment(kind: &str) -> FhirResult<()> {
+    if compartment::is_compartment(kind) {
+        Ok(())
+    } else {
+        Err(FhirError::not_found(format!(
             "{kind} does not define a compartment (those are Patient, Encounter, Practitioner, RelatedPerson, Device)"
-        )));
+        )))
     }
+}
+
+/// Membership of a resource of type `rt` in the compartment of `kind`/`id`: one of the
+/// definition's parameters points at it, or it is that resource itself.
+fn compartment_filter(kind: &str, id: &str, rt: &str) -> FhirResult<StoreFilter> {
     let mut any: Vec<Cond> = compartment::params(kind, rt)
         .iter()
         .map(|param| Cond::Reference {

@@ -11,6 +11,7 @@ mod mongo_layout;
 mod mongo_search;
 mod mongo_windows;
 mod search_common;
+pub use search_common::merge_pages;
 pub mod sqlite;
 pub mod sqlite_search;
 
@@ -242,6 +243,9 @@ pub trait Store: Send + Sync {
         scope: HistoryScope<'_>,
         query: &HistoryQuery,
     ) -> StoreResult<Vec<Version>>;
+
+    /// The resource types of which a partition holds any version (deleted ones included).
+    async fn resource_types(&self, partition: &Partition) -> StoreResult<Vec<String>>;
 
     /// Current, not deleted resources matching `query` in its order (see `StoreQuery`).
     async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>>;

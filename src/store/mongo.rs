@@ -814,6 +814,10 @@ impl Store for MongoStore {
         }
     }
 
+    async fn resource_types(&self, partition: &Partition) -> StoreResult<Vec<String>> {
+        self.types_in(partition).await
+    }
+
     async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>> {
         // `$limit: 0` is an error in MongoDB.
         if query.limit == 0 {
@@ -822,7 +826,7 @@ impl Store for MongoStore {
         let backward = query.after.as_ref().is_some_and(|c| c.backward);
         let keys = search_common::order_keys(&query.sort, backward);
         let now = search_common::now_micros();
-        let mut all: Vec<(Vec<SortValue>, Match)> = Vec::new();
+        let mut pages = Vec::new();
         for rt in self.query_types(partition, query).await? {
             let coll = self.current_coll(partition, &rt);
             let hulls = self.hulls_ready(partition, coll.name()).await?;
@@ -848,23 +852,22 @@ impl Store for MongoStore {
                 )
                 .await?
             };
+            let mut page = Vec::with_capacity(docs.len());
             for d in docs {
                 let Some(version) = from_doc(&rt, &d) else {
                     continue;
                 };
-                let full = mongo_search::match_sort_values(&d, &keys, keys.len(), &rt);
-                let sort = full[..query.sort.len().min(full.len())].to_vec();
-                all.push((full, Match { version, sort }));
+                let sort = mongo_search::match_sort_values(&d, &keys, query.sort.len(), &rt);
+                page.push(Match { version, sort });
             }
+            pages.push(page);
         }
-        // Each type's first `limit` in order, merged: the overall first `limit` are among them.
-        all.sort_by(|a, b| search_common::compare_tuples(&keys, &a.0, &b.0));
-        all.truncate(query.limit);
-        let mut out: Vec<Match> = all.into_iter().map(|(_, m)| m).collect();
-        if backward {
-            out.reverse();
-        }
-        Ok(out)
+        Ok(search_common::merge_pages(
+            pages,
+            &query.sort,
+            backward,
+            query.limit,
+        ))
     }
 
     async fn count(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<u64> {

@@ -542,6 +542,37 @@ pub fn compare_tuples(keys: &[Key], a: &[SortValue], b: &[SortValue]) -> Orderin
     Ordering::Equal
 }
 
+/// One page from pages of the same search over disjoint sets of resources (per type, per
+/// compartment member): each is that set's first `limit` matches after the cursor, or its last
+/// `limit` before a backward one, in the query's order; the page is the overall first (last)
+/// `limit` of them, in that order.
+pub fn merge_pages(
+    pages: Vec<Vec<super::Match>>,
+    sort: &[Sort],
+    backward: bool,
+    limit: usize,
+) -> Vec<super::Match> {
+    let keys = order_keys(sort, false);
+    let tuple = |m: &super::Match| {
+        let mut t = m.sort.clone();
+        t.push(SortValue::Text(m.version.resource_type.clone()));
+        t.push(SortValue::Text(m.version.id.clone()));
+        t
+    };
+    let mut all: Vec<(Vec<SortValue>, super::Match)> = pages
+        .into_iter()
+        .flatten()
+        .map(|m| (tuple(&m), m))
+        .collect();
+    all.sort_by(|a, b| compare_tuples(&keys, &a.0, &b.0));
+    if backward {
+        all.drain(..all.len().saturating_sub(limit));
+    } else {
+        all.truncate(limit);
+    }
+    all.into_iter().map(|(_, m)| m).collect()
+}
+
 /// "Now" for `ap` on dates, in microseconds.
 pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()

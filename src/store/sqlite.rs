@@ -629,6 +629,10 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn resource_types(&self, partition: &Partition) -> StoreResult<Vec<String>> {
+        self.with_reader(|c| sqlite_search::types_in(c, partition.key()))
+    }
+
     async fn search(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<Vec<Match>> {
         self.search_read(sqlite_search::shape(query), |c| {
             sqlite_search::search(c, partition.key(), query)

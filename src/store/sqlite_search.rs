@@ -1585,7 +1585,7 @@ fn filters_sql(
 }
 
 /// The resource types present in a partition, by skipping through the primary key.
-fn types_in(conn: &Connection, partition: &str) -> rusqlite::Result<Vec<String>> {
+pub fn types_in(conn: &Connection, partition: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "WITH RECURSIVE t(r) AS (
             SELECT (SELECT MIN(rtype) FROM resource_current WHERE partition = ?1)

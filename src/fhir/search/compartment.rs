@@ -73,6 +73,20 @@ pub fn params(kind: &str, resource_type: &str) -> &'static [String] {
         .unwrap_or(&[])
 }
 
+/// The canonical URLs of the compartment definitions (`CapabilityStatement.rest.compartment`).
+pub fn urls() -> &'static [String] {
+    static U: OnceLock<Vec<String>> = OnceLock::new();
+    U.get_or_init(|| {
+        SOURCES
+            .iter()
+            .filter_map(|(_, src)| {
+                let def: Value = serde_json::from_str(src).ok()?;
+                def["url"].as_str().map(str::to_string)
+            })
+            .collect()
+    })
+}
+
 /// Every type with members in a `kind` compartment, sorted.
 pub fn member_types(kind: &str) -> Vec<&'static str> {
     let mut v: Vec<&str> = table()
@@ -94,5 +108,9 @@ mod tests {
         assert!(params("Patient", "Organization").is_empty());
         assert!(member_types("Patient").contains(&"Claim"));
         assert!(is_compartment("Encounter") && !is_compartment("Claim"));
+        assert_eq!(urls().len(), 5);
+        assert!(
+            urls().contains(&"http://hl7.org/fhir/CompartmentDefinition/relatedPerson".to_string())
+        );
     }
 }
