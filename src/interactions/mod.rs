@@ -2,6 +2,7 @@
 //! store. Knows FHIR rules and version policy; knows nothing of HTTP.
 
 mod bundle;
+mod chains;
 mod conditional;
 mod history;
 mod read;
@@ -11,9 +12,10 @@ mod terminology;
 mod write;
 
 pub use bundle::Return;
+pub use chains::CHAIN_CAP;
 pub use conditional::Criteria;
 pub use history::HistoryRequest;
-pub use search::{SearchScope, CHAIN_CAP, INCLUDE_CAP};
+pub use search::{SearchScope, INCLUDE_CAP};
 pub use write::{EntryError, Op, Outcome, PatchBody, Target, WriteRequest};
 
 use crate::fhir::outcome::{ErrorKind, FhirError, FhirResult};

@@ -2,6 +2,7 @@
 //! chains and `_has` into index look-ups, runs the store query, adds `_include` /
 //! `_revinclude` resources and builds the searchset Bundle with keyset paging links.
 
+use super::chains::local_targets;
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::bundle::{searchset_bundle, EntryResource, Link, SearchEntry, SearchMode};
 use crate::fhir::instant;
@@ -9,19 +10,13 @@ use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 use crate::fhir::resource::{check_id, check_resource_type};
 use crate::fhir::search::params::{ParamType, Registry};
 use crate::fhir::search::query::{
-    self, Cond, Criterion, Cursor, Include, SearchRequest, StoreFilter, StoreQuery, Summary, Total,
+    self, Cond, Cursor, Include, SearchRequest, StoreFilter, StoreQuery, Summary, Total,
 };
-use crate::fhir::search::{compartment, extract, subset, IndexValue};
+use crate::fhir::search::{compartment, subset};
 use crate::partition::Partition;
-use crate::store::Version;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::future::Future;
-use std::pin::Pin;
 
-/// Most resources one step of a chain or `_has` may match. The matches become an `IN` list
-/// of the outer query, so the cap keeps every query an index look-up of bounded size.
-pub const CHAIN_CAP: usize = 1000;
 /// Most resources `_include` and `_revinclude` add to one page.
 pub const INCLUDE_CAP: usize = 1000;
 /// Most rounds of `:iterate`.
@@ -61,38 +56,8 @@ impl<'a> SearchScope<'a> {
     }
 }
 
-type Boxed<'a, T> = Pin<Box<dyn Future<Output = FhirResult<T>> + Send + 'a>>;
-
 pub(super) fn encode(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
-}
-
-fn too_many(what: &str) -> FhirError {
-    FhirError::invalid(format!(
-        "{what} matches more than {CHAIN_CAP} resources; add criteria to narrow it"
-    ))
-}
-
-/// The (type, id) pairs that the `param` entries of `resource` (stored under `base`) point
-/// at on this server: extraction gives a type and id to local references only.
-fn local_targets(
-    registry: &Registry,
-    rt: &str,
-    param: &str,
-    resource: &Value,
-    base: &str,
-) -> Vec<(String, String)> {
-    extract::extract_param(registry, rt, param, resource, base)
-        .into_iter()
-        .filter_map(|e| match e.value {
-            IndexValue::Reference {
-                target_type: Some(t),
-                id: Some(id),
-                ..
-            } => Some((t, id)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The reference parameters `inc` follows from a resource of type `rt`.
@@ -373,115 +338,6 @@ impl Fhir {
             backward,
             first.limit,
         ))
-    }
-
-    /// The request's filters as a store evaluates them (chains and `_has` resolved).
-    pub(super) async fn store_filters(
-        &self,
-        p: &Partition,
-        req: &SearchRequest,
-    ) -> FhirResult<Vec<StoreFilter>> {
-        let mut filters = Vec::with_capacity(req.filters.len() + 1);
-        for f in &req.filters {
-            let mut any = Vec::with_capacity(f.any.len());
-            for c in &f.any {
-                any.push(self.resolve(p, c).await?);
-            }
-            filters.push(StoreFilter {
-                any,
-                negate: f.negate,
-            });
-        }
-        Ok(filters)
-    }
-
-    /// Turns a parsed criterion into a condition a store evaluates: chains and `_has` become
-    /// id lists found through the index, innermost first (the parser caps the nesting).
-    fn resolve<'a>(&'a self, p: &'a Partition, c: &'a Criterion) -> Boxed<'a, Cond> {
-        Box::pin(async move {
-            match c {
-                Criterion::Cond(c) => Ok(c.clone()),
-                Criterion::Codes { param, set } => self.code_set_cond(p, param, set).await,
-                Criterion::NoneOf(_) => Err(FhirError::invalid(
-                    "':not' is only meaningful at the end of a chain or _has",
-                )),
-                Criterion::Chain { param, inner } => {
-                    let mut targets = Vec::new();
-                    for (ty, crit) in inner {
-                        let filter = self.inner_filter(p, crit).await?;
-                        let found = self.ids_matching(p, ty, filter).await?;
-                        targets.extend(found.into_iter().map(|v| (ty.clone(), v.id)));
-                        if targets.len() > CHAIN_CAP {
-                            return Err(too_many(&format!("The chain '{param}'")));
-                        }
-                    }
-                    Ok(Cond::ReferenceIn {
-                        param: param.clone(),
-                        targets,
-                    })
-                }
-                Criterion::Has {
-                    resource_type,
-                    param,
-                    inner,
-                } => {
-                    let filter = self.inner_filter(p, inner).await?;
-                    let registry = Registry::r4();
-                    let base = self.base_url(p);
-                    let mut targets = HashSet::new();
-                    for v in self.ids_matching(p, resource_type, filter).await? {
-                        let resource = stored_json(&v)?;
-                        targets.extend(local_targets(
-                            registry,
-                            resource_type,
-                            param,
-                            &resource,
-                            &base,
-                        ));
-                    }
-                    Ok(Cond::IdIn(targets.into_iter().collect()))
-                }
-            }
-        })
-    }
-
-    /// The filter a chain or `_has` applies to the resources it goes through: the resolved
-    /// inner criterion, or for a trailing `:not` none of its values.
-    async fn inner_filter(&self, p: &Partition, inner: &Criterion) -> FhirResult<StoreFilter> {
-        Ok(match inner {
-            Criterion::NoneOf(values) => {
-                let mut any = Vec::with_capacity(values.len());
-                for v in values {
-                    any.push(self.resolve(p, v).await?);
-                }
-                StoreFilter { any, negate: true }
-            }
-            other => StoreFilter {
-                any: vec![self.resolve(p, other).await?],
-                negate: false,
-            },
-        })
-    }
-
-    /// The resources of `rt` matching `filter`, at most `CHAIN_CAP` (more is an error).
-    async fn ids_matching(
-        &self,
-        p: &Partition,
-        rt: &str,
-        filter: StoreFilter,
-    ) -> FhirResult<Vec<Version>> {
-        let q = StoreQuery {
-            resource_types: vec![rt.to_string()],
-            filters: vec![filter],
-            sort: Vec::new(),
-            after: None,
-            limit: CHAIN_CAP + 1,
-        };
-        let found = self.store.search(p, &q).await.map_err(store_error)?;
-        if found.len() > CHAIN_CAP {
-            return Err(too_many(&format!("A chained or _has criterion on {rt}")));
-        }
-        Ok(found.into_iter().map(|m| m.version).collect())
     }
 
     /// The `_include` and `_revinclude` resources of a page (each once, never a match again),

@@ -1,0 +1,353 @@
+//! Chains and `_has`: criteria on other resources, turned into conditions a store evaluates on
+//! the searched type. Normally the other resources are listed through the index and become an
+//! id list (`Cond::ReferenceIn`, `Cond::IdIn`). When they are too many to list (more than
+//! `CHAIN_CAP`), a top-level criterion is instead checked against the resources the rest of
+//! the search matches, if those are few enough: `Observation?code=X&subject.gender=female`
+//! works however many females there are, as long as few Observations have code X.
+
+use super::{store_error, stored_json, Fhir};
+use crate::fhir::outcome::{FhirError, FhirResult};
+use crate::fhir::search::extract;
+use crate::fhir::search::params::Registry;
+use crate::fhir::search::query::{Cond, Criterion, Filter, SearchRequest, StoreFilter, StoreQuery};
+use crate::fhir::search::IndexValue;
+use crate::partition::Partition;
+use crate::store::Version;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+
+/// Most resources one step of a chain or `_has` may list, and most resources of the rest of a
+/// search a chain or `_has` that lists more is checked against. Lists become an `IN` list of
+/// the outer query, checks one look-up each, so the cap keeps every query an index look-up of
+/// bounded size.
+pub const CHAIN_CAP: usize = 1000;
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = FhirResult<T>> + Send + 'a>>;
+
+fn too_many(what: &str) -> FhirError {
+    FhirError::invalid(format!(
+        "{what} matches more than {CHAIN_CAP} resources; add criteria to narrow it"
+    ))
+}
+
+/// The (type, id) pairs that the `param` entries of `resource` (stored under `base`) point
+/// at on this server: extraction gives a type and id to local references only.
+pub(super) fn local_targets(
+    registry: &Registry,
+    rt: &str,
+    param: &str,
+    resource: &Value,
+    base: &str,
+) -> Vec<(String, String)> {
+    extract::extract_param(registry, rt, param, resource, base)
+        .into_iter()
+        .filter_map(|e| match e.value {
+            IndexValue::Reference {
+                target_type: Some(t),
+                id: Some(id),
+                ..
+            } => Some((t, id)),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Fhir {
+    /// The request's filters as a store evaluates them (chains and `_has` resolved).
+    pub(super) async fn store_filters(
+        &self,
+        p: &Partition,
+        req: &SearchRequest,
+    ) -> FhirResult<Vec<StoreFilter>> {
+        let mut filters = Vec::with_capacity(req.filters.len() + 1);
+        let mut unlisted: Vec<&Filter> = Vec::new();
+        for f in &req.filters {
+            let mut any = Vec::with_capacity(f.any.len());
+            for c in &f.any {
+                match self.listed(p, c).await? {
+                    Some(cond) => any.push(cond),
+                    None => break,
+                }
+            }
+            if any.len() == f.any.len() {
+                filters.push(StoreFilter {
+                    any,
+                    negate: f.negate,
+                });
+            } else {
+                unlisted.push(f);
+            }
+        }
+        let Some(first) = unlisted.first() else {
+            return Ok(filters);
+        };
+        let what = first
+            .any
+            .iter()
+            .find_map(|c| match c {
+                Criterion::Chain { param, .. } => Some(format!("The chain '{param}'")),
+                Criterion::Has { resource_type, .. } => {
+                    Some(format!("The _has criterion on {resource_type}"))
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        let [rt] = req.resource_types.as_slice() else {
+            return Err(too_many(&what));
+        };
+        // The rest of the search, which every match is among.
+        let q = StoreQuery {
+            resource_types: vec![rt.clone()],
+            filters: filters.clone(),
+            sort: Vec::new(),
+            after: None,
+            limit: CHAIN_CAP + 1,
+        };
+        let candidates: Vec<Version> = self
+            .store
+            .search(p, &q)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|m| m.version)
+            .collect();
+        if candidates.len() > CHAIN_CAP {
+            return Err(FhirError::invalid(format!(
+                "{what} matches more than {CHAIN_CAP} resources, and so does the rest of the \
+                 search; add criteria to narrow either"
+            )));
+        }
+        for f in unlisted {
+            let mut passing: HashSet<String> = HashSet::new();
+            for c in &f.any {
+                passing.extend(self.passing(p, rt, c, &candidates).await?);
+            }
+            filters.push(StoreFilter {
+                any: vec![Cond::Id(passing.into_iter().collect())],
+                negate: f.negate,
+            });
+        }
+        Ok(filters)
+    }
+
+    /// `c` as a condition for the store; `None` for a chain or `_has` whose resources are more
+    /// than `CHAIN_CAP`.
+    async fn listed(&self, p: &Partition, c: &Criterion) -> FhirResult<Option<Cond>> {
+        match c {
+            Criterion::Chain { param, inner } => {
+                let mut targets = Vec::new();
+                for (ty, crit) in inner {
+                    let filter = self.inner_filter(p, crit).await?;
+                    let Some(found) = self.ids_matching(p, ty, filter).await? else {
+                        return Ok(None);
+                    };
+                    targets.extend(found.into_iter().map(|v| (ty.clone(), v.id)));
+                    if targets.len() > CHAIN_CAP {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(Cond::ReferenceIn {
+                    param: param.clone(),
+                    targets,
+                }))
+            }
+            Criterion::Has {
+                resource_type,
+                param,
+                inner,
+            } => {
+                let filter = self.inner_filter(p, inner).await?;
+                let Some(found) = self.ids_matching(p, resource_type, filter).await? else {
+                    return Ok(None);
+                };
+                let registry = Registry::r4();
+                let base = self.base_url(p);
+                let mut targets = HashSet::new();
+                for v in found {
+                    let resource = stored_json(&v)?;
+                    targets.extend(local_targets(
+                        registry,
+                        resource_type,
+                        param,
+                        &resource,
+                        &base,
+                    ));
+                }
+                Ok(Some(Cond::IdIn(targets.into_iter().collect())))
+            }
+            other => Ok(Some(self.resolve(p, other).await?)),
+        }
+    }
+
+    /// The ids of the `candidates` (resources of `rt`) that satisfy `c`, one look-up per type
+    /// a chain reaches or per candidate a `_has` asks about.
+    async fn passing(
+        &self,
+        p: &Partition,
+        rt: &str,
+        c: &Criterion,
+        candidates: &[Version],
+    ) -> FhirResult<Vec<String>> {
+        let registry = Registry::r4();
+        let base = self.base_url(p);
+        let exists = |ty: &str, filters: Vec<StoreFilter>, limit: usize| StoreQuery {
+            resource_types: vec![ty.to_string()],
+            filters,
+            sort: Vec::new(),
+            after: None,
+            limit,
+        };
+        match c {
+            Criterion::Chain { param, inner } => {
+                let mut targets_of: Vec<(&str, Vec<(String, String)>)> = Vec::new();
+                let mut wanted: HashMap<&str, HashSet<String>> = HashMap::new();
+                for v in candidates {
+                    let resource = stored_json(v)?;
+                    let targets = local_targets(registry, rt, param, &resource, &base);
+                    for (ty, id) in &targets {
+                        if let Some((t, _)) = inner.iter().find(|(t, _)| t == ty) {
+                            wanted.entry(t.as_str()).or_default().insert(id.clone());
+                        }
+                    }
+                    targets_of.push((v.id.as_str(), targets));
+                }
+                let mut found: HashSet<(String, String)> = HashSet::new();
+                for (ty, crit) in inner {
+                    let Some(ids) = wanted.remove(ty.as_str()) else {
+                        continue;
+                    };
+                    let n = ids.len();
+                    let filters = vec![
+                        self.inner_filter(p, crit).await?,
+                        StoreFilter {
+                            any: vec![Cond::Id(ids.into_iter().collect())],
+                            negate: false,
+                        },
+                    ];
+                    let q = exists(ty, filters, n);
+                    for m in self.store.search(p, &q).await.map_err(store_error)? {
+                        found.insert((ty.clone(), m.version.id));
+                    }
+                }
+                Ok(targets_of
+                    .into_iter()
+                    .filter(|(_, targets)| targets.iter().any(|t| found.contains(t)))
+                    .map(|(id, _)| id.to_string())
+                    .collect())
+            }
+            Criterion::Has {
+                resource_type,
+                param,
+                inner,
+            } => {
+                let filter = self.inner_filter(p, inner).await?;
+                let mut out = Vec::new();
+                for v in candidates {
+                    let refers = StoreFilter {
+                        any: vec![Cond::Reference {
+                            param: param.clone(),
+                            target_type: Some(rt.to_string()),
+                            id: Some(v.id.clone()),
+                            url: None,
+                            version: None,
+                        }],
+                        negate: false,
+                    };
+                    let q = exists(resource_type, vec![filter.clone(), refers], 1);
+                    if !self
+                        .store
+                        .search(p, &q)
+                        .await
+                        .map_err(store_error)?
+                        .is_empty()
+                    {
+                        out.push(v.id.clone());
+                    }
+                }
+                Ok(out)
+            }
+            other => {
+                let ids: Vec<String> = candidates.iter().map(|v| v.id.clone()).collect();
+                let n = ids.len();
+                let filters = vec![
+                    StoreFilter {
+                        any: vec![self.resolve(p, other).await?],
+                        negate: false,
+                    },
+                    StoreFilter {
+                        any: vec![Cond::Id(ids)],
+                        negate: false,
+                    },
+                ];
+                let q = exists(rt, filters, n);
+                let found = self.store.search(p, &q).await.map_err(store_error)?;
+                Ok(found.into_iter().map(|m| m.version.id).collect())
+            }
+        }
+    }
+
+    /// Turns a parsed criterion into a condition a store evaluates: chains and `_has` become
+    /// id lists found through the index, innermost first (the parser caps the nesting).
+    pub(super) fn resolve<'a>(&'a self, p: &'a Partition, c: &'a Criterion) -> Boxed<'a, Cond> {
+        Box::pin(async move {
+            match c {
+                Criterion::Cond(c) => Ok(c.clone()),
+                Criterion::Codes { param, set } => self.code_set_cond(p, param, set).await,
+                Criterion::NoneOf(_) => Err(FhirError::invalid(
+                    "':not' is only meaningful at the end of a chain or _has",
+                )),
+                Criterion::Chain { param, .. } => match self.listed(p, c).await? {
+                    Some(cond) => Ok(cond),
+                    None => Err(too_many(&format!("The chain '{param}'"))),
+                },
+                Criterion::Has { resource_type, .. } => match self.listed(p, c).await? {
+                    Some(cond) => Ok(cond),
+                    None => Err(too_many(&format!(
+                        "A chained or _has criterion on {resource_type}"
+                    ))),
+                },
+            }
+        })
+    }
+
+    /// The filter a chain or `_has` applies to the resources it goes through: the resolved
+    /// inner criterion, or for a trailing `:not` none of its values.
+    async fn inner_filter(&self, p: &Partition, inner: &Criterion) -> FhirResult<StoreFilter> {
+        Ok(match inner {
+            Criterion::NoneOf(values) => {
+                let mut any = Vec::with_capacity(values.len());
+                for v in values {
+                    any.push(self.resolve(p, v).await?);
+                }
+                StoreFilter { any, negate: true }
+            }
+            other => StoreFilter {
+                any: vec![self.resolve(p, other).await?],
+                negate: false,
+            },
+        })
+    }
+
+    /// The resources of `rt` matching `filter`; `None` when they are more than `CHAIN_CAP`.
+    async fn ids_matching(
+        &self,
+        p: &Partition,
+        rt: &str,
+        filter: StoreFilter,
+    ) -> FhirResult<Option<Vec<Version>>> {
+        let q = StoreQuery {
+            resource_types: vec![rt.to_string()],
+            filters: vec![filter],
+            sort: Vec::new(),
+            after: None,
+            limit: CHAIN_CAP + 1,
+        };
+        let found = self.store.search(p, &q).await.map_err(store_error)?;
+        if found.len() > CHAIN_CAP {
+            return Ok(None);
+        }
+        Ok(Some(found.into_iter().map(|m| m.version).collect()))
+    }
+}

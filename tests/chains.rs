@@ -1,0 +1,226 @@
+//! Chains and `_has` whose other resources are more than the server lists (CHAIN_CAP): they
+//! are answered when the rest of the search matches few enough resources, checked one by one,
+//! and refused with a 400 that says what to narrow when both sides are too many. Both stores,
+//! over HTTP. Every expected answer follows from how the data below is built.
+
+mod common;
+
+use common::{expect, expect_outcome, TestServer};
+use fhird::interactions::CHAIN_CAP;
+use serde_json::{json, Value};
+
+/// Past the cap: every one of them is a female patient of Organization/acme with a "common"
+/// Observation.
+const MANY: usize = CHAIN_CAP + 50;
+
+fn entry(resource: Value) -> Value {
+    let url = format!(
+        "{}/{}",
+        resource["resourceType"].as_str().unwrap(),
+        resource["id"].as_str().unwrap()
+    );
+    json!({"resource": resource, "request": {"method": "PUT", "url": url}})
+}
+
+fn patient(id: &str, gender: &str, org: Option<&str>) -> Value {
+    let mut p = json!({"resourceType": "Patient", "id": id, "gender": gender});
+    if let Some(o) = org {
+        p["managingOrganization"] = json!({"reference": format!("Organization/{o}")});
+    }
+    p
+}
+
+fn observation(id: &str, code: &str, patient: &str, date: &str) -> Value {
+    json!({
+        "resourceType": "Observation",
+        "id": id,
+        "status": "final",
+        "code": {"coding": [{"system": "http://example.org/codes", "code": code}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "effectiveDateTime": date,
+    })
+}
+
+async fn load(s: &TestServer) {
+    let mut resources = vec![
+        json!({"resourceType": "Organization", "id": "acme", "name": "Acme"}),
+        json!({"resourceType": "Organization", "id": "other", "name": "Other"}),
+        patient("m1", "male", Some("other")),
+        patient("m2", "male", Some("other")),
+        patient("m3", "male", Some("acme")),
+        patient("m4", "male", None),
+        // The rare code: three on female patients, two on male ones.
+        observation("rare-1", "rare", "f0007", "2020-01-03"),
+        observation("rare-2", "rare", "m1", "2020-01-01"),
+        observation("rare-3", "rare", "f0100", "2020-01-05"),
+        observation("rare-4", "rare", "m3", "2020-01-02"),
+        observation("rare-5", "rare", "f1020", "2020-01-04"),
+        // m1 and m3 also have a common one; m2 and m4 have none.
+        observation("common-m1", "common", "m1", "2019-06-01"),
+        observation("common-m3", "common", "m3", "2019-06-01"),
+    ];
+    for i in 0..MANY {
+        let id = format!("f{i:04}");
+        resources.push(patient(&id, "female", Some("acme")));
+        resources.push(observation(
+            &format!("common-{id}"),
+            "common",
+            &id,
+            "2019-01-01",
+        ));
+    }
+    for chunk in resources.chunks(200) {
+        let bundle = json!({
+            "resourceType": "Bundle",
+            "type": "batch",
+            "entry": chunk.iter().cloned().map(entry).collect::<Vec<_>>(),
+        });
+        let answer = expect(s.post("", &bundle).await, 200).await;
+        for e in answer["entry"].as_array().unwrap() {
+            let status = e["response"]["status"].as_str().unwrap();
+            assert!(status.starts_with("201"), "{e}");
+        }
+    }
+}
+
+fn ids(bundle: &Value) -> Vec<String> {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["search"]["mode"] == "match")
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn found(s: &TestServer, q: &str) -> Vec<String> {
+    ids(&expect(s.get(q).await, 200).await)
+}
+
+async fn chains_past_the_cap(s: &TestServer) {
+    load(s).await;
+
+    // Chain: the female patients are too many to list; the rare Observations are five.
+    assert_eq!(
+        found(s, "Observation?code=rare&subject:Patient.gender=female").await,
+        ["rare-1", "rare-3", "rare-5"]
+    );
+    assert_eq!(
+        found(s, "Observation?code=rare&subject.gender=female&_sort=-date").await,
+        ["rare-3", "rare-5", "rare-1"]
+    );
+    // Counted and paged like any search.
+    let b = expect(
+        s.get("Observation?code=rare&subject:Patient.gender=female&_summary=count")
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(b["total"], 3);
+    let b = expect(
+        s.get("Observation?code=rare&subject:Patient.gender=female&_count=2&_total=accurate")
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(ids(&b), ["rare-1", "rare-3"]);
+    assert_eq!(b["total"], 3);
+    let next = b["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ids(&expect(s.get(&next).await, 200).await), ["rare-5"]);
+    // Two levels: the patients of Acme are too many, Acme itself is one.
+    assert_eq!(
+        found(
+            s,
+            "Observation?code=rare&subject:Patient.organization.name=acme"
+        )
+        .await,
+        ["rare-1", "rare-3", "rare-4", "rare-5"]
+    );
+    // An OR of two chains, one of them too many to list.
+    assert_eq!(
+        found(
+            s,
+            "Observation?code=rare&subject:Patient.gender=female,unknown"
+        )
+        .await,
+        ["rare-1", "rare-3", "rare-5"]
+    );
+    // Both chains of a search past the cap: each checked.
+    assert_eq!(
+        found(
+            s,
+            "Observation?code=rare&subject:Patient.gender=female&subject:Patient.organization=acme"
+        )
+        .await,
+        ["rare-1", "rare-3", "rare-5"]
+    );
+
+    // _has: the common Observations are too many; the male patients are four.
+    assert_eq!(
+        found(
+            s,
+            "Patient?gender=male&_has:Observation:subject:code=common"
+        )
+        .await,
+        ["m1", "m3"]
+    );
+    assert_eq!(
+        found(
+            s,
+            "Patient?gender=male&_has:Observation:subject:code=common&organization=other"
+        )
+        .await,
+        ["m1"]
+    );
+
+    // Too many on both sides: refused, naming the criterion.
+    expect_outcome(
+        s.get("Observation?code=common&subject:Patient.gender=female")
+            .await,
+        400,
+        "rest of the search",
+    )
+    .await;
+    expect_outcome(
+        s.get("Observation?subject:Patient.gender=female").await,
+        400,
+        "'subject'",
+    )
+    .await;
+    expect_outcome(
+        s.get("Patient?_has:Observation:subject:code=common").await,
+        400,
+        "_has",
+    )
+    .await;
+    // A level below the top that is too many cannot be checked that way.
+    expect_outcome(
+        s.get("Organization?_has:Patient:organization:_has:Observation:subject:code=common")
+            .await,
+        400,
+        "more than",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chains_past_the_cap_on_sqlite() {
+    let s = TestServer::sqlite().await;
+    chains_past_the_cap(&s).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chains_past_the_cap_on_mongodb() {
+    let s = TestServer::mongodb().await;
+    chains_past_the_cap(&s).await;
+    s.stop().await;
+}
