@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{expect, expect_outcome, TestServer};
+use common::{expect, expect_outcome, link, TestServer};
 use fhird::interactions::CHAIN_CAP;
 use serde_json::{json, Value};
 
@@ -125,15 +125,7 @@ async fn chains_past_the_cap(s: &TestServer) {
     .await;
     assert_eq!(ids(&b), ["rare-1", "rare-3"]);
     assert_eq!(b["total"], 3);
-    let next = b["link"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["relation"] == "next")
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let next = link(&b, "next").unwrap();
     assert_eq!(ids(&expect(s.get(&next).await, 200).await), ["rare-5"]);
     // Two levels: the patients of Acme are too many, Acme itself is one.
     assert_eq!(

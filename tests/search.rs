@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{expect, expect_outcome, TestServer};
+use common::{expect, expect_outcome, link, TestServer};
 use fhird::http::HttpLimits;
 use futures_util::{stream, StreamExt};
 use serde_json::Value;
@@ -3552,14 +3552,6 @@ async fn compartments(s: &TestServer) {
     )));
 }
 
-fn link(bundle: &Value, relation: &str) -> Option<String> {
-    bundle["link"]
-        .as_array()?
-        .iter()
-        .find(|l| l["relation"] == relation)
-        .map(|l| l["url"].as_str().unwrap().to_string())
-}
-
 async fn errors(s: &TestServer) {
     expect_outcome(s.get("Patient?foo=bar").await, 400, "foo").await;
     expect_outcome(s.get("Patient?birthdate=notadate").await, 400, "birthdate").await;
@@ -3822,6 +3814,11 @@ fn generated_queries() -> Vec<(String, &'static str)> {
                             "revinclude",
                             format!("{t}?_id={}&_revinclude={rt}:{p}", enc(i)),
                         ));
+                        if fhird::fhir::search::compartment::is_compartment(t) {
+                            extra.push(("compartment", format!("{t}/{}/*?_sort=_id", enc(i))));
+                            extra
+                                .push(("compartment desc", format!("{t}/{}/*?_sort=-_id", enc(i))));
+                        }
                     }
                     forms.push(("missing", format!("{p}:missing=false")));
                 }

@@ -200,6 +200,15 @@ pub async fn expect(resp: Response, status: u16) -> Value {
     }
 }
 
+/// The URL of a Bundle's link with this relation (`next`, `previous`, …).
+pub fn link(bundle: &Value, relation: &str) -> Option<String> {
+    bundle["link"]
+        .as_array()?
+        .iter()
+        .find(|l| l["relation"] == relation)
+        .map(|l| l["url"].as_str().unwrap().to_string())
+}
+
 /// Asserts an OperationOutcome error with `status` whose text mentions `needle`.
 pub async fn expect_outcome(resp: Response, status: u16, needle: &str) -> Value {
     let ct = resp
