@@ -109,6 +109,13 @@ async fn chains_past_the_cap(s: &TestServer) {
         found(s, "Observation?code=rare&subject.gender=female&_sort=-date").await,
         ["rare-3", "rare-5", "rare-1"]
     );
+    // None of the candidates passes: an empty page, not an error.
+    assert!(found(
+        s,
+        "Observation?_id=rare-2,rare-4&subject:Patient.gender=female"
+    )
+    .await
+    .is_empty());
     // Counted and paged like any search.
     let b = expect(
         s.get("Observation?code=rare&subject:Patient.gender=female&_summary=count")
