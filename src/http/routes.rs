@@ -245,19 +245,19 @@ async fn route(
         [_, _, "_history"] => Ok(method_not_allowed(m.as_str(), "GET, HEAD")),
         [rt, id, "$reindex"] if m == Method::POST => reindex(app, &ctx, Some(rt), Some(id)).await,
         [kind, id, "_search"] if m == Method::POST => {
-            let scope = SearchScope::compartment(kind, id, "*")?;
+            let scope = SearchScope::compartment(kind, id, "*");
             search(app, &ctx, scope, Some(body)).await
         }
         [_, _, "_search"] => Ok(method_not_allowed(m.as_str(), "POST")),
         [kind, id, rt] if is_get && !rt.starts_with(['_', '$']) => {
-            let scope = SearchScope::compartment(kind, id, rt)?;
+            let scope = SearchScope::compartment(kind, id, rt);
             search(app, &ctx, scope, None).await
         }
         [_, _, rt] if !rt.starts_with(['_', '$']) => {
             Ok(method_not_allowed(m.as_str(), "GET, HEAD"))
         }
         [kind, id, rt, "_search"] if m == Method::POST && !rt.starts_with(['_', '$']) => {
-            let scope = SearchScope::compartment(kind, id, rt)?;
+            let scope = SearchScope::compartment(kind, id, rt);
             search(app, &ctx, scope, Some(body)).await
         }
         [_, _, rt, "_search"] if !rt.starts_with(['_', '$']) => {

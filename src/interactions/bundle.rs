@@ -353,7 +353,7 @@ impl Fhir {
             [rt, id] => version(self.read(p, rt, id).await?),
             [rt, id, "_history"] => ok(history(HistoryScope::Instance(rt, id)).await?),
             [rt, id, "_history", vid] => version(self.vread(p, rt, id, vid).await?),
-            [kind, id, rt] => ok(search(SearchScope::compartment(kind, id, rt)?).await?),
+            [kind, id, rt] => ok(search(SearchScope::compartment(kind, id, rt)).await?),
             _ => Err(FhirError::not_found(format!(
                 "Nothing is served at '{}'",
                 r.url

@@ -54,6 +54,34 @@ pub(super) fn local_targets(
         .collect()
 }
 
+/// How an error names a chain or `_has` criterion.
+fn named(c: &Criterion) -> String {
+    match c {
+        Criterion::Chain { param, .. } => format!("The chain '{param}'"),
+        Criterion::Has { resource_type, .. } => format!("The _has criterion on {resource_type}"),
+        _ => String::new(),
+    }
+}
+
+/// One condition as a filter.
+fn only(cond: Cond) -> StoreFilter {
+    StoreFilter {
+        any: vec![cond],
+        negate: false,
+    }
+}
+
+/// The resources of `rt` matching every filter, in no particular order, at most `limit`.
+fn plain_query(rt: &str, filters: Vec<StoreFilter>, limit: usize) -> StoreQuery {
+    StoreQuery {
+        resource_types: vec![rt.to_string()],
+        filters,
+        sort: Vec::new(),
+        after: None,
+        limit,
+    }
+}
+
 impl Fhir {
     /// The request's filters as a store evaluates them (chains and `_has` resolved).
     pub(super) async fn store_filters(
@@ -86,47 +114,27 @@ impl Fhir {
         let what = first
             .any
             .iter()
-            .find_map(|c| match c {
-                Criterion::Chain { param, .. } => Some(format!("The chain '{param}'")),
-                Criterion::Has { resource_type, .. } => {
-                    Some(format!("The _has criterion on {resource_type}"))
-                }
-                _ => None,
-            })
+            .map(named)
+            .find(|n| !n.is_empty())
             .unwrap_or_default();
         let [rt] = req.resource_types.as_slice() else {
             return Err(too_many(&what));
         };
         // The rest of the search, which every match is among.
-        let q = StoreQuery {
-            resource_types: vec![rt.clone()],
-            filters: filters.clone(),
-            sort: Vec::new(),
-            after: None,
-            limit: CHAIN_CAP + 1,
-        };
-        let candidates: Vec<Version> = self
-            .store
-            .search(p, &q)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(|m| m.version)
-            .collect();
-        if candidates.len() > CHAIN_CAP {
+        let Some(candidates) = self.ids_matching(p, rt, filters.clone()).await? else {
             return Err(FhirError::invalid(format!(
                 "{what} matches more than {CHAIN_CAP} resources, and so does the rest of the \
                  search; add criteria to narrow either"
             )));
-        }
+        };
         for f in unlisted {
             let mut passing: HashSet<String> = HashSet::new();
             for c in &f.any {
                 passing.extend(self.passing(p, rt, c, &candidates).await?);
             }
             filters.push(StoreFilter {
-                any: vec![Cond::Id(passing.into_iter().collect())],
                 negate: f.negate,
+                ..only(Cond::Id(passing.into_iter().collect()))
             });
         }
         Ok(filters)
@@ -140,7 +148,7 @@ impl Fhir {
                 let mut targets = Vec::new();
                 for (ty, crit) in inner {
                     let filter = self.inner_filter(p, crit).await?;
-                    let Some(found) = self.ids_matching(p, ty, filter).await? else {
+                    let Some(found) = self.ids_matching(p, ty, vec![filter]).await? else {
                         return Ok(None);
                     };
                     targets.extend(found.into_iter().map(|v| (ty.clone(), v.id)));
@@ -159,7 +167,7 @@ impl Fhir {
                 inner,
             } => {
                 let filter = self.inner_filter(p, inner).await?;
-                let Some(found) = self.ids_matching(p, resource_type, filter).await? else {
+                let Some(found) = self.ids_matching(p, resource_type, vec![filter]).await? else {
                     return Ok(None);
                 };
                 let registry = Registry::r4();
@@ -192,13 +200,6 @@ impl Fhir {
     ) -> FhirResult<Vec<String>> {
         let registry = Registry::r4();
         let base = self.base_url(p);
-        let exists = |ty: &str, filters: Vec<StoreFilter>, limit: usize| StoreQuery {
-            resource_types: vec![ty.to_string()],
-            filters,
-            sort: Vec::new(),
-            after: None,
-            limit,
-        };
         match c {
             Criterion::Chain { param, inner } => {
                 let mut targets_of: Vec<(&str, Vec<(String, String)>)> = Vec::new();
@@ -221,12 +222,9 @@ impl Fhir {
                     let n = ids.len();
                     let filters = vec![
                         self.inner_filter(p, crit).await?,
-                        StoreFilter {
-                            any: vec![Cond::Id(ids.into_iter().collect())],
-                            negate: false,
-                        },
+                        only(Cond::Id(ids.into_iter().collect())),
                     ];
-                    let q = exists(ty, filters, n);
+                    let q = plain_query(ty, filters, n);
                     for m in self.store.search(p, &q).await.map_err(store_error)? {
                         found.insert((ty.clone(), m.version.id));
                     }
@@ -245,17 +243,14 @@ impl Fhir {
                 let filter = self.inner_filter(p, inner).await?;
                 let mut out = Vec::new();
                 for v in candidates {
-                    let refers = StoreFilter {
-                        any: vec![Cond::Reference {
-                            param: param.clone(),
-                            target_type: Some(rt.to_string()),
-                            id: Some(v.id.clone()),
-                            url: None,
-                            version: None,
-                        }],
-                        negate: false,
-                    };
-                    let q = exists(resource_type, vec![filter.clone(), refers], 1);
+                    let refers = only(Cond::Reference {
+                        param: param.clone(),
+                        target_type: Some(rt.to_string()),
+                        id: Some(v.id.clone()),
+                        url: None,
+                        version: None,
+                    });
+                    let q = plain_query(resource_type, vec![filter.clone(), refers], 1);
                     if !self
                         .store
                         .search(p, &q)
@@ -271,17 +266,8 @@ impl Fhir {
             other => {
                 let ids: Vec<String> = candidates.iter().map(|v| v.id.clone()).collect();
                 let n = ids.len();
-                let filters = vec![
-                    StoreFilter {
-                        any: vec![self.resolve(p, other).await?],
-                        negate: false,
-                    },
-                    StoreFilter {
-                        any: vec![Cond::Id(ids)],
-                        negate: false,
-                    },
-                ];
-                let q = exists(rt, filters, n);
+                let filters = vec![only(self.resolve(p, other).await?), only(Cond::Id(ids))];
+                let q = plain_query(rt, filters, n);
                 let found = self.store.search(p, &q).await.map_err(store_error)?;
                 Ok(found.into_iter().map(|m| m.version.id).collect())
             }
@@ -298,16 +284,9 @@ impl Fhir {
                 Criterion::NoneOf(_) => Err(FhirError::invalid(
                     "':not' is only meaningful at the end of a chain or _has",
                 )),
-                Criterion::Chain { param, .. } => match self.listed(p, c).await? {
-                    Some(cond) => Ok(cond),
-                    None => Err(too_many(&format!("The chain '{param}'"))),
-                },
-                Criterion::Has { resource_type, .. } => match self.listed(p, c).await? {
-                    Some(cond) => Ok(cond),
-                    None => Err(too_many(&format!(
-                        "A chained or _has criterion on {resource_type}"
-                    ))),
-                },
+                Criterion::Chain { .. } | Criterion::Has { .. } => {
+                    self.listed(p, c).await?.ok_or_else(|| too_many(&named(c)))
+                }
             }
         })
     }
@@ -323,27 +302,19 @@ impl Fhir {
                 }
                 StoreFilter { any, negate: true }
             }
-            other => StoreFilter {
-                any: vec![self.resolve(p, other).await?],
-                negate: false,
-            },
+            other => only(self.resolve(p, other).await?),
         })
     }
 
-    /// The resources of `rt` matching `filter`; `None` when they are more than `CHAIN_CAP`.
+    /// The resources of `rt` matching every filter; `None` when they are more than
+    /// `CHAIN_CAP`.
     async fn ids_matching(
         &self,
         p: &Partition,
         rt: &str,
-        filter: StoreFilter,
+        filters: Vec<StoreFilter>,
     ) -> FhirResult<Option<Vec<Version>>> {
-        let q = StoreQuery {
-            resource_types: vec![rt.to_string()],
-            filters: vec![filter],
-            sort: Vec::new(),
-            after: None,
-            limit: CHAIN_CAP + 1,
-        };
+        let q = plain_query(rt, filters, CHAIN_CAP + 1);
         let found = self.store.search(p, &q).await.map_err(store_error)?;
         if found.len() > CHAIN_CAP {
             return Ok(None);

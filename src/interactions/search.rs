@@ -39,20 +39,13 @@ pub enum SearchScope<'a> {
 }
 
 impl<'a> SearchScope<'a> {
-    /// The scope of `[kind]/[id]/[type]`, where `type` may be `*`.
-    pub fn compartment(kind: &'a str, id: &'a str, resource_type: &'a str) -> FhirResult<Self> {
-        let resource_type = match resource_type {
-            "*" => None,
-            rt => {
-                check_resource_type(rt)?;
-                Some(rt)
-            }
-        };
-        Ok(SearchScope::Compartment {
+    /// The scope of `[kind]/[id]/[type]`, where `type` may be `*` (the search checks them all).
+    pub fn compartment(kind: &'a str, id: &'a str, resource_type: &'a str) -> Self {
+        SearchScope::Compartment {
             kind,
             id,
-            resource_type,
-        })
+            resource_type: (resource_type != "*").then_some(resource_type),
+        }
     }
 }
 
@@ -285,9 +278,6 @@ impl Fhir {
                     .into_iter()
                     .map(str::to_string)
                     .collect();
-                if !members.iter().any(|t| t == kind) {
-                    members.push(kind.to_string());
-                }
                 for t in &req.resource_types {
                     if !members.contains(t) {
                         return Err(FhirError::invalid(format!(

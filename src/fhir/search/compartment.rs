@@ -87,12 +87,16 @@ pub fn urls() -> &'static [String] {
     })
 }
 
-/// Every type with members in a `kind` compartment, sorted.
-pub fn member_types(kind: &str) -> Vec<&'static str> {
-    let mut v: Vec<&str> = table()
-        .get(kind)
-        .map(|m| m.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+/// Every type with members in a `kind` compartment, sorted: those the definition lists, and
+/// `kind` itself (each resource is in its own compartment).
+pub fn member_types(kind: &str) -> Vec<&str> {
+    let Some(members) = table().get(kind) else {
+        return Vec::new();
+    };
+    let mut v: Vec<&str> = members.keys().map(String::as_str).collect();
+    if !members.contains_key(kind) {
+        v.push(kind);
+    }
     v.sort_unstable();
     v
 }
@@ -107,6 +111,7 @@ mod tests {
         assert_eq!(params("Patient", "Patient"), ["link"]);
         assert!(params("Patient", "Organization").is_empty());
         assert!(member_types("Patient").contains(&"Claim"));
+        assert!(member_types("Device").contains(&"Device"));
         assert!(is_compartment("Encounter") && !is_compartment("Claim"));
         assert_eq!(urls().len(), 5);
         assert!(
