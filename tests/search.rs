@@ -3567,6 +3567,31 @@ async fn errors(s: &TestServer) {
     )
     .await;
     expect_outcome(s.get("Patient?organization.nosuch=x").await, 400, "nosuch").await;
+    // `:contains` values are bounded (MongoDB's escaped pattern must fit SecantusDB's
+    // 1,000 bytes): 500 bytes of regular-expression specials still search, one more is refused.
+    let dots = ".".repeat(500);
+    let b = expect(s.get(&format!("Practitioner?address:contains={dots}")).await, 200).await;
+    assert!(ids(&b, "match").is_empty());
+    let long = format!("automatisering{}", "x".repeat(490));
+    expect_outcome(
+        s.get(&format!("Practitioner?address:contains={long}")).await,
+        400,
+        "address:contains",
+    )
+    .await;
+    expect_outcome(
+        s.get(&format!("Practitioner?address:contains={dots}.")).await,
+        400,
+        "500",
+    )
+    .await;
+    // A control character: no stored string holds one, and MongoDB's pattern could not.
+    expect_outcome(
+        s.get("Practitioner?address:contains=a%00b").await,
+        400,
+        "control character",
+    )
+    .await;
     expect_outcome(
         s.get("Patient?_include=Patient:nosuch").await,
         400,

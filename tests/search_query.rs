@@ -137,6 +137,33 @@ fn string_contains_is_normalised() {
 }
 
 #[test]
+fn string_contains_values_are_bounded() {
+    let at_limit = "é".repeat(500); // folds to 500 bytes of `e`
+    assert_eq!(
+        cond("Patient", "address:contains", &at_limit),
+        string_cond("address", StringMode::Contains, &"e".repeat(500))
+    );
+    assert!(err("Patient", &[("address:contains", &"中".repeat(167))]).contains("501 bytes"));
+    // Only `:contains` builds a pattern; a long starts-with value is an index range.
+    cond("Patient", "address", &"x".repeat(5000));
+}
+
+#[test]
+fn control_characters_are_refused_in_every_value() {
+    for (key, value) in [
+        ("address:contains", "a\u{0}b"),
+        ("name", "\u{7}"),
+        ("gender", "http://x|\u{1b}"),
+        ("birthdate", "2020\u{0}"),
+        ("general-practitioner", "Practitioner/\u{0}"),
+    ] {
+        assert!(err("Patient", &[(key, value)]).contains("control character"), "{key}");
+    }
+    // Tab, CR and LF are whitespace, which strings may hold.
+    cond("Patient", "name", "a\tb");
+}
+
+#[test]
 fn comma_is_or_and_repetition_is_and() {
     let r = ok("Patient", &[("given", "eve,adam"), ("given", "x")]);
     assert_eq!(

@@ -468,7 +468,7 @@ fn is_space(b: u8) -> bool {
 /// `[ \r\n\t\S]+` excludes vertical tab and form feed; other C0 controls are
 /// a SHOULD NOT in datatypes.html, rejected here as well because they cannot
 /// be represented in the XML format at all.
-fn check_chars(s: &str) -> Result<(), &'static str> {
+pub fn check_chars(s: &str) -> Result<(), &'static str> {
     if s.bytes()
         .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
     {

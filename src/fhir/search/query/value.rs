@@ -6,8 +6,16 @@ use super::problem::Problem;
 use super::target::{Modifier, ParamRef};
 use super::{Cond, Prefix, StringMode, SystemMatch, UriMode};
 use crate::fhir::element_types;
+use crate::fhir::primitives;
 use crate::fhir::search::params::ParamType;
 use crate::fhir::search::values;
+
+/// The longest `:contains` value (UTF-8 bytes, normalised). MongoDB answers `:contains` with
+/// a regular expression, in which each special character is escaped with a backslash, so a
+/// value of this size is at most 1,000 bytes of pattern: the most SecantusDB accepts (it
+/// refuses longer patterns as unsupported). Both stores keep the same limit so that a search
+/// means the same on either.
+pub const MAX_CONTAINS_BYTES: usize = 500;
 
 /// `raw` is still escaped; `base_url` decides which absolute references are local.
 pub fn cond(
@@ -17,6 +25,11 @@ pub fn cond(
     base_url: &str,
 ) -> Result<Cond, Problem> {
     let name = param.display.as_str();
+    // No stored string holds one (writes refuse them), and a NUL cannot travel in a MongoDB
+    // regular expression.
+    if let Err(e) = primitives::check_chars(&unescape(raw)) {
+        return Err(Problem::Invalid(format!("Invalid value for '{name}': {e}")));
+    }
     if *modifier == Modifier::Missing {
         let missing = match unescape(raw).as_str() {
             "true" => true,
@@ -53,7 +66,17 @@ pub fn cond(
             let text = unescape(raw);
             let (mode, value) = match modifier {
                 Modifier::Exact => (StringMode::Exact, text),
-                Modifier::Contains => (StringMode::Contains, values::normalize_string(&text)),
+                Modifier::Contains => {
+                    let value = values::normalize_string(&text);
+                    if value.len() > MAX_CONTAINS_BYTES {
+                        return Err(Problem::Invalid(format!(
+                            "The value of '{name}:contains' is {} bytes long; at most \
+                             {MAX_CONTAINS_BYTES} are supported",
+                            value.len()
+                        )));
+                    }
+                    (StringMode::Contains, value)
+                }
                 _ => (StringMode::StartsWith, values::normalize_string(&text)),
             };
             Cond::String {
