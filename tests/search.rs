@@ -3,6 +3,8 @@
 //! what it is). The package is unpacked by scripts/test.sh into `FHIR_R4_EXAMPLES`.
 
 mod common;
+#[path = "search/hostile.rs"]
+mod hostile;
 
 use common::{expect, expect_outcome, link, TestServer};
 use fhird::http::HttpLimits;
@@ -2578,6 +2580,75 @@ const CASES: &[(&str, &[&str])] = &[
         "/fhir?_type=Patient,Group&_id=101,102,pat1",
         &["Group/101", "Group/102", "Patient/pat1"],
     ),
+    // --- _list: what a List's entry.item references, by the List's id
+    // List/example (mode changes) marks Condition/example deleted; example2 stays.
+    ("Condition?_list=example", &["Condition/example2"]),
+    (
+        "AllergyIntolerance?_list=current-allergies",
+        &[
+            "AllergyIntolerance/example",
+            "AllergyIntolerance/medication",
+        ],
+    ),
+    // List/genetic: eight contained (#1…) entries and one server resource.
+    ("Condition?_list=genetic", &["Condition/family-history"]),
+    (
+        "Condition?_list=example,genetic",
+        &["Condition/example2", "Condition/family-history"],
+    ),
+    ("Condition?_list=example&_list=genetic", &[]),
+    // List/long: 255 Patient references, 18 of them to loaded examples.
+    (
+        "Patient?_list=long",
+        &[
+            "Patient/animal",
+            "Patient/ch-example",
+            "Patient/dicom",
+            "Patient/example",
+            "Patient/f001",
+            "Patient/f201",
+            "Patient/genetics-example1",
+            "Patient/glossy",
+            "Patient/ihe-pcd",
+            "Patient/mom",
+            "Patient/newborn",
+            "Patient/pat1",
+            "Patient/pat2",
+            "Patient/pat3",
+            "Patient/pat4",
+            "Patient/proband",
+            "Patient/xcda",
+            "Patient/xds",
+        ],
+    ),
+    // of those, gender female (pat2 is "other", ihe-pcd has none)
+    (
+        "Patient?_list=long&gender=female",
+        &[
+            "Patient/animal",
+            "Patient/genetics-example1",
+            "Patient/mom",
+            "Patient/pat4",
+            "Patient/proband",
+        ],
+    ),
+    ("Patient?_list=current-allergies", &[]),
+    ("Patient?_list=nosuch", &[]),
+    (
+        "/fhir?_list=current-allergies",
+        &[
+            "AllergyIntolerance/example",
+            "AllergyIntolerance/medication",
+        ],
+    ),
+    (
+        "/fhir?_list=example,current-allergies",
+        &[
+            "AllergyIntolerance/example",
+            "AllergyIntolerance/medication",
+            "Condition/example2",
+        ],
+    ),
     // --- more compartments
     // vp-oyster has the same performer but no subject
     (
@@ -3570,21 +3641,37 @@ async fn errors(s: &TestServer) {
     // `:contains` values are bounded (MongoDB's escaped pattern must fit SecantusDB's
     // 1,000 bytes): 500 bytes of regular-expression specials still search, one more is refused.
     let dots = ".".repeat(500);
-    let b = expect(s.get(&format!("Practitioner?address:contains={dots}")).await, 200).await;
+    let b = expect(
+        s.get(&format!("Practitioner?address:contains={dots}"))
+            .await,
+        200,
+    )
+    .await;
     assert!(ids(&b, "match").is_empty());
     let long = format!("automatisering{}", "x".repeat(490));
     expect_outcome(
-        s.get(&format!("Practitioner?address:contains={long}")).await,
+        s.get(&format!("Practitioner?address:contains={long}"))
+            .await,
         400,
         "address:contains",
     )
     .await;
     expect_outcome(
-        s.get(&format!("Practitioner?address:contains={dots}.")).await,
+        s.get(&format!("Practitioner?address:contains={dots}."))
+            .await,
         400,
         "500",
     )
     .await;
+    long_value_lists(s).await;
+    expect_outcome(
+        s.get("Patient?_list=$current-problems").await,
+        400,
+        "Functional",
+    )
+    .await;
+    expect_outcome(s.get("Patient?_list:not=long").await, 400, "_list").await;
+    expect_outcome(s.get("Patient?_list=a%20b").await, 400, "List id").await;
     // A control character: no stored string holds one, and MongoDB's pattern could not.
     expect_outcome(
         s.get("Practitioner?address:contains=a%00b").await,
@@ -3618,6 +3705,68 @@ async fn errors(s: &TestServer) {
     assert!(outcome["resource"].to_string().contains("foo"));
 }
 
+/// A search may hold up to 1,000 values, ORed in one parameter or spread over repeated ones
+/// (SQLite refuses expressions nested more than 1,000 deep and unions of more than 500
+/// terms, so its queries must not grow that way); one more is a 400.
+async fn long_value_lists(s: &TestServer) {
+    let post = |form: Vec<(String, String)>| async move {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        s.send_raw(
+            reqwest::Method::POST,
+            "Patient/_search",
+            Some("application/x-www-form-urlencoded"),
+            body.into_bytes(),
+        )
+        .await
+    };
+    let ored = |param: &str, real: &str, fake: &dyn Fn(usize) -> String| {
+        let mut values: Vec<String> = (0..999).map(fake).collect();
+        values.insert(500, real.to_string());
+        vec![(param.to_string(), values.join(","))]
+    };
+    type Form = Vec<(String, String)>;
+    let cases: Vec<(Form, Vec<&str>)> = vec![
+        (
+            ored("_id", "example", &|i| format!("no{i}")),
+            vec!["Patient/example"],
+        ),
+        (
+            ored("family", "chalmers", &|i| format!("zz{i}")),
+            vec!["Patient/example"],
+        ),
+        (
+            ored("identifier", "urn:oid:1.2.36.146.595.217.0.1|12345", &|i| {
+                format!("urn:sys:{i}|12345")
+            }),
+            vec!["Patient/example"],
+        ),
+        (
+            ored("birthdate", "1974-12-25", &|i| {
+                format!("18{:02}-01-01", i % 100)
+            }),
+            vec!["Patient/ch-example", "Patient/example"],
+        ),
+        (
+            std::iter::once(("_id".to_string(), "example".to_string()))
+                .chain((0..999).map(|i| ("_tag:not".to_string(), format!("zz{i}"))))
+                .collect(),
+            vec!["Patient/example"],
+        ),
+    ];
+    for (form, want) in cases {
+        let b = expect(post(form).await, 200).await;
+        let mut got = ids(&b, "match");
+        got.sort();
+        assert_eq!(got, want);
+    }
+    let too_many = ored("_id", "example", &|i| format!("no{i}"));
+    let mut form = too_many;
+    form.push(("gender".into(), "male".into()));
+    expect_outcome(post(form).await, 400, "at most 1000").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_over_the_official_examples_on_sqlite() {
     let s = TestServer::sqlite_with(big_bodies()).await;
@@ -3627,6 +3776,7 @@ async fn search_over_the_official_examples_on_sqlite() {
     more_result_parameters(&s).await;
     compartments(&s).await;
     errors(&s).await;
+    hostile::hostile_searches(&s).await;
     reindex(&s).await;
     s.stop().await;
 }
@@ -3640,6 +3790,7 @@ async fn search_over_the_official_examples_on_mongodb() {
     more_result_parameters(&s).await;
     compartments(&s).await;
     errors(&s).await;
+    hostile::hostile_searches(&s).await;
     reindex(&s).await;
     s.stop().await;
 }

@@ -149,6 +149,50 @@ fn string_contains_values_are_bounded() {
 }
 
 #[test]
+fn a_search_holds_at_most_a_thousand_values() {
+    let list = |n: usize| {
+        (0..n)
+            .map(|i| format!("v{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    ok("Patient", &[("family", &list(1000))]);
+    let repeated: Vec<(String, String)> = (0..1000)
+        .map(|i| ("_tag".into(), format!("t{i}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = repeated
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    ok("Patient", &refs);
+    assert!(err("Patient", &[("family", &list(1001))]).contains("1001 values"));
+    let mut more = refs.clone();
+    more.push(("gender", "male"));
+    assert!(err("Patient", &more).contains("at most 1000"));
+    // A chain's value counts once, however many types its reference may target.
+    ok("Observation", &[("subject.name", &list(1000))]);
+    assert!(err("Observation", &[("subject.name", &list(1001))]).contains("1001 values"));
+}
+
+#[test]
+fn list_names_lists_by_id() {
+    let r = ok("Condition", &[("_list", "42,a-b"), ("_list", "7")]);
+    let lists: Vec<&Vec<Criterion>> = r.filters.iter().map(|f| &f.any).collect();
+    assert_eq!(
+        lists,
+        [
+            &vec![Criterion::List(s("42")), Criterion::List(s("a-b"))],
+            &vec![Criterion::List(s("7"))],
+        ]
+    );
+    assert!(err("Condition", &[("_list", "$current-problems")]).contains("Functional"));
+    assert!(err("Condition", &[("_list:not", "42")]).contains("'_list'"));
+    assert!(err("Condition", &[("_list", "Patient/1")]).contains("List id"));
+    // At system level too.
+    run(None, &[("_list", "42")], false).unwrap();
+}
+
+#[test]
 fn control_characters_are_refused_in_every_value() {
     for (key, value) in [
         ("address:contains", "a\u{0}b"),
@@ -157,7 +201,10 @@ fn control_characters_are_refused_in_every_value() {
         ("birthdate", "2020\u{0}"),
         ("general-practitioner", "Practitioner/\u{0}"),
     ] {
-        assert!(err("Patient", &[(key, value)]).contains("control character"), "{key}");
+        assert!(
+            err("Patient", &[(key, value)]).contains("control character"),
+            "{key}"
+        );
     }
     // Tab, CR and LF are whitespace, which strings may hold.
     cond("Patient", "name", "a\tb");
@@ -944,7 +991,6 @@ fn unsupported_common_parameters() {
         "_content",
         "_filter",
         "_query",
-        "_list",
         "_contained",
         "_containedType",
     ] {

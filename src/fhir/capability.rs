@@ -111,7 +111,8 @@ pub fn capability_statement(base_url: &str) -> Value {
                 {"name": "_profile", "type": "uri", "definition": "http://hl7.org/fhir/SearchParameter/Resource-profile"},
                 {"name": "_security", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-security"},
                 {"name": "_source", "type": "uri", "definition": "http://hl7.org/fhir/SearchParameter/Resource-source"},
-                {"name": "_type", "type": "token"}
+                {"name": "_type", "type": "token"},
+                {"name": "_list", "type": "special", "documentation": "The resources a List lists (List.entry.item, entries marked deleted left out), by the List's id; functional lists ($current-…) are not supported"}
             ],
         }],
     })

@@ -281,6 +281,7 @@ impl Fhir {
             match c {
                 Criterion::Cond(c) => Ok(c.clone()),
                 Criterion::Codes { param, set } => self.code_set_cond(p, param, set).await,
+                Criterion::List(id) => self.list_members(p, id).await,
                 Criterion::NoneOf(_) => Err(FhirError::invalid(
                     "':not' is only meaningful at the end of a chain or _has",
                 )),
@@ -289,6 +290,29 @@ impl Fhir {
                 }
             }
         })
+    }
+
+    /// The resources List/`id` lists, as an id condition: its entries' local `item`
+    /// references, except entries marked deleted (a changes-mode List's removals).
+    async fn list_members(&self, p: &Partition, id: &str) -> FhirResult<Cond> {
+        let Some(list) = self
+            .store
+            .current(p, "List", id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(Cond::IdIn(Vec::new()));
+        };
+        if list.is_deleted() {
+            return Ok(Cond::IdIn(Vec::new()));
+        }
+        let mut resource = stored_json(&list)?;
+        if let Some(entries) = resource.get_mut("entry").and_then(Value::as_array_mut) {
+            entries.retain(|e| e.get("deleted").and_then(Value::as_bool) != Some(true));
+        }
+        let base = self.base_url(p);
+        let members = local_targets(Registry::r4(), "List", "item", &resource, &base);
+        Ok(Cond::IdIn(members))
     }
 
     /// The filter a chain or `_has` applies to the resources it goes through: the resolved

@@ -529,6 +529,49 @@ impl Sql {
         self.text.push_str(&other.text);
         self.params.extend(other.params);
     }
+
+    /// `parts` joined by `op` (` AND `, ` OR `) and parenthesised as a balanced tree: SQLite
+    /// parses a chain of n operators n levels deep and refuses expressions deeper than 1,000
+    /// (a search may OR or AND up to `MAX_SEARCH_VALUES` values).
+    fn balanced(mut parts: Vec<Sql>, op: &str) -> Sql {
+        if parts.len() <= 1 {
+            return parts.pop().unwrap_or_default();
+        }
+        let right = parts.split_off(parts.len() / 2);
+        let mut sql = Sql::default();
+        sql.push("(");
+        sql.append(Sql::balanced(parts, op));
+        sql.push(op);
+        sql.append(Sql::balanced(right, op));
+        sql.push(")");
+        sql
+    }
+
+    /// Index sub-queries (each selecting one `seq` column) as one `UNION ALL`. SQLite refuses
+    /// a compound SELECT of more than 500 terms, so a longer union is a union of nested ones.
+    fn union_all(parts: Vec<Sql>) -> Sql {
+        const TERMS: usize = 400;
+        let mut sql = Sql::default();
+        if parts.len() <= TERMS {
+            for (i, p) in parts.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.append(p);
+            }
+            return sql;
+        }
+        let mut nested = Vec::new();
+        let mut parts = parts.into_iter().peekable();
+        while parts.peek().is_some() {
+            let mut chunk = Sql::default();
+            chunk.push("SELECT seq FROM (");
+            chunk.append(Sql::union_all(parts.by_ref().take(TERMS).collect()));
+            chunk.push(")");
+            nested.push(chunk);
+        }
+        Sql::union_all(nested)
+    }
 }
 
 struct Ctx<'a> {
@@ -931,19 +974,24 @@ fn grouped_keys_test(
     group: &str,
     groups: Vec<(String, Vec<String>)>,
 ) {
-    sql.push(if groups.is_empty() {
-        " AND (0"
-    } else {
-        " AND ("
-    });
-    for (i, (value, keys)) in groups.into_iter().enumerate() {
-        sql.push(if i > 0 { " OR (" } else { "(" })
-            .in_list(&format!("{a}.{key}"), &keys)
-            .push(&format!(" AND {a}.{group} = "))
-            .bind(value)
-            .push(")");
+    if groups.is_empty() {
+        sql.push(" AND 0");
+        return;
     }
-    sql.push(")");
+    let parts = groups
+        .into_iter()
+        .map(|(value, keys)| {
+            let mut part = Sql::default();
+            part.push("(")
+                .in_list(&format!("{a}.{key}"), &keys)
+                .push(&format!(" AND {a}.{group} = "))
+                .bind(value)
+                .push(")");
+            part
+        })
+        .collect();
+    sql.push(" AND ");
+    sql.append(Sql::balanced(parts, " OR "));
 }
 
 /// `c.seq IN (…)` with one sub-query per group: rows of `table` for `param` whose `key` is one
@@ -963,25 +1011,26 @@ fn keys_in(
         sql.push("0");
         return;
     }
-    sql.push(SEQ_IN);
-    for (i, (value, keys)) in groups.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(" UNION ALL ");
-        }
+    let mut parts = Vec::with_capacity(groups.len());
+    for (value, keys) in groups {
+        let mut part = Sql::default();
         if keys.len() <= 64 {
-            sql.push(&format!("SELECT x.seq FROM {table} x WHERE "));
-            ctx.scope(sql, "x", param);
-            sql.push(" AND ").in_list(&format!("x.{key}"), &keys);
+            part.push(&format!("SELECT x.seq FROM {table} x WHERE "));
+            ctx.scope(&mut part, "x", param);
+            part.push(" AND ").in_list(&format!("x.{key}"), &keys);
         } else {
             let json = serde_json::Value::from(keys).to_string();
-            sql.push("SELECT x.seq FROM json_each(")
+            part.push("SELECT x.seq FROM json_each(")
                 .bind(json)
                 .push(&format!(") j CROSS JOIN {table} x WHERE "));
-            ctx.scope(sql, "x", param);
-            sql.push(&format!(" AND x.{key} = j.value"));
+            ctx.scope(&mut part, "x", param);
+            part.push(&format!(" AND x.{key} = j.value"));
         }
-        sql.push(&format!(" AND x.{group} = ")).bind(value);
+        part.push(&format!(" AND x.{group} = ")).bind(value);
+        parts.push(part);
     }
+    sql.push(SEQ_IN);
+    sql.append(Sql::union_all(parts));
     sql.push(")");
 }
 
@@ -1029,23 +1078,19 @@ fn filter_expr(f: &StoreFilter, ctx: &Ctx<'_>) -> Sql {
     } else if parts.iter().all(|p| seq_subquery(&p.text).is_some()) {
         // One IN over the union: SQLite then reaches resources through current_by_seq,
         // where an OR of several INs would make it scan the type.
+        let subs = parts
+            .into_iter()
+            .map(|mut p| {
+                p.text = seq_subquery(&p.text).unwrap_or_default().to_string();
+                p
+            })
+            .collect();
         sql.push(SEQ_IN);
-        for (i, mut p) in parts.into_iter().enumerate() {
-            if i > 0 {
-                sql.push(" UNION ALL ");
-            }
-            p.text = seq_subquery(&p.text).unwrap_or_default().to_string();
-            sql.append(p);
-        }
+        sql.append(Sql::union_all(subs));
         sql.push(")");
     } else {
         sql.push("(");
-        for (i, p) in parts.into_iter().enumerate() {
-            if i > 0 {
-                sql.push(" OR ");
-            }
-            sql.append(p);
-        }
+        sql.append(Sql::balanced(parts, " OR "));
         sql.push(")");
     }
     sql
@@ -1567,20 +1612,27 @@ fn filters_sql(
         sql.push(" AND ");
         sql.append(plan.exprs[d].clone());
     }
+    let mut terms = Vec::with_capacity(query.filters.len());
     for (n, f) in query.filters.iter().enumerate() {
         if Some(n) == skip {
             continue;
         }
-        sql.push(if f.negate { " AND NOT " } else { " AND " });
+        let mut term = Sql::default();
         if f.any.len() == 1 && !f.negate && (walked || plan.driver.is_some_and(|d| d != n)) {
             if let Some(p) = probe(&f.any[0], ctx) {
-                sql.append(p);
+                term.append(p);
+                terms.push(term);
                 continue;
             }
         }
-        sql.push("(");
-        sql.append(plan.exprs[n].clone());
-        sql.push(")");
+        term.push(if f.negate { "NOT (" } else { "(" });
+        term.append(plan.exprs[n].clone());
+        term.push(")");
+        terms.push(term);
+    }
+    if !terms.is_empty() {
+        sql.push(" AND ");
+        sql.append(Sql::balanced(terms, " AND "));
     }
 }
 

@@ -257,3 +257,29 @@ def test_unknown_parameter_is_a_clear_error(fhirpy_client, uid):
         .fetch()
         == []
     )
+
+
+def test_list_membership(fhirpy_client, patient, uid):
+    """``_list``: a List's items, without the entries it marks deleted, combined with other
+    criteria; an unknown List lists nothing."""
+    kept, dropped, other = _observations(fhirpy_client, patient, 3)
+    lst = fhirpy_client.resource(
+        "List",
+        status="current",
+        mode="changes",
+        subject=patient.to_reference(),
+        entry=[
+            {"item": kept.to_reference()},
+            {"item": dropped.to_reference(), "deleted": True},
+            {"item": patient.to_reference()},
+        ],
+    )
+    lst.save()
+    listed = fhirpy_client.resources("Observation").search(_list=lst.id)
+    assert _ids(listed.fetch_all()) == [kept.id]
+    assert _ids(fhirpy_client.resources("Patient").search(_list=lst.id).fetch_all()) == [
+        patient.id
+    ]
+    assert listed.search(date__ge="2021-03-02").fetch_all() == []
+    assert fhirpy_client.resources("Observation").search(_list=f"none-{uid[:8]}").fetch_all() == []
+    assert other.id not in _ids(listed.fetch_all())

@@ -13,7 +13,9 @@ mod request;
 mod target;
 mod value;
 
+pub use request::MAX_SEARCH_VALUES;
 pub use target::MAX_DEPTH;
+pub use value::MAX_CONTAINS_BYTES;
 
 use super::params::{ParamType, Registry};
 use crate::fhir::outcome::FhirError;
@@ -176,6 +178,9 @@ pub enum Criterion {
     /// values of the parameter, so `gender:not=male,female` is neither). Only ever the inner
     /// criterion of a `Chain` or `Has`.
     NoneOf(Vec<Criterion>),
+    /// `_list=id`: the resources List/`id` lists (search.html "_list": its `entry.item`,
+    /// entries marked deleted left out). A List that does not exist lists nothing.
+    List(String),
     /// `_has:Type:param:criterion=value`: resources referenced through `param` by a `Type`
     /// resource matching `inner`.
     Has {

@@ -5,7 +5,7 @@ use super::control;
 use super::escape::{split_unescaped, unescape};
 use super::problem::Problem;
 use super::target::{parse_path, Modifier, ParamRef, Path};
-use super::value::cond;
+use super::value::{cond, is_id};
 use super::{CodeSetRef, Criterion, Cursor, Filter, ParseOptions, SearchRequest, Summary, Total};
 use crate::fhir::element_types;
 use crate::fhir::outcome::FhirError;
@@ -79,8 +79,37 @@ pub fn parse(
             Err(p) => return Err(p.into_error()),
         }
     }
+    let values: usize = request
+        .filters
+        .iter()
+        .flat_map(|f| &f.any)
+        .map(value_count)
+        .sum();
+    if values > MAX_SEARCH_VALUES {
+        return Err(FhirError::invalid(format!(
+            "The search has {values} values; at most {MAX_SEARCH_VALUES} are supported \
+             (split it into several searches)"
+        )));
+    }
     request.canonical.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(request)
+}
+
+/// Most values (comma-separated items, over all parameters, chains and `_has` included) one
+/// search may hold. Each is a term of the store query; the bound keeps a request's work and
+/// its query's size bounded, like `CHAIN_CAP` does for the id lists chains produce.
+pub const MAX_SEARCH_VALUES: usize = 1000;
+
+fn value_count(c: &Criterion) -> usize {
+    match c {
+        Criterion::Cond(_) | Criterion::Codes { .. } | Criterion::List(_) => 1,
+        // One value, tried on each type the reference may target.
+        Criterion::Chain { inner, .. } => {
+            inner.iter().map(|(_, c)| value_count(c)).max().unwrap_or(1)
+        }
+        Criterion::NoneOf(values) => values.iter().map(value_count).sum(),
+        Criterion::Has { inner, .. } => value_count(inner),
+    }
 }
 
 /// `_type` of a system-level search, read before everything else because it decides which
@@ -168,6 +197,33 @@ fn one(
         "_revinclude" => {
             let found = control::includes(registry, types, name, value, iterate)?;
             request.revinclude.extend(found);
+            Ok(true)
+        }
+        "_list" => {
+            if !modifier.is_empty() {
+                return Err(Problem::Invalid(format!(
+                    "Modifier '{modifier}' is not allowed on '_list'"
+                )));
+            }
+            let mut any = Vec::new();
+            for raw in split_unescaped(value, ',') {
+                let id = unescape(raw);
+                if id.starts_with('$') {
+                    return Err(Problem::Invalid(format!(
+                        "Functional lists ('_list={id}') are not supported; name a List by id"
+                    )));
+                }
+                if !is_id(&id) {
+                    return Err(Problem::Invalid(format!(
+                        "Invalid List id '{id}' for '_list'"
+                    )));
+                }
+                any.push(Criterion::List(id));
+            }
+            if any.is_empty() {
+                return Ok(false);
+            }
+            request.filters.push(Filter { any, negate: false });
             Ok(true)
         }
         _ => {

@@ -21,12 +21,11 @@ const RESOURCE_LEVEL: [&str; 6] = [
 ];
 
 /// Named in search.html but not evaluated by this server.
-const NOT_SUPPORTED: [&str; 7] = [
+const NOT_SUPPORTED: [&str; 6] = [
     "_text",
     "_content",
     "_filter",
     "_query",
-    "_list",
     "_contained",
     "_containedType",
 ];

@@ -151,7 +151,7 @@ pub fn cond(
 }
 
 /// FHIR `id`: 1–64 of `A-Z a-z 0-9 - .`.
-fn is_id(s: &str) -> bool {
+pub(super) fn is_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
