@@ -3664,6 +3664,19 @@ async fn errors(s: &TestServer) {
     )
     .await;
     long_value_lists(s).await;
+    // Sixteen sort keys page; more are refused (each is a join on SQLite, which allows 64).
+    let keys = ["birthdate", "-family", "gender", "-_lastUpdated"]
+        .repeat(4)
+        .join(",");
+    let b = expect(s.get(&format!("Patient?_sort={keys}&_count=2")).await, 200).await;
+    let next = link(&b, "next").expect("a next page");
+    expect(s.get(&next).await, 200).await;
+    expect_outcome(
+        s.get(&format!("Patient?_sort={keys},_id")).await,
+        400,
+        "at most 16",
+    )
+    .await;
     expect_outcome(
         s.get("Patient?_list=$current-problems").await,
         400,

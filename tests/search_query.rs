@@ -193,6 +193,13 @@ fn list_names_lists_by_id() {
 }
 
 #[test]
+fn sort_keys_are_bounded() {
+    let keys = |n: usize| vec!["birthdate", "-family"].repeat(n / 2).join(",");
+    assert_eq!(ok("Patient", &[("_sort", &keys(16))]).sort.len(), 16);
+    assert!(err("Patient", &[("_sort", &keys(18))]).contains("at most 16"));
+}
+
+#[test]
 fn control_characters_are_refused_in_every_value() {
     for (key, value) in [
         ("address:contains", "a\u{0}b"),

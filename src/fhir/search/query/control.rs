@@ -26,7 +26,18 @@ pub fn types(value: &str) -> Result<Vec<String>, Problem> {
 /// `_sort=a,-b`: `-` sorts descending.
 pub fn sort(registry: &Registry, types: &[String], value: &str) -> Result<Vec<Sort>, Problem> {
     let mut out = Vec::new();
-    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    let items: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.len() > MAX_SORT_KEYS {
+        return Err(Problem::Invalid(format!(
+            "_sort has {} keys; at most {MAX_SORT_KEYS} are supported",
+            items.len()
+        )));
+    }
+    for item in items {
         let (descending, code) = match item.strip_prefix('-') {
             Some(c) => (true, c),
             None => (false, item),
@@ -56,6 +67,10 @@ pub fn sort(registry: &Registry, types: &[String], value: &str) -> Result<Vec<So
     }
     Ok(out)
 }
+
+/// Most keys one `_sort` may name. Each key is a join on SQLite (at most 64 tables in a join)
+/// and a term of every keyset page condition, whose size grows with the square of the keys.
+pub const MAX_SORT_KEYS: usize = 16;
 
 /// `_count`: a non-negative integer, capped at `max`.
 pub fn count(value: &str, max: usize) -> Result<usize, Problem> {

@@ -13,6 +13,7 @@ mod request;
 mod target;
 mod value;
 
+pub use control::MAX_SORT_KEYS;
 pub use request::MAX_SEARCH_VALUES;
 pub use target::MAX_DEPTH;
 pub use value::MAX_CONTAINS_BYTES;
