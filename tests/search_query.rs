@@ -194,7 +194,7 @@ fn list_names_lists_by_id() {
 
 #[test]
 fn sort_keys_are_bounded() {
-    let keys = |n: usize| vec!["birthdate", "-family"].repeat(n / 2).join(",");
+    let keys = |n: usize| ["birthdate", "-family"].repeat(n / 2).join(",");
     assert_eq!(ok("Patient", &[("_sort", &keys(16))]).sort.len(), 16);
     assert!(err("Patient", &[("_sort", &keys(18))]).contains("at most 16"));
 }
