@@ -80,7 +80,20 @@ fn store_error(e: StoreError) -> FhirError {
             e.issues[0].code = "too-costly";
             e
         }
-        StoreError::Other(m) => FhirError::new(ErrorKind::Internal, format!("Database error: {m}")),
+        StoreError::Other(m) => {
+            // The message can hold a whole SQL statement (megabytes for a large query): the
+            // log keeps it, the client gets its start.
+            tracing::error!(error = %m, "database error");
+            let mut end = m.len().min(300);
+            while !m.is_char_boundary(end) {
+                end -= 1;
+            }
+            let more = if end < m.len() { "…" } else { "" };
+            FhirError::new(
+                ErrorKind::Internal,
+                format!("Database error: {}{more}", &m[..end]),
+            )
+        }
     }
 }
 

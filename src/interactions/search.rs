@@ -21,6 +21,12 @@ use std::collections::HashSet;
 pub const INCLUDE_CAP: usize = 1000;
 /// Most rounds of `:iterate`.
 const ITERATE_ROUNDS: usize = 4;
+/// Most targets and reference parameters in one `_revinclude` query, and most resources in
+/// one `_include` read. Each (parameter, target type) pair is an index sub-query listing the
+/// targets' ids, so `_revinclude:iterate=*` over a large page in one statement exceeded what
+/// SQLite takes (32,766 variables); the pieces stop as soon as the cap is reached.
+const INCLUDE_CHUNK: usize = 200;
+const REVINCLUDE_PARAMS: usize = 16;
 
 /// Where a search runs.
 #[derive(Debug, Clone, Copy)]
@@ -363,13 +369,12 @@ impl Fhir {
                     }
                 }
             }
-            if !wanted.is_empty() {
-                for v in self
-                    .store
-                    .read_many(p, &wanted)
-                    .await
-                    .map_err(store_error)?
-                {
+            let full = |new: &Vec<(String, Value)>| added.len() + new.len() > INCLUDE_CAP;
+            for chunk in wanted.chunks(INCLUDE_CHUNK) {
+                if full(&new) {
+                    break;
+                }
+                for v in self.store.read_many(p, chunk).await.map_err(store_error)? {
                     if seen.insert((v.resource_type.clone(), v.id.clone())) {
                         new.push((v.resource_type.clone(), stored_json(&v)?));
                     }
@@ -380,13 +385,15 @@ impl Fhir {
                 .map(|(t, r)| (t.clone(), r["id"].as_str().unwrap_or_default().to_string()))
                 .collect();
             for rev in req.revinclude.iter().filter(|i| round == 0 || i.iterate) {
-                let Some(q) = revinclude_query(registry, rev, &targets) else {
-                    continue;
-                };
-                for m in self.store.search(p, &q).await.map_err(store_error)? {
-                    let v = m.version;
-                    if seen.insert((v.resource_type.clone(), v.id.clone())) {
-                        new.push((v.resource_type.clone(), stored_json(&v)?));
+                for q in revinclude_queries(registry, rev, &targets) {
+                    if full(&new) {
+                        break;
+                    }
+                    for m in self.store.search(p, &q).await.map_err(store_error)? {
+                        let v = m.version;
+                        if seen.insert((v.resource_type.clone(), v.id.clone())) {
+                            new.push((v.resource_type.clone(), stored_json(&v)?));
+                        }
                     }
                 }
             }
@@ -404,14 +411,15 @@ impl Fhir {
     }
 }
 
-/// The query for the resources that reference any of `targets` as `rev` says: through one
+/// The queries for the resources that reference any of `targets` as `rev` says: through one
 /// parameter, every reference parameter of one type (`Type:*`), or, for `*`, every
-/// reference parameter of any type that may point at a target's type.
-fn revinclude_query(
+/// reference parameter of any type that may point at a target's type; in pieces of at most
+/// `INCLUDE_CHUNK` targets and `REVINCLUDE_PARAMS` parameters.
+fn revinclude_queries(
     registry: &Registry,
     rev: &Include,
     targets: &[(String, String)],
-) -> Option<StoreQuery> {
+) -> Vec<StoreQuery> {
     let targets: Vec<(String, String)> = targets
         .iter()
         .filter(|(t, _)| rev.target_type.as_ref().is_none_or(|tt| tt == t))
@@ -440,25 +448,28 @@ fn revinclude_query(
         };
         (vec![rev.source_type.clone()], params)
     };
-    if params.is_empty() || targets.is_empty() {
-        return None;
+    let mut queries = Vec::new();
+    for targets in targets.chunks(INCLUDE_CHUNK) {
+        for params in params.chunks(REVINCLUDE_PARAMS) {
+            queries.push(StoreQuery {
+                resource_types: resource_types.clone(),
+                filters: vec![StoreFilter {
+                    any: params
+                        .iter()
+                        .map(|param| Cond::ReferenceIn {
+                            param: param.clone(),
+                            targets: targets.to_vec(),
+                        })
+                        .collect(),
+                    negate: false,
+                }],
+                sort: Vec::new(),
+                after: None,
+                limit: INCLUDE_CAP + 1,
+            });
+        }
     }
-    Some(StoreQuery {
-        resource_types,
-        filters: vec![StoreFilter {
-            any: params
-                .into_iter()
-                .map(|param| Cond::ReferenceIn {
-                    param,
-                    targets: targets.clone(),
-                })
-                .collect(),
-            negate: false,
-        }],
-        sort: Vec::new(),
-        after: None,
-        limit: INCLUDE_CAP + 1,
-    })
+    queries
 }
 
 /// The condition that confines a search to one compartment: any of the type's compartment

@@ -583,11 +583,14 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// The leading, index-served part of a sub-query on an index table.
     fn scope(&self, sql: &mut Sql, alias: &str, param: &str) {
+        // A long type list (a system-level search of a partition holding many types) goes in
+        // as one JSON value: a `_revinclude=*` query repeats the scope in hundreds of
+        // sub-queries, and SQLite takes at most 32,766 variables per statement.
         sql.push(&format!("{alias}.partition = "))
             .bind(self.partition.to_string())
-            .push(&format!(" AND {alias}.rtype IN ("))
-            .bind_list(self.types.iter().cloned())
-            .push(&format!(") AND {alias}.param = "))
+            .push(" AND ")
+            .in_list(&format!("{alias}.rtype"), self.types)
+            .push(&format!(" AND {alias}.param = "))
             .bind(param.to_string());
     }
 }
@@ -1081,7 +1084,13 @@ fn filter_expr(f: &StoreFilter, ctx: &Ctx<'_>) -> Sql {
         let subs = parts
             .into_iter()
             .map(|mut p| {
-                p.text = seq_subquery(&p.text).unwrap_or_default().to_string();
+                let sub = seq_subquery(&p.text).unwrap_or_default();
+                // A part that is itself a union stays one term of the outer union.
+                p.text = if sub.contains(" UNION ALL ") {
+                    format!("SELECT seq FROM ({sub})")
+                } else {
+                    sub.to_string()
+                };
                 p
             })
             .collect();
