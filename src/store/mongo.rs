@@ -493,7 +493,7 @@ impl MongoStore {
         // which the caller orders the page.
         collect(
             coll.find(doc! {"_id": {"$in": ids}})
-                .projection(mongo_search::without_entries())
+                .projection(plan.fields.clone())
                 .await
                 .map_err(classify)?,
         )
@@ -845,6 +845,7 @@ impl Store for MongoStore {
             } else {
                 find_page(
                     &coll,
+                    &plan,
                     plan.filter.clone(),
                     plan.sort.clone(),
                     plan.limit,
@@ -924,11 +925,7 @@ impl Store for MongoStore {
             let mut cursor = self
                 .current_coll(partition, rt)
                 .find(doc! {"_id": {"$in": ids}})
-                .projection({
-                    let mut p = mongo_search::without_entries();
-                    p.insert("so", 0);
-                    p
-                })
+                .projection(mongo_search::page_fields(&[], rt))
                 .await
                 .map_err(classify)?;
             while cursor.advance().await.map_err(classify)? {
@@ -1010,14 +1007,15 @@ async fn read_sorted(
             break;
         }
         let left = i64::try_from(need - out.len()).unwrap_or(i64::MAX);
-        out.extend(find_page(coll, filter, sort, left, plan.count_hint.clone()).await?);
+        out.extend(find_page(coll, plan, filter, sort, left, plan.count_hint.clone()).await?);
     }
     Ok(out)
 }
 
-/// The first `limit` documents of `filter` in `sort` order, without their index entries.
+/// The first `limit` documents of `filter` in `sort` order, with the plan's fields.
 async fn find_page(
     coll: &Collection<Document>,
+    plan: &mongo_search::SearchPlan,
     filter: Document,
     sort: Document,
     limit: i64,
@@ -1028,7 +1026,7 @@ async fn find_page(
         .find(filter)
         .sort(sort)
         .limit(limit)
-        .projection(mongo_search::without_entries())
+        .projection(plan.fields.clone())
         .optional(hint.map(mongodb::options::Hint::Keys), |a, h| a.hint(h))
         .await
         .map_err(classify)?;
@@ -1094,7 +1092,7 @@ async fn read_windows(
         coll.find(filter)
             .sort(plan.sort.clone())
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .projection(mongo_search::without_entries())
+            .projection(plan.fields.clone())
     };
     let windowed = async {
         let mut windows = w.windows(need);
