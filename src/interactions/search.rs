@@ -14,6 +14,7 @@ use crate::fhir::search::query::{
 };
 use crate::fhir::search::{compartment, subset};
 use crate::partition::Partition;
+use crate::store::Version;
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -213,11 +214,8 @@ impl Fhir {
             }
             return Ok(searchset_bundle(&bundle_id, &now, total, &links, entries));
         }
-        let mut found = Vec::with_capacity(matches.len());
-        for m in &matches {
-            found.push((m.version.resource_type.clone(), stored_json(&m.version)?));
-        }
-        let (included, truncated) = self.includes(p, registry, &req, &found).await?;
+        let page: Vec<Version> = matches.into_iter().map(|m| m.version).collect();
+        let (included, truncated) = self.includes(p, registry, &req, &page).await?;
         if truncated {
             entries.push(SearchEntry {
                 full_url: None,
@@ -232,18 +230,22 @@ impl Fhir {
                 mode: SearchMode::Outcome,
             });
         }
-        for ((rt, mut resource), mode) in found
+        let subsets = req.summary != Summary::False || !req.elements.is_empty();
+        for (v, mode) in page
             .into_iter()
-            .map(|f| (f, SearchMode::Match))
-            .chain(included.into_iter().map(|f| (f, SearchMode::Include)))
+            .map(|v| (v, SearchMode::Match))
+            .chain(included.into_iter().map(|v| (v, SearchMode::Include)))
         {
-            if mode == SearchMode::Match {
+            let resource = if mode == SearchMode::Match && subsets {
+                let mut resource = stored_json(&v)?;
                 subset::apply(&mut resource, req.summary, &req.elements);
-            }
-            let id = resource["id"].as_str().unwrap_or_default().to_string();
+                EntryResource::Json(resource)
+            } else {
+                EntryResource::Stored(v.body.unwrap_or_default())
+            };
             entries.push(SearchEntry {
-                full_url: Some(format!("{base}/{rt}/{id}")),
-                resource: EntryResource::Json(resource),
+                full_url: Some(format!("{base}/{}/{}", v.resource_type, v.id)),
+                resource,
                 mode,
             });
         }
@@ -338,26 +340,45 @@ impl Fhir {
 
     /// The `_include` and `_revinclude` resources of a page (each once, never a match again),
     /// following `:iterate` ones over what was added, and whether the cap cut them short.
+    /// They stay as stored: a resource is parsed only when an `_include` must look inside it.
     async fn includes(
         &self,
         p: &Partition,
         registry: &Registry,
         req: &SearchRequest,
-        matches: &[(String, Value)],
-    ) -> FhirResult<(Vec<(String, Value)>, bool)> {
-        let mut seen: HashSet<(String, String)> = matches
-            .iter()
-            .map(|(t, r)| (t.clone(), r["id"].as_str().unwrap_or_default().to_string()))
-            .collect();
+        matches: &[Version],
+    ) -> FhirResult<(Vec<Version>, bool)> {
+        let key = |v: &Version| (v.resource_type.clone(), v.id.clone());
+        let mut seen: HashSet<(String, String)> = matches.iter().map(key).collect();
         let base = self.base_url(p);
-        let mut added: Vec<(String, Value)> = Vec::new();
-        let mut frontier: Vec<(String, Value)> = matches.to_vec();
+        let mut added: Vec<Version> = Vec::new();
+        // This round's resources: the page, then what the previous round added.
+        let mut frontier_start = 0;
         let mut stored_types: Option<Vec<String>> = None;
         for round in 0..=ITERATE_ROUNDS {
-            let mut new: Vec<(String, Value)> = Vec::new();
+            let frontier = if round == 0 {
+                matches
+            } else {
+                &added[frontier_start..]
+            };
+            let mut new: Vec<Version> = Vec::new();
             let mut wanted: Vec<(String, String)> = Vec::new();
-            for inc in req.include.iter().filter(|i| round == 0 || i.iterate) {
-                for (rt, r) in &frontier {
+            let includes: Vec<&Include> = req
+                .include
+                .iter()
+                .filter(|i| round == 0 || i.iterate)
+                .collect();
+            let parsed: Vec<Value> = if includes.is_empty() {
+                Vec::new()
+            } else {
+                frontier
+                    .iter()
+                    .map(stored_json)
+                    .collect::<FhirResult<_>>()?
+            };
+            for inc in includes {
+                for (v, r) in frontier.iter().zip(&parsed) {
+                    let rt = &v.resource_type;
                     for param in include_params(registry, inc, rt) {
                         for t in local_targets(registry, rt, &param, r, &base) {
                             if inc.target_type.as_ref().is_none_or(|tt| *tt == t.0)
@@ -370,21 +391,18 @@ impl Fhir {
                     }
                 }
             }
-            let full = |new: &Vec<(String, Value)>| added.len() + new.len() > INCLUDE_CAP;
+            let full = |new: &Vec<Version>| added.len() + new.len() > INCLUDE_CAP;
             for chunk in wanted.chunks(INCLUDE_CHUNK) {
                 if full(&new) {
                     break;
                 }
                 for v in self.store.read_many(p, chunk).await.map_err(store_error)? {
-                    if seen.insert((v.resource_type.clone(), v.id.clone())) {
-                        new.push((v.resource_type.clone(), stored_json(&v)?));
+                    if seen.insert(key(&v)) {
+                        new.push(v);
                     }
                 }
             }
-            let targets: Vec<(String, String)> = frontier
-                .iter()
-                .map(|(t, r)| (t.clone(), r["id"].as_str().unwrap_or_default().to_string()))
-                .collect();
+            let targets: Vec<(String, String)> = frontier.iter().map(key).collect();
             for rev in req.revinclude.iter().filter(|i| round == 0 || i.iterate) {
                 if rev.source_type == "*" && stored_types.is_none() {
                     stored_types = Some(self.store.resource_types(p).await.map_err(store_error)?);
@@ -395,9 +413,8 @@ impl Fhir {
                         break;
                     }
                     for m in self.store.search(p, &q).await.map_err(store_error)? {
-                        let v = m.version;
-                        if seen.insert((v.resource_type.clone(), v.id.clone())) {
-                            new.push((v.resource_type.clone(), stored_json(&v)?));
+                        if seen.insert(key(&m.version)) {
+                            new.push(m.version);
                         }
                     }
                 }
@@ -405,12 +422,12 @@ impl Fhir {
             if new.is_empty() {
                 break;
             }
-            added.extend(new.iter().cloned());
+            frontier_start = added.len();
+            added.extend(new);
             if added.len() > INCLUDE_CAP {
                 added.truncate(INCLUDE_CAP);
                 return Ok((added, true));
             }
-            frontier = new;
         }
         Ok((added, false))
     }
