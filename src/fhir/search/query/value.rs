@@ -26,8 +26,8 @@ pub fn cond(
 ) -> Result<Cond, Problem> {
     let name = param.display.as_str();
     // No stored string holds one (writes refuse them), and a NUL cannot travel in a MongoDB
-    // regular expression.
-    if let Err(e) = primitives::check_chars(&unescape(raw)) {
+    // regular expression. Checked on the raw text: unescaping only drops backslashes.
+    if let Err(e) = primitives::check_chars(raw) {
         return Err(Problem::Invalid(format!("Invalid value for '{name}': {e}")));
     }
     if *modifier == Modifier::Missing {
