@@ -198,22 +198,6 @@ impl Fhir {
             }
         }
 
-        // Without includes or subsetting the stored JSON goes into the Bundle as it is.
-        let needs_json = !req.include.is_empty()
-            || !req.revinclude.is_empty()
-            || req.summary != Summary::False
-            || !req.elements.is_empty();
-        if !needs_json {
-            for m in matches {
-                let v = m.version;
-                entries.push(SearchEntry {
-                    full_url: Some(format!("{base}/{}/{}", v.resource_type, v.id)),
-                    resource: EntryResource::Stored(v.body.unwrap_or_default()),
-                    mode: SearchMode::Match,
-                });
-            }
-            return Ok(searchset_bundle(&bundle_id, &now, total, &links, entries));
-        }
         let page: Vec<Version> = matches.into_iter().map(|m| m.version).collect();
         let (included, truncated) = self.includes(p, registry, &req, &page).await?;
         if truncated {
@@ -230,6 +214,7 @@ impl Fhir {
                 mode: SearchMode::Outcome,
             });
         }
+        // Without subsetting, matches and includes go into the Bundle as stored.
         let subsets = req.summary != Summary::False || !req.elements.is_empty();
         for (v, mode) in page
             .into_iter()
@@ -468,12 +453,8 @@ fn revinclude_queries(
         stored_types
             .iter()
             .filter_map(|t| {
-                let params: Vec<String> = registry
-                    .params_of(t)
-                    .into_iter()
-                    .filter(|p| p.kind == ParamType::Reference && codes.contains(p.code.as_str()))
-                    .map(|p| p.code.clone())
-                    .collect();
+                let mut params = include_params(registry, rev, t);
+                params.retain(|code| codes.contains(code.as_str()));
                 (!params.is_empty()).then(|| (t.clone(), params))
             })
             .collect()

@@ -845,7 +845,7 @@ impl Store for MongoStore {
             } else {
                 find_page(
                     &coll,
-                    &plan,
+                    &plan.fields,
                     plan.filter.clone(),
                     plan.sort.clone(),
                     plan.limit,
@@ -1007,15 +1007,25 @@ async fn read_sorted(
             break;
         }
         let left = i64::try_from(need - out.len()).unwrap_or(i64::MAX);
-        out.extend(find_page(coll, plan, filter, sort, left, plan.count_hint.clone()).await?);
+        out.extend(
+            find_page(
+                coll,
+                &plan.fields,
+                filter,
+                sort,
+                left,
+                plan.count_hint.clone(),
+            )
+            .await?,
+        );
     }
     Ok(out)
 }
 
-/// The first `limit` documents of `filter` in `sort` order, with the plan's fields.
+/// The first `limit` documents of `filter` in `sort` order, with `fields` (the plan's).
 async fn find_page(
     coll: &Collection<Document>,
-    plan: &mongo_search::SearchPlan,
+    fields: &Document,
     filter: Document,
     sort: Document,
     limit: i64,
@@ -1026,7 +1036,7 @@ async fn find_page(
         .find(filter)
         .sort(sort)
         .limit(limit)
-        .projection(plan.fields.clone())
+        .projection(fields.clone())
         .optional(hint.map(mongodb::options::Hint::Keys), |a, h| a.hint(h))
         .await
         .map_err(classify)?;

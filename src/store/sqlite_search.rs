@@ -584,8 +584,8 @@ impl Ctx<'_> {
     /// The leading, index-served part of a sub-query on an index table.
     fn scope(&self, sql: &mut Sql, alias: &str, param: &str) {
         // A long type list (a system-level search of a partition holding many types) goes in
-        // as one JSON value: a `_revinclude=*` query repeats the scope in hundreds of
-        // sub-queries, and SQLite takes at most 32,766 variables per statement.
+        // as one JSON value: the scope is repeated in every sub-query of the statement, and
+        // SQLite takes at most 32,766 variables per statement.
         sql.push(&format!("{alias}.partition = "))
             .bind(self.partition.to_string())
             .push(" AND ")
