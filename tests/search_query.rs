@@ -661,6 +661,20 @@ fn reference_plain_id() {
     );
 }
 
+/// A parameter with a single target type implies it for a plain id (`Observation.patient`
+/// targets Patient only; `subject` above targets several).
+#[test]
+fn reference_plain_id_of_a_single_target_parameter() {
+    assert_eq!(
+        cond("Observation", "patient", "123"),
+        reference("patient", Some("Patient"), Some("123"), None)
+    );
+    assert_eq!(
+        cond("Observation", "patient", "Patient/123"),
+        reference("patient", Some("Patient"), Some("123"), None)
+    );
+}
+
 #[test]
 fn reference_type_and_id() {
     assert_eq!(
@@ -924,15 +938,13 @@ fn missing_on_every_type() {
 #[test]
 fn id_and_not_id() {
     assert_eq!(cond("Patient", "_id", "abc"), Cond::Id(vec![s("abc")]));
+    // ORed ids are one list (one index look-up per id, no `$or` on MongoDB).
+    let f = filter("Patient", "_id", "b,a,b");
+    assert!(!f.negate);
+    assert_eq!(f.any, vec![Criterion::Cond(Cond::Id(vec![s("a"), s("b")]))]);
     let f = filter("Patient", "_id:not", "a,b");
     assert!(f.negate);
-    assert_eq!(
-        f.any,
-        vec![
-            Criterion::Cond(Cond::Id(vec![s("a")])),
-            Criterion::Cond(Cond::Id(vec![s("b")]))
-        ]
-    );
+    assert_eq!(f.any, vec![Criterion::Cond(Cond::Id(vec![s("a"), s("b")]))]);
     assert_eq!(
         err("Patient", &[("_id", "a b")]),
         "Invalid id 'a b' for '_id'"

@@ -98,9 +98,10 @@ pub struct DateWindow {
 
 /// The windows the positive date filters of a search give, one per parameter bounded on
 /// both sides by several filters together, or by an `ap` filter (a window itself). One `eq`
-/// filter gives none: its matches start inside the search range, one range of an index of
-/// starts.
-pub fn date_windows(filters: &[StoreFilter], now: i64) -> Vec<DateWindow> {
+/// filter gives one only with `single`: its matches start inside the search range, one range
+/// of an index of starts where the database bounds a range inside an entry (SQLite; not
+/// SecantusDB, which reads an `$elemMatch`'s whole parameter).
+pub fn date_windows(filters: &[StoreFilter], now: i64, single: bool) -> Vec<DateWindow> {
     struct Bounds {
         param: String,
         from: Option<i64>,
@@ -141,7 +142,7 @@ pub fn date_windows(filters: &[StoreFilter], now: i64) -> Vec<DateWindow> {
         }
     }
     out.into_iter()
-        .filter(|b| b.filters > 1 || b.approximate)
+        .filter(|b| single || b.filters > 1 || b.approximate)
         .filter_map(|b| {
             Some(DateWindow {
                 param: b.param,
@@ -731,7 +732,7 @@ mod tests {
     #[test]
     fn two_sided_date_filters_give_a_window() {
         let now = 1_000_000;
-        let window = |filters: Vec<StoreFilter>| date_windows(&filters, now);
+        let window = |filters: Vec<StoreFilter>| date_windows(&filters, now, false);
         // ge [100, 199] & lt [300, 399]: a matching value ends at or after 100; one starts
         // before 300.
         assert_eq!(

@@ -1111,6 +1111,19 @@ fn filter_expr(f: &StoreFilter, ctx: &Ctx<'_>) -> Sql {
 /// Observation with a common code) would cost as much as it matches. `None` for conditions of
 /// another shape.
 fn probe(cond: &Cond, ctx: &Ctx<'_>) -> Option<Sql> {
+    if let Cond::LastUpdated { prefix, low, high } = cond {
+        // The candidate's own history row, by its rowid: the `IN` form would first list every
+        // version in the range, which for a broad range is most of the type.
+        let mut sql = Sql::default();
+        sql.push("EXISTS (SELECT 1 FROM resource_history x WHERE x.seq = c.seq AND ");
+        range_sql(
+            &mut sql,
+            &common::instant_pred(*prefix, *low, *high, ctx.now),
+            |_| "x.t".to_string(),
+        );
+        sql.push(")");
+        return Some(sql);
+    }
     if matches!(
         cond,
         Cond::ReferenceIn { .. } | Cond::Composite { .. } | Cond::Missing { .. }
@@ -1429,7 +1442,7 @@ impl Plan {
             .filter(|&i| positive(&query.filters[i]) && seq_subquery(&exprs[i].text).is_some())
             .collect();
         let filters_to_count = candidates.len();
-        for w in common::date_windows(&query.filters, ctx.now) {
+        for w in common::date_windows(&query.filters, ctx.now, false) {
             exprs.push(window_driver(&w, ctx));
             candidates.push(exprs.len() - 1);
         }
@@ -1902,6 +1915,7 @@ fn page(
     sql.append(page);
     sql.push(") p JOIN resource_history h ON h.seq = p.seq");
     order_by(&mut sql, keys, None, |i, _| format!("p.k{i}"));
+    tracing::debug!(sql = %sql.text, params = ?sql.params, "sqlite search page");
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let n_sort = query.sort.len();
     let rows = stmt.query_map(params_from_iter(sql.params.iter()), |row| {
@@ -1966,6 +1980,7 @@ pub fn count(conn: &Connection, partition: &str, query: &StoreQuery) -> rusqlite
             );
         }
     }
+    tracing::debug!(sql = %sql.text, params = ?sql.params, "sqlite count");
     let n: i64 = conn
         .prepare_cached(&sql.text)?
         .query_row(params_from_iter(sql.params.iter()), |r| r.get(0))?;

@@ -63,6 +63,31 @@ pub struct Component {
     pub expression: String,
 }
 
+/// The one type a reference parameter's branches for `base` can point to when each of them
+/// keeps only references that resolve to it (`Observation.subject.where(resolve() is
+/// Patient)`): the definition's targets are those of every base (`clinical-patient` lists
+/// Patient and Group), but on this base the parameter finds Patients only, so `patient=123`
+/// is `patient=Patient/123` (the form the stores pair with a code). The declared targets stay
+/// what modifiers and chains are checked against.
+fn resolved_target(expression: Option<&str>, base: &str) -> Option<String> {
+    let prefix = format!("{base}.");
+    let mut found: Option<&str> = None;
+    for branch in expression?.split(" | ").map(str::trim) {
+        if !branch.starts_with(&prefix) {
+            continue;
+        }
+        let t = branch
+            .strip_suffix(')')?
+            .rsplit_once(".where(resolve() is ")?
+            .1;
+        if !t.chars().all(|c| c.is_ascii_alphanumeric()) || found.is_some_and(|f| f != t) {
+            return None;
+        }
+        found = Some(t);
+    }
+    found.map(str::to_string)
+}
+
 /// A search parameter as it applies to one resource type.
 #[derive(Debug, Clone)]
 pub struct SearchParam {
@@ -73,6 +98,10 @@ pub struct SearchParam {
     pub expression: Option<String>,
     /// For reference parameters: the resource types it may point to.
     pub targets: Vec<String>,
+    /// For reference parameters: the one type it finds on this base, when there is one (a
+    /// single target, or every branch for the base keeps only references resolving to one
+    /// type): a plain id names a resource of that type.
+    pub implied_target: Option<String>,
     pub components: Vec<Component>,
     /// Set when the server cannot evaluate this parameter; searching by it answers 400 with
     /// this reason.
@@ -195,6 +224,7 @@ impl Registry {
                     .flatten()
                     .filter_map(|t| t.as_str().map(str::to_string))
                     .collect(),
+                implied_target: None,
                 components,
                 unsupported,
             };
@@ -213,11 +243,17 @@ impl Registry {
                     t => vec![t],
                 };
                 for t in types {
+                    let mut own = param.clone();
+                    own.implied_target = match own.targets.as_slice() {
+                        [only] => Some(only.clone()),
+                        _ => resolved_target(param.expression.as_deref(), t)
+                            .filter(|only| own.targets.contains(only)),
+                    };
                     registry
                         .by_type
                         .entry(t.to_string())
                         .or_default()
-                        .insert(code.to_string(), param.clone());
+                        .insert(code.to_string(), own);
                 }
             }
         }
@@ -323,5 +359,40 @@ mod tests {
         assert_eq!(cvq.components.len(), 2);
         assert_eq!(cvq.components[1].kind, ParamType::Quantity);
         assert!(r.param("Patient", "_text").unwrap().unsupported.is_some());
+    }
+
+    /// `clinical-patient` lists Patient and Group for all its bases; a base whose branch keeps
+    /// Patients only implies Patient, one that takes the element whole implies nothing.
+    #[test]
+    fn plain_ids_imply_the_type_a_base_resolves() {
+        let r = Registry::r4();
+        let implied = |t: &str, code: &str| r.param(t, code).unwrap().implied_target.clone();
+        assert_eq!(
+            implied("Observation", "patient").as_deref(),
+            Some("Patient")
+        );
+        assert_eq!(implied("Encounter", "patient").as_deref(), Some("Patient"));
+        assert_eq!(r.param("Observation", "patient").unwrap().targets.len(), 2);
+        assert_eq!(implied("AllergyIntolerance", "patient"), None);
+        assert_eq!(implied("Observation", "subject"), None);
+        assert_eq!(
+            implied("Observation", "specimen").as_deref(),
+            Some("Specimen")
+        );
+        assert_eq!(
+            resolved_target(Some("A.x.where(resolve() is Patient) | B.y"), "B"),
+            None
+        );
+        assert_eq!(
+            resolved_target(
+                Some("A.x.where(resolve() is Patient) | A.z.where(resolve() is Group)"),
+                "A"
+            ),
+            None
+        );
+        assert_eq!(
+            resolved_target(Some("A.x.where(resolve() is Patient) | B.y"), "A").as_deref(),
+            Some("Patient")
+        );
     }
 }

@@ -6,7 +6,9 @@ use super::escape::{split_unescaped, unescape};
 use super::problem::Problem;
 use super::target::{parse_path, Modifier, ParamRef, Path};
 use super::value::{cond, is_id};
-use super::{CodeSetRef, Criterion, Cursor, Filter, ParseOptions, SearchRequest, Summary, Total};
+use super::{
+    CodeSetRef, Cond, Criterion, Cursor, Filter, ParseOptions, SearchRequest, Summary, Total,
+};
 use crate::fhir::element_types;
 use crate::fhir::outcome::FhirError;
 use crate::fhir::search::params::{ParamType, Registry};
@@ -102,6 +104,8 @@ pub const MAX_SEARCH_VALUES: usize = 1000;
 
 fn value_count(c: &Criterion) -> usize {
     match c {
+        // `_id=a,b,c` is one condition with all its ids (merge_ids).
+        Criterion::Cond(Cond::Id(ids)) => ids.len().max(1),
         Criterion::Cond(_) | Criterion::Codes { .. } | Criterion::List(_) => 1,
         // One value, tried on each type the reference may target.
         Criterion::Chain { inner, .. } => {
@@ -238,10 +242,12 @@ fn one(
             let any = if !path.negated() && path.ends_negated() {
                 vec![negated_criterion(&path, &items, options.base_url)?]
             } else {
-                items
-                    .iter()
-                    .map(|raw| criterion(&path, raw, options.base_url))
-                    .collect::<Result<Vec<_>, _>>()?
+                merge_ids(
+                    items
+                        .iter()
+                        .map(|raw| criterion(&path, raw, options.base_url))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
             };
             request.filters.push(Filter {
                 any,
@@ -250,6 +256,26 @@ fn one(
             Ok(true)
         }
     }
+}
+
+/// `_id=a,b,c` as one list of ids: an OR of single ids is one set membership test, which a
+/// database answers from one index look-up per id (MongoDB counts under a top-level `$or`
+/// read the whole collection on some servers).
+fn merge_ids(any: Vec<Criterion>) -> Vec<Criterion> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut out: Vec<Criterion> = Vec::with_capacity(any.len());
+    for c in any {
+        match c {
+            Criterion::Cond(Cond::Id(more)) => ids.extend(more),
+            other => out.push(other),
+        }
+    }
+    if !ids.is_empty() {
+        ids.sort_unstable();
+        ids.dedup();
+        out.insert(0, Criterion::Cond(Cond::Id(ids)));
+    }
+    out
 }
 
 fn criterion(path: &Path, raw: &str, base_url: &str) -> Result<Criterion, Problem> {

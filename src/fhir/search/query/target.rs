@@ -40,6 +40,9 @@ pub struct ParamRef {
     pub kind: ParamType,
     /// The union of the reference targets over the searched types.
     pub targets: Vec<String>,
+    /// The type a plain id names, when every searched type implies the same one
+    /// (`SearchParam::implied_target`).
+    pub implied_target: Option<String>,
     pub components: Vec<Component>,
     /// Every expression selects Identifiers, so `:of-type` applies.
     pub identifier: bool,
@@ -52,6 +55,7 @@ impl ParamRef {
             display: format!("{} (component {})", parent.display, index + 1),
             kind: component.kind,
             targets: Vec::new(),
+            implied_target: None,
             components: Vec::new(),
             identifier: false,
         }
@@ -187,11 +191,16 @@ pub fn resolve(registry: &Registry, types: &[String], code: &str) -> Result<Para
             }
         }
     }
+    let implied_target = first.implied_target.clone().filter(|t| {
+        defs.iter()
+            .all(|(_, d)| d.implied_target.as_ref() == Some(t))
+    });
     Ok(ParamRef {
         code: code.to_string(),
         display: code.to_string(),
         kind: first.kind,
         targets,
+        implied_target,
         components: first.components.clone(),
         identifier: defs
             .iter()

@@ -354,7 +354,12 @@ fn reference(
             if !is_id(&text) {
                 return Err(invalid());
             }
-            (type_modifier.cloned(), text)
+            (
+                type_modifier
+                    .cloned()
+                    .or_else(|| param.implied_target.clone()),
+                text,
+            )
         }
     };
     Ok(Cond::Reference {
