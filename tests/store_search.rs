@@ -1642,6 +1642,91 @@ async fn last_updated_order(store: &dyn Store) {
     }
 }
 
+/// `_lastUpdated` order over times spread from the future (another clock) through seconds,
+/// days and decades ago to the epoch: MongoDB reads such a page in widening `_lastUpdated`
+/// windows from now or from the cursor (`mongo_windows::TimeWindows`), and every page, both
+/// ways, must be the next resources in order, with a negated filter and a `_lastUpdated`
+/// filter too.
+async fn last_updated_windows(store: &dyn Store) {
+    let p = Partition::Default;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let (sec, day) = (1_000_000_i64, 86_400_000_000_i64);
+    let mut times: Vec<(String, i64)> = vec![("future".into(), now + 10 * sec)];
+    times.extend((0..30).map(|i| (format!("s{i:02}"), now - i * 400_000)));
+    times.extend((0..10).map(|i| (format!("d{i}"), now - 3 * day - i * 3_600 * sec)));
+    times.extend((0..5).map(|i| (format!("y{i}"), now - (400 + 365 * i) * day)));
+    times.push(("epoch".into(), 100));
+    let code_of = |i: usize| {
+        if i.is_multiple_of(3) {
+            "third"
+        } else {
+            "other"
+        }
+    };
+    let writes: Vec<Write> = times
+        .iter()
+        .enumerate()
+        .map(|(i, (id, t))| {
+            create(
+                "Observation",
+                id,
+                *t,
+                vec![tok("code", Some(LOINC), code_of(i), None)],
+            )
+        })
+        .collect();
+    store.commit(&p, writes).await.unwrap();
+    let newest_first = |keep: &dyn Fn(usize, i64) -> bool| -> Vec<String> {
+        let mut v: Vec<(i64, String)> = times
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, t))| keep(*i, *t))
+            .map(|(_, (id, t))| (*t, id.clone()))
+            .collect();
+        v.sort_by(|a, b| b.cmp(a));
+        v.into_iter().map(|(_, id)| id).collect()
+    };
+    let not_third = StoreFilter {
+        any: vec![token("code", SystemMatch::Any, Some("third"))],
+        negate: true,
+    };
+    let since = now - 5 * day;
+    let cases: Vec<(&str, StoreQuery, Vec<String>)> = vec![
+        (
+            "newest first",
+            sorted(query(OBS, vec![]), SortKey::LastUpdated, true),
+            newest_first(&|_, _| true),
+        ),
+        (
+            "newest first, a negated filter",
+            sorted(query(OBS, vec![not_third]), SortKey::LastUpdated, true),
+            newest_first(&|i, _| code_of(i) != "third"),
+        ),
+        (
+            "newest first since five days ago",
+            sorted(
+                one(
+                    OBS,
+                    Cond::LastUpdated {
+                        prefix: Prefix::Ge,
+                        low: since,
+                        high: since,
+                    },
+                ),
+                SortKey::LastUpdated,
+                true,
+            ),
+            newest_first(&|_, t| t >= since),
+        ),
+    ];
+    for (name, q, expected) in cases {
+        assert_paged(store, &p, name, &q, &expected, &[2, 7]).await;
+    }
+}
+
 /// Sorted by a date parameter (SQLite walks `ix_date` when no filter is given): each
 /// resource once, at its earliest start ascending and its latest end descending, however many
 /// dates it has (some equal), ties by id, resources without a date after all the others; with
@@ -2751,6 +2836,7 @@ async fn ored_values(store: &dyn Store) {
 on_both_stores!(
     date_sort_order,
     ored_values,
+    last_updated_windows,
     numeric_looking_text_sorts,
     filtered_date_sorts,
     date_windows,

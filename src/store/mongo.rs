@@ -887,6 +887,8 @@ impl Store for MongoStore {
                     }
                     _ => read_sorted(&coll, &plan, u).await?,
                 }
+            } else if let Some(windows) = mongo_search::time_windows(query, &keys, now) {
+                read_time_windows(&coll, &plan, windows).await?
             } else {
                 find_page(
                     &coll,
@@ -1044,6 +1046,34 @@ async fn read_sorted(
 }
 
 /// The first `limit` documents of `filter` in `sort` order, with `fields` (the plan's).
+/// A page in `_lastUpdated` order read window by window (`mongo_windows::TimeWindows`): the
+/// first window holding a full page gives it, the last read has no bound.
+async fn read_time_windows(
+    coll: &Collection<Document>,
+    plan: &mongo_search::SearchPlan,
+    mut windows: super::mongo_windows::TimeWindows,
+) -> StoreResult<Vec<Document>> {
+    loop {
+        let bound = windows.next();
+        let filter = match &bound {
+            Some(b) => doc! {"$and": [plan.filter.clone(), b.clone()]},
+            None => plan.filter.clone(),
+        };
+        let docs = find_page(
+            coll,
+            &plan.fields,
+            filter,
+            plan.sort.clone(),
+            plan.limit,
+            None,
+        )
+        .await?;
+        if bound.is_none() || i64::try_from(docs.len()).unwrap_or(i64::MAX) >= plan.limit {
+            return Ok(docs);
+        }
+    }
+}
+
 async fn find_page(
     coll: &Collection<Document>,
     fields: &Document,

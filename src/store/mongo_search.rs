@@ -10,7 +10,7 @@
 //! type, `u` url, `rv` version; uri `u`; composite `x: [component entries]` (in `xt`).
 
 use super::mongo_keys::{self, Coverage, KeyMatch};
-use super::mongo_windows::{Bound, Window};
+use super::mongo_windows::{Bound, TimeWindows, Window};
 use super::search_common::{
     self as common, date_pred, number_pred, prefix_upper_bound, Field, Key, KeyKind, KeyOp, Op,
     RangePred,
@@ -1324,6 +1324,31 @@ pub fn plan(
 }
 
 /// No positive filter narrows the search (none at all, or only negated ones).
+/// The `_lastUpdated` windows of a page in `_lastUpdated` order that no positive filter but
+/// `_lastUpdated` narrows (`mongo_windows::TimeWindows`); `None` for an ascending first page,
+/// which has no edge to start from.
+pub fn time_windows(query: &StoreQuery, keys: &[Key], now: i64) -> Option<TimeWindows> {
+    let first = keys
+        .first()
+        .filter(|k| matches!(k.kind, KeyKind::LastUpdated))?;
+    let narrowed = query
+        .filters
+        .iter()
+        .any(|f| !f.negate && f.any.iter().any(|c| !matches!(c, Cond::LastUpdated { .. })));
+    if narrowed {
+        return None;
+    }
+    let edge = match &query.after {
+        Some(cursor) => match cursor.values.first()? {
+            SortValue::Int(t) => *t,
+            _ => return None,
+        },
+        None if first.descending => now,
+        None => return None,
+    };
+    Some(TimeWindows::new(edge, first.descending))
+}
+
 fn unfiltered(query: &StoreQuery) -> bool {
     query.filters.iter().all(|f| f.negate || f.any.is_empty())
 }
