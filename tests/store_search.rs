@@ -145,6 +145,15 @@ fn create(rtype: &str, id: &str, t: i64, index: Vec<IndexEntry>) -> Write {
     }
 }
 
+/// Version `v` of `id` (over version `v - 1`).
+fn update(rtype: &str, id: &str, v: u64, t: i64, index: Vec<IndexEntry>) -> Write {
+    Write {
+        expected: Some(v - 1),
+        version: version(rtype, id, v, t),
+        index,
+    }
+}
+
 /// The deletion of `id` as its version `v` (over version `v - 1`).
 fn delete(rtype: &str, id: &str, v: u64, t: i64) -> Write {
     let mut del = version(rtype, id, v, t);
@@ -1275,18 +1284,8 @@ async fn keyset_paging_with_inserts(store: &dyn Store) {
 async fn read_many_current_only(store: &dyn Store) {
     let p = Partition::Default;
     load(store, &p).await;
-    let mut del = version("Patient", "p4", 2, 9000);
-    del.body = None;
-    del.method = Method::Delete;
     store
-        .commit(
-            &p,
-            vec![Write {
-                expected: Some(1),
-                version: del,
-                index: vec![],
-            }],
-        )
+        .commit(&p, vec![delete("Patient", "p4", 2, 9000)])
         .await
         .unwrap();
     let refs: Vec<(String, String)> = [
@@ -1315,11 +1314,13 @@ async fn update_replaces_and_delete_removes(store: &dyn Store) {
     store
         .commit(
             &p,
-            vec![Write {
-                expected: Some(1),
-                version: version("Patient", "p1", 2, 8000),
-                index: vec![s("name", "Eve"), tok("gender", Some(GENDER), "male", None)],
-            }],
+            vec![update(
+                "Patient",
+                "p1",
+                2,
+                8000,
+                vec![s("name", "Eve"), tok("gender", Some(GENDER), "male", None)],
+            )],
         )
         .await
         .unwrap();
@@ -1371,18 +1372,8 @@ async fn update_replaces_and_delete_removes(store: &dyn Store) {
     );
     assert_eq!(ids(store, &p, &any).await, ["p2", "p4"]);
 
-    let mut del = version("Patient", "p2", 2, 9000);
-    del.body = None;
-    del.method = Method::Delete;
     store
-        .commit(
-            &p,
-            vec![Write {
-                expected: Some(1),
-                version: del,
-                index: vec![],
-            }],
-        )
+        .commit(&p, vec![delete("Patient", "p2", 2, 9000)])
         .await
         .unwrap();
     assert_eq!(ids(store, &p, &male).await, ["p1"]);
@@ -1585,11 +1576,13 @@ async fn last_updated_order(store: &dyn Store) {
         store
             .commit(
                 &p,
-                vec![Write {
-                    expected: Some(1),
-                    version: version("Observation", id, 2, t),
-                    index: vec![tok("code", Some(LOINC), code, None)],
-                }],
+                vec![update(
+                    "Observation",
+                    id,
+                    2,
+                    t,
+                    vec![tok("code", Some(LOINC), code, None)],
+                )],
             )
             .await
             .unwrap();
@@ -3028,25 +3021,6 @@ fn unbounded_parameter(b: &mongodb::bson::Bson) -> bool {
     }
 }
 
-/// The parameter a condition tests, if it names one.
-fn param_of(c: &Cond) -> Option<&str> {
-    match c {
-        Cond::String { param, .. }
-        | Cond::Token { param, .. }
-        | Cond::TokenIn { param, .. }
-        | Cond::TokenText { param, .. }
-        | Cond::Date { param, .. }
-        | Cond::Number { param, .. }
-        | Cond::Quantity { param, .. }
-        | Cond::Reference { param, .. }
-        | Cond::ReferenceIn { param, .. }
-        | Cond::Uri { param, .. }
-        | Cond::Composite { param, .. }
-        | Cond::Missing { param, .. } => Some(param),
-        Cond::Id(_) | Cond::IdIn(_) | Cond::LastUpdated { .. } => None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongodb_no_shape_scans_a_collection() {
     let spec = common::fresh_mongo_spec();
@@ -3098,7 +3072,7 @@ async fn mongodb_no_shape_scans_a_collection() {
         // scan where MongoDB ORs index scans: those two are left out of the count check.
         let mut plans = store.explain_search(&Partition::Default, q).await.unwrap();
         let across = |f: &StoreFilter| {
-            let mut params: Vec<Option<&str>> = f.any.iter().map(param_of).collect();
+            let mut params: Vec<Option<&str>> = f.any.iter().map(Cond::param).collect();
             params.dedup();
             params.len() > 1
         };
@@ -3510,11 +3484,13 @@ async fn sqlite_liveness_comes_from_the_deletions_index() {
     store
         .commit(
             &p,
-            vec![Write {
-                expected: Some(2),
-                version: version("Observation", "o2", 3, 3_000),
-                index: vec![tok("code", Some(LOINC), "c", None)],
-            }],
+            vec![update(
+                "Observation",
+                "o2",
+                3,
+                3_000,
+                vec![tok("code", Some(LOINC), "c", None)],
+            )],
         )
         .await
         .unwrap();
@@ -3700,11 +3676,13 @@ async fn sqlite_probes_last_updated_filters_that_do_not_drive() {
     store
         .commit(
             &p,
-            vec![Write {
-                expected: Some(1),
-                version: version("Observation", "r0001", 2, 10),
-                index: vec![tok("code", Some(LOINC), "common", None)],
-            }],
+            vec![update(
+                "Observation",
+                "r0001",
+                2,
+                10,
+                vec![tok("code", Some(LOINC), "common", None)],
+            )],
         )
         .await
         .unwrap();

@@ -785,24 +785,6 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
     })
 }
 
-fn cond_param(cond: &Cond) -> Option<&str> {
-    match cond {
-        Cond::String { param, .. }
-        | Cond::Token { param, .. }
-        | Cond::TokenIn { param, .. }
-        | Cond::TokenText { param, .. }
-        | Cond::Date { param, .. }
-        | Cond::Number { param, .. }
-        | Cond::Quantity { param, .. }
-        | Cond::Reference { param, .. }
-        | Cond::ReferenceIn { param, .. }
-        | Cond::Uri { param, .. }
-        | Cond::Composite { param, .. }
-        | Cond::Missing { param, .. } => Some(param),
-        Cond::Id(_) | Cond::LastUpdated { .. } | Cond::IdIn(_) => None,
-    }
-}
-
 /// What a search's cost depends on besides its values: its types, each filter's parameters
 /// and kinds of condition, its sort, whether it continues from a cursor, and its page size.
 /// Searches of one shape usually take about as long as each other.
@@ -815,7 +797,7 @@ pub fn shape(query: &StoreQuery) -> u64 {
         f.any.len().min(8).hash(&mut h);
         for c in &f.any {
             std::mem::discriminant(c).hash(&mut h);
-            cond_param(c).hash(&mut h);
+            c.param().hash(&mut h);
             if let Cond::Date { prefix, .. } | Cond::Number { prefix, .. } = c {
                 prefix.hash(&mut h);
             }
@@ -930,7 +912,7 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
         _ => {
             let mut t = Sql::default();
             let table = entry_test(cond, "x", ctx, &mut t);
-            match (table, cond_param(cond)) {
+            match (table, cond.param()) {
                 (Some(table), Some(param)) => {
                     sql.push(&format!(
                         "c.seq IN (SELECT x.seq FROM {table} x{} WHERE ",
@@ -1039,7 +1021,7 @@ fn keys_in(
 
 /// The component a composite part tests: its `param` is the component index as text.
 fn part_index(part: &Cond, fallback: usize) -> usize {
-    cond_param(part)
+    part.param()
         .and_then(|p| p.parse().ok())
         .unwrap_or(fallback)
 }
@@ -1130,7 +1112,7 @@ fn probe(cond: &Cond, ctx: &Ctx<'_>) -> Option<Sql> {
     ) {
         return None;
     }
-    let param = cond_param(cond)?;
+    let param = cond.param()?;
     let mut test = Sql::default();
     let table = entry_test(cond, "x", ctx, &mut test)?;
     let mut sql = Sql::default();

@@ -158,6 +158,28 @@ pub enum Cond {
     IdIn(Vec<(String, String)>),
 }
 
+impl Cond {
+    /// The search parameter the condition tests, if it names one (`_id` and `_lastUpdated`
+    /// conditions and id lists do not).
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            Cond::String { param, .. }
+            | Cond::Token { param, .. }
+            | Cond::TokenIn { param, .. }
+            | Cond::TokenText { param, .. }
+            | Cond::Date { param, .. }
+            | Cond::Number { param, .. }
+            | Cond::Quantity { param, .. }
+            | Cond::Reference { param, .. }
+            | Cond::ReferenceIn { param, .. }
+            | Cond::Uri { param, .. }
+            | Cond::Composite { param, .. }
+            | Cond::Missing { param, .. } => Some(param),
+            Cond::Id(_) | Cond::IdIn(_) | Cond::LastUpdated { .. } => None,
+        }
+    }
+}
+
 /// A criterion as parsed, before chains and `_has` are resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Criterion {
