@@ -515,8 +515,7 @@ impl MongoStore {
                 continue;
             };
             for command in plan.commands(&name) {
-                let cmd = doc! {"explain": command, "verbosity": "queryPlanner"};
-                out.push(self.db.run_command(cmd).await.map_err(classify)?);
+                out.push(self.explain(command).await?);
             }
         }
         Ok(out)
@@ -530,13 +529,15 @@ impl MongoStore {
     ) -> StoreResult<Vec<Document>> {
         let mut out = Vec::new();
         for (name, filter) in self.count_filters(partition, query).await? {
-            let cmd = doc! {
-                "explain": {"count": name, "query": filter},
-                "verbosity": "queryPlanner",
-            };
-            out.push(self.db.run_command(cmd).await.map_err(classify)?);
+            out.push(self.explain(doc! {"count": name, "query": filter}).await?);
         }
         Ok(out)
+    }
+
+    /// The query plan the server picks for `command`.
+    async fn explain(&self, command: Document) -> StoreResult<Document> {
+        let cmd = doc! {"explain": command, "verbosity": "queryPlanner"};
+        self.db.run_command(cmd).await.map_err(classify)
     }
 
     /// The collections and filters whose counts add up to a search's total. With a leading

@@ -843,11 +843,7 @@ fn cond_sql(cond: &Cond, ctx: &Ctx<'_>, sql: &mut Sql) {
                 .push(" AND x.rtype IN (")
                 .bind_list(ctx.types.iter().cloned())
                 .push(") AND ");
-            range_sql(
-                sql,
-                &common::instant_pred(*prefix, *low, *high, ctx.now),
-                |_| "x.t".to_string(),
-            );
+            last_updated_test(sql, *prefix, *low, *high, ctx);
             sql.push(")");
         }
         Cond::Missing { param, missing, .. } => {
@@ -1087,6 +1083,15 @@ fn filter_expr(f: &StoreFilter, ctx: &Ctx<'_>) -> Sql {
     sql
 }
 
+/// The `_lastUpdated` range test of a history row `x`.
+fn last_updated_test(sql: &mut Sql, prefix: Prefix, low: i64, high: i64, ctx: &Ctx<'_>) {
+    range_sql(
+        sql,
+        &common::instant_pred(prefix, low, high, ctx.now),
+        |_| "x.t".to_string(),
+    );
+}
+
 /// A check of one candidate `c` against a single-table condition that seeks the candidate's
 /// own entries by `seq` (the `(seq, param, value…)` index; the seq fixes partition and type):
 /// costs a few index rows per candidate, where enumerating a broad criterion's matches (every
@@ -1098,11 +1103,7 @@ fn probe(cond: &Cond, ctx: &Ctx<'_>) -> Option<Sql> {
         // version in the range, which for a broad range is most of the type.
         let mut sql = Sql::default();
         sql.push("EXISTS (SELECT 1 FROM resource_history x WHERE x.seq = c.seq AND ");
-        range_sql(
-            &mut sql,
-            &common::instant_pred(*prefix, *low, *high, ctx.now),
-            |_| "x.t".to_string(),
-        );
+        last_updated_test(&mut sql, *prefix, *low, *high, ctx);
         sql.push(")");
         return Some(sql);
     }
