@@ -50,6 +50,10 @@ enum Command {
         /// Most resources one conditional delete may remove (412 above it).
         #[arg(long, env = "FHIRD_MAX_CONDITIONAL_DELETE", default_value_t = Limits::default().max_conditional_delete)]
         max_conditional_delete: usize,
+        /// Most resources a chain or `_has` may go through when it and the rest of the search
+        /// both match more than 1,000 (400 above it).
+        #[arg(long, env = "FHIRD_MAX_CHAIN_SWEEP", default_value_t = Limits::default().max_chain_sweep)]
+        max_chain_sweep: usize,
     },
     /// Load the sample data in seed/ into a store (idempotent).
     Seed {
@@ -101,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
             max_inflight_body_bytes,
             max_bundle_entries,
             max_conditional_delete,
+            max_chain_sweep,
         } => {
             let limits = HttpLimits {
                 max_body_bytes,
@@ -113,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
             let fhir_limits = Limits {
                 max_bundle_entries,
                 max_conditional_delete,
+                max_chain_sweep,
                 ..Limits::default()
             };
             let server = config::Server::start_with(

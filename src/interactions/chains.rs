@@ -3,13 +3,18 @@
 //! id list (`Cond::ReferenceIn`, `Cond::IdIn`). When they are too many to list (more than
 //! `CHAIN_CAP`), a top-level criterion is instead checked against the resources the rest of
 //! the search matches, if those are few enough: `Observation?code=X&subject.gender=female`
-//! works however many females there are, as long as few Observations have code X.
+//! works however many females there are, as long as few Observations have code X. When both
+//! sides are broad (`DiagnosticReport?result.code=X` with thousands of such Observations),
+//! the criterion's resources are listed after all, `CHAIN_CAP` at a time in id order, up to
+//! `Limits::max_chain_sweep`; so are those of a step nested inside another.
 
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::outcome::{FhirError, FhirResult};
 use crate::fhir::search::extract;
 use crate::fhir::search::params::Registry;
-use crate::fhir::search::query::{Cond, Criterion, Filter, SearchRequest, StoreFilter, StoreQuery};
+use crate::fhir::search::query::{
+    Cond, Criterion, Cursor, Filter, SearchRequest, StoreFilter, StoreQuery,
+};
 use crate::fhir::search::IndexValue;
 use crate::partition::Partition;
 use crate::store::Version;
@@ -26,9 +31,9 @@ pub const CHAIN_CAP: usize = 1000;
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = FhirResult<T>> + Send + 'a>>;
 
-fn too_many(what: &str) -> FhirError {
+fn too_many(what: &str, cap: usize) -> FhirError {
     FhirError::invalid(format!(
-        "{what} matches more than {CHAIN_CAP} resources; add criteria to narrow it"
+        "{what} matches more than {cap} resources; add criteria to narrow it"
     ))
 }
 
@@ -94,7 +99,7 @@ impl Fhir {
         for f in &req.filters {
             let mut any = Vec::with_capacity(f.any.len());
             for c in &f.any {
-                match self.listed(p, c).await? {
+                match self.listed(p, c, CHAIN_CAP).await? {
                     Some(cond) => any.push(cond),
                     None => break,
                 }
@@ -108,24 +113,38 @@ impl Fhir {
                 unlisted.push(f);
             }
         }
-        let Some(first) = unlisted.first() else {
+        if unlisted.is_empty() {
             return Ok(filters);
-        };
-        let what = first
-            .any
-            .iter()
-            .map(named)
-            .find(|n| !n.is_empty())
-            .unwrap_or_default();
-        let [rt] = req.resource_types.as_slice() else {
-            return Err(too_many(&what));
-        };
+        }
         // The rest of the search, which every match is among.
-        let Some(candidates) = self.ids_matching(p, rt, filters.clone()).await? else {
-            return Err(FhirError::invalid(format!(
-                "{what} matches more than {CHAIN_CAP} resources, and so does the rest of the \
-                 search; add criteria to narrow either"
-            )));
+        let candidates = match req.resource_types.as_slice() {
+            [rt] => self
+                .ids_matching(p, rt, filters.clone())
+                .await?
+                .map(|c| (rt, c)),
+            _ => None,
+        };
+        let Some((rt, candidates)) = candidates else {
+            // Broad on both sides: list the criteria's resources after all, up to the sweep cap.
+            let cap = self.limits.max_chain_sweep;
+            for f in unlisted {
+                let mut any = Vec::with_capacity(f.any.len());
+                for c in &f.any {
+                    let Some(cond) = self.listed(p, c, cap).await? else {
+                        return Err(FhirError::invalid(format!(
+                            "{} matches more than {cap} resources, and the rest of the search \
+                             more than {CHAIN_CAP}; add criteria to narrow either",
+                            named(c)
+                        )));
+                    };
+                    any.push(cond);
+                }
+                filters.push(StoreFilter {
+                    any,
+                    negate: f.negate,
+                });
+            }
+            return Ok(filters);
         };
         for f in unlisted {
             let mut passing: HashSet<String> = HashSet::new();
@@ -141,18 +160,19 @@ impl Fhir {
     }
 
     /// `c` as a condition for the store; `None` for a chain or `_has` whose resources are more
-    /// than `CHAIN_CAP`.
-    async fn listed(&self, p: &Partition, c: &Criterion) -> FhirResult<Option<Cond>> {
+    /// than `cap`.
+    async fn listed(&self, p: &Partition, c: &Criterion, cap: usize) -> FhirResult<Option<Cond>> {
         match c {
             Criterion::Chain { param, inner } => {
                 let mut targets = Vec::new();
                 for (ty, crit) in inner {
                     let filter = self.inner_filter(p, crit).await?;
-                    let Some(found) = self.ids_matching(p, ty, vec![filter]).await? else {
-                        return Ok(None);
+                    let left = cap.saturating_sub(targets.len());
+                    let mut take = |batch: Vec<Version>| {
+                        targets.extend(batch.into_iter().map(|v| (ty.clone(), v.id)));
+                        Ok(())
                     };
-                    targets.extend(found.into_iter().map(|v| (ty.clone(), v.id)));
-                    if targets.len() > CHAIN_CAP {
+                    if !self.sweep(p, ty, vec![filter], left, &mut take).await? {
                         return Ok(None);
                     }
                 }
@@ -167,25 +187,72 @@ impl Fhir {
                 inner,
             } => {
                 let filter = self.inner_filter(p, inner).await?;
-                let Some(found) = self.ids_matching(p, resource_type, vec![filter]).await? else {
-                    return Ok(None);
-                };
                 let registry = Registry::r4();
                 let base = self.base_url(p);
                 let mut targets = HashSet::new();
-                for v in found {
-                    let resource = stored_json(&v)?;
-                    targets.extend(local_targets(
-                        registry,
-                        resource_type,
-                        param,
-                        &resource,
-                        &base,
-                    ));
+                let mut take = |batch: Vec<Version>| {
+                    for v in batch {
+                        let resource = stored_json(&v)?;
+                        targets.extend(local_targets(
+                            registry,
+                            resource_type,
+                            param,
+                            &resource,
+                            &base,
+                        ));
+                    }
+                    Ok(())
+                };
+                if !self
+                    .sweep(p, resource_type, vec![filter], cap, &mut take)
+                    .await?
+                {
+                    return Ok(None);
                 }
                 Ok(Some(Cond::IdIn(targets.into_iter().collect())))
             }
             other => Ok(Some(self.resolve(p, other).await?)),
+        }
+    }
+
+    /// Hands the resources of `rt` matching every filter to `take`, at most `CHAIN_CAP` + 1 at
+    /// a time in id order (keyset pages, so that every query stays bounded however many
+    /// there are); `false`, having stopped, when they are more than `cap`.
+    async fn sweep(
+        &self,
+        p: &Partition,
+        rt: &str,
+        filters: Vec<StoreFilter>,
+        cap: usize,
+        take: &mut (dyn FnMut(Vec<Version>) -> FhirResult<()> + Send),
+    ) -> FhirResult<bool> {
+        let mut seen = 0;
+        let mut after = None;
+        loop {
+            let limit = (cap - seen + 1).min(CHAIN_CAP + 1);
+            let q = StoreQuery {
+                after: after.take(),
+                ..plain_query(rt, filters.clone(), limit)
+            };
+            let found = self.store.search(p, &q).await.map_err(store_error)?;
+            let n = found.len();
+            if seen + n > cap {
+                return Ok(false);
+            }
+            seen += n;
+            let Some(last) = found.last() else {
+                return Ok(true);
+            };
+            after = Some(Cursor {
+                values: Vec::new(),
+                resource_type: rt.to_string(),
+                id: last.version.id.clone(),
+                backward: false,
+            });
+            take(found.into_iter().map(|m| m.version).collect())?;
+            if n < limit {
+                return Ok(true);
+            }
         }
     }
 
@@ -286,7 +353,10 @@ impl Fhir {
                     "':not' is only meaningful at the end of a chain or _has",
                 )),
                 Criterion::Chain { .. } | Criterion::Has { .. } => {
-                    self.listed(p, c).await?.ok_or_else(|| too_many(&named(c)))
+                    let cap = self.limits.max_chain_sweep;
+                    self.listed(p, c, cap)
+                        .await?
+                        .ok_or_else(|| too_many(&named(c), cap))
                 }
             }
         })

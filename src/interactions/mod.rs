@@ -37,6 +37,9 @@ pub struct Limits {
     pub max_conditional_delete: usize,
     /// Most entries in a batch or transaction Bundle (more: 413).
     pub max_bundle_entries: usize,
+    /// Most resources a chain or `_has` criterion may go through when neither it nor the rest
+    /// of the search matches at most `CHAIN_CAP` (more: 400).
+    pub max_chain_sweep: usize,
 }
 
 impl Default for Limits {
@@ -46,6 +49,7 @@ impl Default for Limits {
             max_count: 1000,
             max_conditional_delete: 1000,
             max_bundle_entries: 10_000,
+            max_chain_sweep: 20_000,
         }
     }
 }
