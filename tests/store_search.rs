@@ -3984,3 +3984,64 @@ async fn sqlite_migrates_number_entries_to_intervals() {
         .unwrap();
     assert_eq!(old_index, 0);
 }
+
+/// A search read that runs past the store's time limit is stopped by the database and the
+/// search refused with too-costly; the same searches under the default limit are answered.
+/// (SecantusDB enforces `maxTimeMS` on `count` but not on `find`, so on MongoDB only the count
+/// is asked past the limit.)
+async fn reads_past_the_time_limit(store: &dyn Store, limited: &dyn Store, pages_too: bool) {
+    let p = Partition::Default;
+    let writes: Vec<Write> = (0..3000)
+        .map(|i| {
+            create(
+                "Observation",
+                &format!("o{i:04}"),
+                i,
+                vec![tok("code", Some(LOINC), &format!("c{}", i % 2), None)],
+            )
+        })
+        .collect();
+    for chunk in writes.chunks(500) {
+        store.commit(&p, chunk.to_vec()).await.unwrap();
+    }
+    let by_code = one(OBS, token("code", SystemMatch::Any, Some("c0")));
+    assert_eq!(store.count(&p, &by_code).await.unwrap(), 1500);
+    assert_eq!(store.search(&p, &by_code).await.unwrap().len(), 100);
+    let refused = |r: Result<String, StoreError>| match r {
+        Err(StoreError::TooCostly(m)) => assert!(m.contains("time limit"), "{m}"),
+        other => panic!("expected too costly, got {other:?}"),
+    };
+    refused(limited.count(&p, &by_code).await.map(|n| n.to_string()));
+    if pages_too {
+        refused(
+            limited
+                .search(&p, &by_code)
+                .await
+                .map(|m| m.len().to_string()),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reads_past_the_time_limit() {
+    let (store, dir) = sqlite_store().await;
+    let limited = fhird::store::sqlite::SqliteStore::open(&dir.path().display().to_string())
+        .unwrap()
+        .with_search_max_time(std::time::Duration::ZERO);
+    reads_past_the_time_limit(&*store, &limited, true).await;
+    limited.close().await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_reads_past_the_time_limit() {
+    let spec = common::fresh_mongo_spec();
+    let store = fhird::store::open(&spec).await.unwrap();
+    let limited = fhird::store::mongo::MongoStore::connect(&spec)
+        .await
+        .unwrap()
+        .with_search_max_time(std::time::Duration::from_millis(1));
+    reads_past_the_time_limit(&*store, &limited, false).await;
+    limited.close().await;
+    store.close().await;
+}

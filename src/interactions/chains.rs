@@ -23,10 +23,10 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
-/// Most resources one step of a chain or `_has` may list, and most resources of the rest of a
-/// search a chain or `_has` that lists more is checked against. Lists become an `IN` list of
-/// the outer query, checks one look-up each, so the cap keeps every query an index look-up of
-/// bounded size.
+/// Most resources a top-level chain or `_has` lists before the rest of the search is tried
+/// instead, most resources of that rest it is checked against (one look-up each), and most
+/// resources one query of a longer listing reads (`Limits::max_chain_sweep` bounds the
+/// listing). Lists become an `IN` list of the outer query.
 pub const CHAIN_CAP: usize = 1000;
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = FhirResult<T>> + Send + 'a>>;

@@ -55,6 +55,10 @@ pub struct MongoStore {
     hulls: HullLayout,
     /// The most matches of one collection a search in an order no index gives may read.
     sort_cap: u64,
+    /// Longest a search read may run on the server (`maxTimeMS`;
+    /// `search_common::SEARCH_MAX_TIME`). SecantusDB enforces it on `count` and only at the
+    /// end of an aggregation, not on `find`; MongoDB on all three.
+    search_max_time: Duration,
 }
 
 /// A commit of more writes than this is "large" (see `MongoStore::large_commits`).
@@ -69,6 +73,8 @@ const COMPRESS_ABOVE: usize = 1024 * 1024;
 const MAX_STORED_BODY: usize = 16 * 1024 * 1024 - 64 * 1024;
 const WRITE_CONFLICT: i32 = 112;
 const TRANSACTION_TOO_LARGE_FOR_CACHE: i32 = 388;
+/// MaxTimeMSExpired: a read ran past its `maxTimeMS`.
+const MAX_TIME_EXPIRED: i32 = 50;
 /// Retries of a commit that lost a write conflict (see `commit`).
 const COMMIT_ATTEMPTS: u64 = 3;
 
@@ -86,6 +92,9 @@ fn classify(e: mongodb::error::Error) -> StoreError {
     };
     if matches!(code, Some(DUPLICATE_KEY) | Some(WRITE_CONFLICT)) {
         return StoreError::Conflict;
+    }
+    if code == Some(MAX_TIME_EXPIRED) {
+        return search_common::ran_too_long();
     }
     if code == Some(TRANSACTION_TOO_LARGE_FOR_CACHE) {
         return StoreError::TransactionTooLarge(
@@ -278,6 +287,7 @@ impl MongoStore {
                 .and_then(|v| v.parse().ok())
                 .filter(|&n: &u64| n > 0)
                 .unwrap_or(SORT_CAP),
+            search_max_time: search_common::SEARCH_MAX_TIME,
         })
     }
 
@@ -405,7 +415,10 @@ impl MongoStore {
     /// 0.2 s, 2 ms).
     async fn count_command(&self, collection: &str, filter: Document) -> StoreResult<u64> {
         tracing::debug!(%collection, %filter, "mongodb count");
-        let cmd = doc! {"count": collection, "query": filter};
+        let ms = i64::try_from(self.search_max_time.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let cmd = doc! {"count": collection, "query": filter, "maxTimeMS": ms};
         let answer = self.db.run_command(cmd).await.map_err(classify)?;
         match answer.get("n") {
             Some(Bson::Int32(v)) => Ok(u64::try_from(*v).unwrap_or(0)),
@@ -413,6 +426,12 @@ impl MongoStore {
             Some(Bson::Double(v)) => Ok(*v as u64),
             _ => Err(StoreError::Other(format!("count answered {answer}"))),
         }
+    }
+
+    /// The store with another search time limit (`search_common::SEARCH_MAX_TIME`).
+    pub fn with_search_max_time(mut self, limit: Duration) -> Self {
+        self.search_max_time = limit;
+        self
     }
 
     /// The most matches of one collection a search in an order no index gives may read.
@@ -436,10 +455,13 @@ impl MongoStore {
         let mut best = FirstN::new(need, keys);
         let read = |filter: Document| {
             tracing::debug!(collection = %coll.name(), filter = %filter, "mongodb sort sweep");
-            coll.find(filter).projection(sweep.fields.clone()).optional(
-                plan.sort_hint.clone().map(mongodb::options::Hint::Keys),
-                |a, h| a.hint(h),
-            )
+            coll.find(filter)
+                .projection(sweep.fields.clone())
+                .max_time(self.search_max_time)
+                .optional(
+                    plan.sort_hint.clone().map(mongodb::options::Hint::Keys),
+                    |a, h| a.hint(h),
+                )
         };
         let mut take = |d: Document, seen: &mut u64| -> StoreResult<()> {
             *seen += 1;
@@ -880,16 +902,16 @@ impl Store for MongoStore {
                 continue;
             };
             let docs = if let Some(w) = &plan.windowed {
-                read_windows(&coll, &plan, w).await?
+                read_windows(&coll, &plan, w, self.search_max_time).await?
             } else if let Some(u) = &plan.unindexed {
                 match u {
                     mongo_search::Unindexed::Sweep(sweep) => {
                         self.sweep(&coll, &plan, sweep, &keys, &rt).await?
                     }
-                    _ => read_sorted(&coll, &plan, u).await?,
+                    _ => read_sorted(&coll, &plan, u, self.search_max_time).await?,
                 }
             } else if let Some(windows) = mongo_search::time_windows(query, &keys, now) {
-                read_time_windows(&coll, &plan, windows).await?
+                read_time_windows(&coll, &plan, windows, self.search_max_time).await?
             } else {
                 find_page(
                     &coll,
@@ -898,6 +920,7 @@ impl Store for MongoStore {
                     plan.sort.clone(),
                     plan.limit,
                     None,
+                    self.search_max_time,
                 )
                 .await?
             };
@@ -1023,6 +1046,7 @@ async fn read_sorted(
     coll: &Collection<Document>,
     plan: &mongo_search::SearchPlan,
     order: &mongo_search::Unindexed,
+    max_time: Duration,
 ) -> StoreResult<Vec<Document>> {
     let need = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let mut out = Vec::new();
@@ -1039,6 +1063,7 @@ async fn read_sorted(
                 sort,
                 left,
                 plan.sort_hint.clone(),
+                max_time,
             )
             .await?,
         );
@@ -1046,13 +1071,13 @@ async fn read_sorted(
     Ok(out)
 }
 
-/// The first `limit` documents of `filter` in `sort` order, with `fields` (the plan's).
 /// A page in `_lastUpdated` order read window by window (`mongo_windows::TimeWindows`): the
 /// first window holding a full page gives it, the last read has no bound.
 async fn read_time_windows(
     coll: &Collection<Document>,
     plan: &mongo_search::SearchPlan,
     mut windows: super::mongo_windows::TimeWindows,
+    max_time: Duration,
 ) -> StoreResult<Vec<Document>> {
     loop {
         let bound = windows.next();
@@ -1067,6 +1092,7 @@ async fn read_time_windows(
             plan.sort.clone(),
             plan.limit,
             None,
+            max_time,
         )
         .await?;
         if bound.is_none() || i64::try_from(docs.len()).unwrap_or(i64::MAX) >= plan.limit {
@@ -1075,6 +1101,7 @@ async fn read_time_windows(
     }
 }
 
+/// The first `limit` documents of `filter` in `sort` order, with `fields` (the plan's).
 async fn find_page(
     coll: &Collection<Document>,
     fields: &Document,
@@ -1082,6 +1109,7 @@ async fn find_page(
     sort: Document,
     limit: i64,
     hint: Option<Document>,
+    max_time: Duration,
 ) -> StoreResult<Vec<Document>> {
     tracing::debug!(collection = %coll.name(), filter = %filter, sort = %sort, "mongodb search");
     let cursor = coll
@@ -1089,6 +1117,7 @@ async fn find_page(
         .sort(sort)
         .limit(limit)
         .projection(fields.clone())
+        .max_time(max_time)
         .optional(hint.map(mongodb::options::Hint::Keys), |a, h| a.hint(h))
         .await
         .map_err(classify)?;
@@ -1147,6 +1176,7 @@ async fn read_windows(
     coll: &Collection<Document>,
     plan: &mongo_search::SearchPlan,
     w: &mongo_search::Windowed,
+    max_time: Duration,
 ) -> StoreResult<Vec<Document>> {
     let need = usize::try_from(plan.limit).unwrap_or(usize::MAX);
     let find = |filter: Document, limit: usize| {
@@ -1155,6 +1185,7 @@ async fn read_windows(
             .sort(plan.sort.clone())
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .projection(plan.fields.clone())
+            .max_time(max_time)
     };
     let windowed = async {
         let mut windows = w.windows(need);

@@ -8,6 +8,20 @@ use crate::fhir::search::query::{
 };
 use crate::fhir::search::{IndexEntry, IndexValue};
 use std::cmp::Ordering;
+use std::time::Duration;
+
+/// Longest one database read of a search (a page, a count, one query of a listing) may run
+/// before the database stops it and the search is refused with `too-costly`, so that a broad
+/// search cannot hold the database for minutes.
+pub const SEARCH_MAX_TIME: Duration = Duration::from_secs(60);
+
+/// The refusal of a search read stopped at its time limit.
+pub fn ran_too_long() -> super::StoreError {
+    super::StoreError::TooCostly(
+        "this search ran past the time limit of one database read; add criteria to narrow it"
+            .into(),
+    )
+}
 
 /// A column of a range entry a bound applies to: a date's or number's `low`/`high`, an
 /// instant's one `value`.

@@ -12,6 +12,7 @@
 //! being killed at any point (the WAL is in the OS before `COMMIT` returns); only a power loss or
 //! kernel crash can lose the last commits. `FHIRD_SQLITE_SYNC=full` trades speed for that too.
 
+use super::search_common;
 use super::sqlite_search;
 use super::{
     Guard, HistoryQuery, HistoryScope, Match, Method, Store, StoreError, StoreResult, Version,
@@ -75,6 +76,8 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     /// How long a search may run on the async worker that called it (see [`INLINE_BUDGET`]).
     inline_budget: Duration,
+    /// Longest a search read may run (`search_common::SEARCH_MAX_TIME`).
+    search_max_time: Duration,
     /// Searches that outlasted it.
     moved_off_worker: AtomicU64,
     /// Shapes ([`sqlite_search::shape`]) of searches that outlasted it, until when: searches
@@ -221,6 +224,7 @@ impl SqliteStore {
             checkpointer: Mutex::new(Some((stop, checkpointer))),
             readers: Mutex::new(Vec::new()),
             inline_budget: INLINE_BUDGET,
+            search_max_time: search_common::SEARCH_MAX_TIME,
             moved_off_worker: AtomicU64::new(0),
             long_shapes: Mutex::new(HashMap::new()),
             long_shape_memory: LONG_SHAPE_MEMORY,
@@ -274,6 +278,12 @@ impl SqliteStore {
         self
     }
 
+    /// The store with another search time limit (`search_common::SEARCH_MAX_TIME`).
+    pub fn with_search_max_time(mut self, limit: Duration) -> SqliteStore {
+        self.search_max_time = limit;
+        self
+    }
+
     /// How many searches outlasted the inline budget and were run again off the worker.
     pub fn searches_moved_off_worker(&self) -> u64 {
         self.moved_off_worker.load(Ordering::Relaxed)
@@ -290,27 +300,33 @@ impl SqliteStore {
         f: impl Fn(&Connection) -> rusqlite::Result<T>,
     ) -> StoreResult<T> {
         let now = Instant::now();
+        let limit = now + self.search_max_time;
         let known_long = lock(&self.long_shapes)
             .get(&shape)
             .is_some_and(|until| now < *until);
-        if !on_worker() || known_long {
-            return blocking(|| self.with_reader(|c| in_snapshot(c, &f)));
+        let timed_out = std::cell::Cell::new(false);
+        let last = |conn: &Connection| {
+            let out = until(conn, limit, &f);
+            timed_out.set(out.as_ref().is_err_and(interrupted));
+            out
+        };
+        let out = if !on_worker() || known_long {
+            blocking(|| self.with_reader(last))
+        } else {
+            self.with_reader(
+                |conn| match until(conn, limit.min(now + self.inline_budget), &f) {
+                    Err(e) if interrupted(&e) => {
+                        self.remember_long(shape);
+                        tokio::task::block_in_place(|| last(conn))
+                    }
+                    done => done,
+                },
+            )
+        };
+        if timed_out.get() {
+            return Err(search_common::ran_too_long());
         }
-        self.with_reader(|conn| {
-            let deadline = now + self.inline_budget;
-            conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline));
-            let first = in_snapshot(conn, &f);
-            conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
-            match first {
-                Err(e)
-                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) =>
-                {
-                    self.remember_long(shape);
-                    tokio::task::block_in_place(|| in_snapshot(conn, &f))
-                }
-                done => done,
-            }
-        })
+        out
     }
 
     fn remember_long(&self, shape: u64) {
@@ -321,6 +337,22 @@ impl SqliteStore {
         }
         long.insert(shape, Instant::now() + self.long_shape_memory);
     }
+}
+
+/// `f` in one snapshot, interrupted at `deadline` (checked every `PROGRESS_STEPS` steps).
+fn until<T>(
+    conn: &Connection,
+    deadline: Instant,
+    f: impl Fn(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline));
+    let out = in_snapshot(conn, f);
+    conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
+    out
+}
+
+fn interrupted(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
 }
 
 fn in_snapshot<T>(
