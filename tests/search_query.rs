@@ -1920,3 +1920,54 @@ fn token_text_on_identifier() {
         }
     );
 }
+
+/// search.html: "For token parameters on elements of type ContactPoint, uri, or boolean, the
+/// presence of the pipe symbol SHALL NOT be used": such a value is refused, naming the
+/// parameter, instead of silently finding nothing (nothing of those types has a system).
+#[test]
+fn tokens_without_a_system_refuse_the_pipe() {
+    for (rt, key, value) in [
+        ("Patient", "telecom", "phone|555-1234"),
+        ("Patient", "phone", "|555-1234"),
+        ("Patient", "email", "x|a@b.c"),
+        ("Practitioner", "telecom:not", "phone|555"),
+        ("Patient", "active", "|true"),
+        ("Patient", "telecom", "555|"),
+    ] {
+        let e = err(rt, &[(key, value)]);
+        assert!(
+            e.contains(&format!("'{}'", key.split(':').next().unwrap()))
+                && e.contains("without '|'"),
+            "{key}={value}: {e}"
+        );
+    }
+    // The plain form, an escaped pipe, and the pipe where values have systems.
+    assert_eq!(
+        cond("Patient", "telecom", "555-1234"),
+        token("telecom", SystemMatch::Any, Some("555-1234"))
+    );
+    assert_eq!(
+        cond("Patient", "telecom", "a\\|b"),
+        token("telecom", SystemMatch::Any, Some("a|b"))
+    );
+    assert_eq!(
+        cond("Patient", "active", "true"),
+        token("active", SystemMatch::Any, Some("true"))
+    );
+    assert_eq!(
+        cond("Patient", "identifier", "http://x|1"),
+        token("identifier", SystemMatch::Is(s("http://x")), Some("1"))
+    );
+    assert_eq!(
+        cond(
+            "Patient",
+            "gender",
+            "http://hl7.org/fhir/administrative-gender|male"
+        ),
+        token(
+            "gender",
+            SystemMatch::Is(s("http://hl7.org/fhir/administrative-gender")),
+            Some("male")
+        )
+    );
+}

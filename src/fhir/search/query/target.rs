@@ -46,6 +46,9 @@ pub struct ParamRef {
     pub components: Vec<Component>,
     /// Every expression selects Identifiers, so `:of-type` applies.
     pub identifier: bool,
+    /// Every expression selects ContactPoint, boolean or uri values, which have no system:
+    /// search.html allows only `[parameter]=[code]` for them, never a `|`.
+    pub system_less: bool,
 }
 
 impl ParamRef {
@@ -58,6 +61,7 @@ impl ParamRef {
             implied_target: None,
             components: Vec::new(),
             identifier: false,
+            system_less: false,
         }
     }
 }
@@ -202,41 +206,55 @@ pub fn resolve(registry: &Registry, types: &[String], code: &str) -> Result<Para
         targets,
         implied_target,
         components: first.components.clone(),
-        identifier: defs
-            .iter()
-            .all(|(t, d)| selects_identifiers(t, d.expression.as_deref())),
+        identifier: defs.iter().all(|(t, d)| {
+            path_types(t, d.expression.as_deref(), false)
+                .is_some_and(|types| types.iter().all(|x| x == "Identifier"))
+        }),
+        system_less: first.kind == ParamType::Token
+            && defs.iter().all(|(t, d)| {
+                path_types(t, d.expression.as_deref(), true).is_some_and(|types| {
+                    types
+                        .iter()
+                        .all(|x| matches!(x.as_str(), "ContactPoint" | "boolean" | "uri"))
+                })
+            }),
     })
 }
 
 /// Whether every part of `expression` that applies to `resource_type` is a plain path ending
 /// on an Identifier element (the only place `:of-type` means something).
-fn selects_identifiers(resource_type: &str, expression: Option<&str>) -> bool {
-    let Some(expression) = expression else {
-        return false;
-    };
+/// The types of what each branch of `expression` for `resource_type` selects, when every such
+/// branch is a plain path (with `where_ok`, optionally ending in one `.where(…)`, which keeps
+/// the type); `None` when one is not, or none applies.
+fn path_types(
+    resource_type: &str,
+    expression: Option<&str>,
+    where_ok: bool,
+) -> Option<Vec<String>> {
     let prefix = format!("{resource_type}.");
-    let mut any = false;
-    for part in expression.split('|') {
+    let mut types = Vec::new();
+    for part in expression?.split(" | ") {
         let part = part.trim().trim_start_matches('(').trim_end_matches(')');
-        let Some(path) = part.strip_prefix(&prefix) else {
+        let Some(mut path) = part.strip_prefix(&prefix) else {
             continue;
         };
+        if where_ok {
+            if let Some((before, _)) = path.split_once(".where(") {
+                path = before;
+            }
+        }
         let mut current = resource_type.to_string();
         for segment in path.split('.') {
             if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return false;
+                return None;
             }
-            match element_types::element(&current, segment) {
-                Some(def) => current = def.type_name.to_string(),
-                None => return false,
-            }
+            current = element_types::element(&current, segment)?
+                .type_name
+                .to_string();
         }
-        if current != "Identifier" {
-            return false;
-        }
-        any = true;
+        types.push(current);
     }
-    any
+    (!types.is_empty()).then_some(types)
 }
 
 /// Resolves a parameter name (everything left of `=`) for `types`. `depth` counts the chain

@@ -92,6 +92,14 @@ pub fn cond(
             },
             Modifier::OfType => of_type(param, raw)?,
             _ => {
+                let plain = matches!(modifier, Modifier::None | Modifier::Not);
+                if plain && param.system_less && split_unescaped(raw, '|').len() > 1 {
+                    return Err(Problem::Invalid(format!(
+                        "'{name}' searches ContactPoint, boolean or uri values, which have no \
+                         system: only the [parameter]=[code] form is allowed, without '|' \
+                         (write a '|' that is part of the value as '\\|')"
+                    )));
+                }
                 let (system, code_value) = token(name, raw)?;
                 Cond::Token {
                     param: code,
