@@ -221,11 +221,10 @@ pub fn resolve(registry: &Registry, types: &[String], code: &str) -> Result<Para
     })
 }
 
-/// Whether every part of `expression` that applies to `resource_type` is a plain path ending
-/// on an Identifier element (the only place `:of-type` means something).
 /// The types of what each branch of `expression` for `resource_type` selects, when every such
 /// branch is a plain path (with `where_ok`, optionally ending in one `.where(…)`, which keeps
-/// the type); `None` when one is not, or none applies.
+/// the type); `None` when one is not, or none applies. (`:of-type` means something only where
+/// every path ends on an Identifier.)
 fn path_types(
     resource_type: &str,
     expression: Option<&str>,
@@ -239,7 +238,12 @@ fn path_types(
             continue;
         };
         if where_ok {
-            if let Some((before, _)) = path.split_once(".where(") {
+            if let Some((before, filter)) = path.split_once(".where(") {
+                // Only a filter at the end keeps the path's type (the branch's closing
+                // parenthesis may have gone with the trim above).
+                if filter.contains(").") {
+                    return None;
+                }
                 path = before;
             }
         }
