@@ -2,7 +2,8 @@
 """Runs each search shape of bench/shapes.txt against two servers holding the same data and
 reports every difference in the answers: the accurate total, the matches walked page by page
 through the `next` links (a match seen twice is a paging fault on its own), their order when
-the shape sorts, and the included resources.
+the shape sorts, and the included resources; and, for each server, whether walking back from
+the last page through the `previous` links gives the same matches in the same order.
 
 Usage: compare_stores.py BASE_A BASE_B PATIENT_ID [SHAPES_FILE] [--cap N] [--count N]
   BASE_A, BASE_B  e.g. http://127.0.0.1:8301/fhir http://127.0.0.1:8302/fhir
@@ -50,15 +51,44 @@ def with_params(query, **extra):
     return path + "?" + "&".join(pairs)
 
 
+def relink(base, url):
+    """A link names the server's own base; keep asking the server we walk."""
+    u = urllib.parse.urlsplit(url)
+    b = urllib.parse.urlsplit(base)
+    return f"{b.scheme}://{b.netloc}{u.path}?{u.query}"
+
+
+def link_of(page, relation):
+    return next((l["url"] for l in page.get("link", []) if l["relation"] == relation), None)
+
+
+def match_keys(page):
+    return [f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in page.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+
+
+def walk_back(base, page):
+    """The matches of every page before `page` (itself included), through `previous` links."""
+    pages = [match_keys(page)]
+    while (prev := link_of(page, "previous")) is not None:
+        status, page = get(relink(base, prev))
+        if status != 200:
+            return None
+        pages.append(match_keys(page))
+    return [k for p in reversed(pages) for k in p]
+
+
 def walk(base, query):
-    """Follows `next` from the first page; returns (status, total, matches, includes, dupes)."""
+    """Follows `next` from the first page; returns (status, total, matches, includes, dupes,
+    the matches walked back from the last page through `previous` links (None when the walk
+    stopped at the cap or failed))."""
     own = re.search(r"[?&]_count=(\d+)", query)
     extra = {"_total": "accurate"}
     if own is None or int(own.group(1)) < count:
         extra["_count"] = str(count)
     status, page = get(base + "/" + with_params(query, **extra))
     if status != 200:
-        return status, None, [], set(), []
+        return status, None, [], set(), [], None
     total, matches, includes, seen, dupes = page.get("total"), [], set(), set(), []
     while True:
         for e in page.get("entry", []):
@@ -74,15 +104,14 @@ def walk(base, query):
             else:
                 seen.add(key)
                 matches.append(key)
-        nxt = [l["url"] for l in page.get("link", []) if l["relation"] == "next"]
-        if not nxt or len(matches) >= cap:
-            return status, total, matches, includes, dupes
-        # The next link names the server's own base; keep asking the server we walk.
-        u = urllib.parse.urlsplit(nxt[0])
-        b = urllib.parse.urlsplit(base)
-        status, page = get(f"{b.scheme}://{b.netloc}{u.path}?{u.query}")
+        nxt = link_of(page, "next")
+        if nxt is None:
+            return status, total, matches, includes, dupes, walk_back(base, page)
+        if len(matches) >= cap:
+            return status, total, matches, includes, dupes, None
+        status, page = get(relink(base, nxt))
         if status != 200:
-            return status, total, matches, includes, dupes
+            return status, total, matches, includes, dupes, None
 
 
 differ = 0
@@ -90,8 +119,8 @@ for line in open(shapes):
     q = line.strip().replace("PAT", patient)
     if not q or "TS" in q:
         continue
-    sa, ta, ma, ia, da = walk(base_a, q)
-    sb, tb, mb, ib, db = walk(base_b, q)
+    sa, ta, ma, ia, da, ba = walk(base_a, q)
+    sb, tb, mb, ib, db, bb = walk(base_b, q)
     complete = len(ma) < cap and len(mb) < cap
     sorted_shape = "_sort=" in q
     problems = []
@@ -112,6 +141,10 @@ for line in open(shapes):
     elif sorted_shape and ma != mb:
         at = next(i for i, (x, y) in enumerate(zip(ma + [None], mb + [None])) if x != y)
         problems.append(f"order differs at {at}: {ma[at:at + 2]} vs {mb[at:at + 2]}")
+    for name, forward, back in (("A", ma, ba), ("B", mb, bb)):
+        if back is not None and back != forward:
+            problems.append(f"{name}: walked back through previous links, the matches differ "
+                            f"({len(back)} vs {len(forward)} forward)")
     if complete and ia != ib:
         problems.append(f"includes differ: only A {sorted(ia - ib)[:3]}, only B {sorted(ib - ia)[:3]}")
     verdict = "DIFF" if problems else "same"
