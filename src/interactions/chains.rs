@@ -408,11 +408,13 @@ impl Fhir {
         rt: &str,
         filters: Vec<StoreFilter>,
     ) -> FhirResult<Option<Vec<Version>>> {
-        let q = plain_query(rt, filters, CHAIN_CAP + 1);
-        let found = self.store.search(p, &q).await.map_err(store_error)?;
-        if found.len() > CHAIN_CAP {
-            return Ok(None);
-        }
-        Ok(Some(found.into_iter().map(|m| m.version).collect()))
+        let mut found = Vec::new();
+        let mut take = |batch: Vec<Version>| {
+            found.extend(batch);
+            Ok(())
+        };
+        // With `CHAIN_CAP` as its cap the sweep is one query of `CHAIN_CAP` + 1.
+        let all = self.sweep(p, rt, filters, CHAIN_CAP, &mut take).await?;
+        Ok(all.then_some(found))
     }
 }
