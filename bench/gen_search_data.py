@@ -14,7 +14,8 @@ conditional references (`Practitioner?identifier=…`) point at the resource the
 
 Writes OUT_DIR/resources.ndjson (shared resources first) and OUT_DIR/queries-{kind}.txt, one
 query path per line (relative to the FHIR base), for the kinds: token, string, date,
-reference, chain, include, count.
+reference, chain, include, count, and mix (the seven interleaved: one query of each kind in turn,
+so a run of it measures the fixed mix as one workload).
 """
 
 import argparse
@@ -205,6 +206,7 @@ def main():
         queries["chain"].append("Encounter?subject:Patient.identifier=%s|%s" % p[2])
         queries["include"].append("Encounter?subject=Patient/%s&_include=Encounter:subject" % pick(encounters))
         queries["count"].append("Observation?code=%s|%s&_summary=count" % (system, code))
+    queries["mix"] = [queries[kind][i] for i in range(n) for kind in list(queries)]
     for kind, qs in queries.items():
         with open(os.path.join(a.out, "queries-%s.txt" % kind), "w") as f:
             f.write("\n".join(qs) + "\n")

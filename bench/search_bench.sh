@@ -9,7 +9,8 @@
 #   --servers LIST     fhird-sqlite,fhird-mongodb,helios-sqlite (default all three; BENCH_SERVERS)
 #   --duration S       seconds per measured run (default 15; BENCH_DURATION)
 #   --conns LIST       wrk connection counts (default 1,8: 1 = latency, 8 = throughput; BENCH_CONNS)
-#   --kinds LIST       query kinds (default token,string,date,reference,chain,include,count)
+#   --kinds LIST       query kinds (default token,string,date,reference,chain,include,count,mix;
+#                      mix = the seven interleaved, one of each in turn: the mix as one workload)
 #   --out DIR          results (default /tmp/fhird-search-bench-DATE)
 #   --warm S           seconds of the unrecorded warm-up per kind (8 connections; default 3;
 #                      BENCH_WARM): a large store read cold from disk needs longer
@@ -28,7 +29,7 @@ SIZES=${BENCH_SIZES:-10000,100000}
 SERVERS=${BENCH_SERVERS:-fhird-sqlite,fhird-mongodb,helios-sqlite}
 DURATION=${BENCH_DURATION:-15}
 CONNS=${BENCH_CONNS:-1,8}
-KINDS=${BENCH_KINDS:-token,string,date,reference,chain,include,count}
+KINDS=${BENCH_KINDS:-token,string,date,reference,chain,include,count,mix}
 THREADS=1
 OUT=${BENCH_OUT:-/tmp/fhird-search-bench-$(date +%Y%m%d-%H%M%S)}
 KEEP_DATA=0

@@ -3030,6 +3030,14 @@ async fn mongodb_no_shape_scans_a_collection() {
     load(&store, &Partition::Default).await;
     let mut shapes = plan_shapes();
     shapes.push((
+        "unfiltered sort by a param with a sort index",
+        sorted(
+            query(PATIENT, vec![]),
+            by_param("family", ParamType::String),
+            true,
+        ),
+    ));
+    shapes.push((
         "sort by a param",
         sorted(
             one(PATIENT, token("gender", SystemMatch::Any, Some("female"))),
@@ -3038,7 +3046,8 @@ async fn mongodb_no_shape_scans_a_collection() {
         ),
     ));
     // A current collection has 9 indexes (with `_id`): one per entry array (strings, tokens,
-    // dates, numbers, references, uris), the match keys `{k, _id}` and `{t, _id}`.
+    // dates, numbers, references, uris), the match keys `{k, _id}` and `{t, _id}`; and two
+    // for each parameter configured for sorting (Patient `family` and `birthdate` by default).
     let (uri, db) = spec.split_once("db=").unwrap();
     let client = mongodb::Client::with_uri_str(uri.trim_end_matches(['?', '&']))
         .await
@@ -3055,6 +3064,10 @@ async fn mongodb_no_shape_scans_a_collection() {
         [
             "_id_",
             "k_1__id_1",
+            "so.birthdate.a_1__id_1",
+            "so.birthdate.d_-1__id_1",
+            "so.family.a_1__id_1",
+            "so.family.d_-1__id_1",
             "t_1__id_1",
             "xd.p_1_xd.lo_1_xd.hi_1",
             "xn.p_1_xn.lo_1_xn.hi_1",
@@ -3068,15 +3081,16 @@ async fn mongodb_no_shape_scans_a_collection() {
     for (name, q) in &shapes {
         // The page's reads and the `count` commands of its total (never hinted). Counts of
         // a negation read every document (nothing indexes what a resource lacks; the page
-        // walks `_id`), and SecantusDB counts an `$or` across parameters by a collection
-        // scan where MongoDB ORs index scans: those two are left out of the count check.
+        // walks `_id`), so does the count of a search without criteria (every live resource
+        // of the type), and SecantusDB counts an `$or` across parameters by a collection
+        // scan where MongoDB ORs index scans: those are left out of the count check.
         let mut plans = store.explain_search(&Partition::Default, q).await.unwrap();
         let across = |f: &StoreFilter| {
             let mut params: Vec<Option<&str>> = f.any.iter().map(Cond::param).collect();
             params.dedup();
             params.len() > 1
         };
-        if !q.filters.iter().any(|f| f.negate || across(f)) {
+        if !q.filters.is_empty() && !q.filters.iter().any(|f| f.negate || across(f)) {
             plans.extend(store.explain_count(&Partition::Default, q).await.unwrap());
         }
         for plan in plans {
@@ -3191,6 +3205,8 @@ async fn mongodb_sweeps_sorts_no_index_gives() {
     let spec = common::fresh_mongo_spec();
     let store = fhird::store::mongo::MongoStore::connect(&spec)
         .await
+        .unwrap()
+        .with_sort_indexes("none")
         .unwrap();
     let p = Partition::Default;
     let n = 6_000usize;
@@ -3295,6 +3311,102 @@ async fn mongodb_sweeps_sorts_no_index_gives() {
         expected(&|i| i % 10 == 0, true)[..20]
     );
     capped.close().await;
+}
+
+/// A parameter sort no filter narrows walks the collection's sort index when it has one
+/// (`FHIRD_MONGO_SORT_INDEXES`; Observation `date` by default): the values in the index's
+/// order, then the resources without one by id, in both directions and both ways of paging,
+/// with ties, a deleted resource and one updated to a new date; no sort in memory and no cap.
+/// A collection without the index is still swept (`mongodb_sweeps_sorts_no_index_gives`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_unfiltered_sorts_walk_a_sort_index() {
+    let spec = common::fresh_mongo_spec();
+    let store = fhird::store::mongo::MongoStore::connect(&spec)
+        .await
+        .unwrap();
+    let p = Partition::Default;
+    let n = 400usize;
+    let id_of = |i: usize| format!("{:03x}-{i:05}", (i as u64 * 2_654_435_761) % 4_096);
+    // Years repeat every 37 resources (ties); every eleventh has no date.
+    let year = |i: usize| (!i.is_multiple_of(11)).then_some(i % 37);
+    let writes: Vec<Write> = (0..n)
+        .map(|i| {
+            let mut index = vec![tok("code", Some(LOINC), "x", None)];
+            if let Some(y) = year(i) {
+                index.push(date("date", &format!("{}-01-01", 1_950 + y)));
+            }
+            create("Observation", &id_of(i), 1_000 + i as i64, index)
+        })
+        .collect();
+    store.commit(&p, writes).await.unwrap();
+    // Resource n is deleted; resource 1 moves to the newest year, resource 2 loses its date.
+    store
+        .commit(
+            &p,
+            vec![
+                create(
+                    "Observation",
+                    &id_of(n),
+                    5_000,
+                    vec![date("date", "2100-01-01")],
+                ),
+                update(
+                    "Observation",
+                    &id_of(1),
+                    2,
+                    5_001,
+                    vec![date("date", "2000-01-01")],
+                ),
+                update("Observation", &id_of(2), 2, 5_002, vec![]),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .commit(&p, vec![delete("Observation", &id_of(n), 2, 5_003)])
+        .await
+        .unwrap();
+    let year_now = |i: usize| match i {
+        1 => Some(50),
+        2 => None,
+        _ => year(i),
+    };
+    let expected = |descending: bool| -> Vec<String> {
+        let mut m: Vec<(Option<usize>, String)> = (0..n).map(|i| (year_now(i), id_of(i))).collect();
+        m.sort_by(|a, b| key_order((&a.0, &a.1), (&b.0, &b.1), descending));
+        m.into_iter().map(|(_, id)| id).collect()
+    };
+    for descending in [true, false] {
+        let q = sorted(
+            query(OBS, vec![]),
+            by_param("date", ParamType::Date),
+            descending,
+        );
+        let name = format!("every Observation by date, descending {descending}");
+        assert_paged(&store, &p, &name, &q, &expected(descending), &[7, 50]).await;
+        let index = if descending {
+            "so.date.d_-1__id_1"
+        } else {
+            "so.date.a_1__id_1"
+        };
+        for plan in store.explain_search(&p, &q).await.unwrap() {
+            let text = format!("{plan:?}");
+            assert!(
+                text.contains(index) && !text.contains("\"SORT\"") && !text.contains("COLLSCAN"),
+                "{name} should walk the sort index {index}: {text}"
+            );
+        }
+    }
+    // The index needs no cap: a store capped below the matches still answers.
+    let capped = fhird::store::mongo::MongoStore::connect(&spec)
+        .await
+        .unwrap()
+        .with_sort_cap(10);
+    let mut q = sorted(query(OBS, vec![]), by_param("date", ParamType::Date), true);
+    q.limit = 5;
+    assert_eq!(ids(&capped, &p, &q).await, expected(true)[..5]);
+    capped.close().await;
+    store.close().await;
 }
 
 /// A patient and a code: the resources with both are one range of the pair index, and both

@@ -17,6 +17,7 @@
 
 use super::mongo_layout::HullLayout;
 use super::mongo_search;
+use super::mongo_sort_indexes::SortIndexes;
 use super::search_common;
 use super::{
     Guard, HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError,
@@ -55,6 +56,8 @@ pub struct MongoStore {
     hulls: HullLayout,
     /// The most matches of one collection a search in an order no index gives may read.
     sort_cap: u64,
+    /// The parameters whose sort indexes collections get, and the indexes they have.
+    sort_indexes: SortIndexes,
     /// Longest a search read may run on the server (`maxTimeMS`;
     /// `search_common::SEARCH_MAX_TIME`). SecantusDB enforces it on `count` and only at the
     /// end of an aggregation, not on `find`; MongoDB on all three.
@@ -288,6 +291,7 @@ impl MongoStore {
                 .filter(|&n: &u64| n > 0)
                 .unwrap_or(SORT_CAP),
             search_max_time: search_common::SEARCH_MAX_TIME,
+            sort_indexes: SortIndexes::from_env()?,
         })
     }
 
@@ -343,10 +347,13 @@ impl MongoStore {
                 .await
                 .map_err(classify)?;
         }
+        let mut indexes = mongo_search::current_indexes();
+        indexes.extend(self.sort_indexes.models(rt));
         self.current_coll(p, rt)
-            .create_indexes(mongo_search::current_indexes())
+            .create_indexes(indexes)
             .await
             .map_err(classify)?;
+        self.sort_indexes.changed(&current);
         self.ensured
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -440,6 +447,32 @@ impl MongoStore {
         self
     }
 
+    /// The parameters whose sort indexes the collections this store creates get
+    /// (`Type:param,…`, as `FHIRD_MONGO_SORT_INDEXES`).
+    pub fn with_sort_indexes(mut self, spec: &str) -> anyhow::Result<Self> {
+        self.sort_indexes = SortIndexes::parse(spec).map_err(anyhow::Error::msg)?;
+        Ok(self)
+    }
+
+    /// How a search reads the collection of `rt`, or `None` when nothing there can match.
+    async fn plan(
+        &self,
+        partition: &Partition,
+        query: &StoreQuery,
+        keys: &[search_common::Key],
+        rt: &str,
+        now: i64,
+    ) -> StoreResult<Option<mongo_search::SearchPlan>> {
+        let coll = self.current_coll(partition, rt);
+        let hulls = self.hulls_ready(partition, coll.name()).await?;
+        let indexes = if mongo_search::wants_sort_index(query) {
+            self.sort_indexes.present(&coll).await.map_err(classify)?
+        } else {
+            Vec::new()
+        };
+        Ok(mongo_search::plan(query, keys, rt, now, hulls, &indexes))
+    }
+
     /// The page of a search in an order no index gives (mongo_search::Sweep): the sort values
     /// of every match, the first `limit` kept here (at most twice that many held at once), then
     /// their documents. Refused past `sort_cap` matches.
@@ -531,12 +564,10 @@ impl MongoStore {
         let now = search_common::now_micros();
         let mut out = Vec::new();
         for rt in self.query_types(partition, query).await? {
-            let name = collection_name(partition, &rt);
-            let hulls = self.hulls_ready(partition, &name).await?;
-            let Some(plan) = mongo_search::plan(query, &keys, &rt, now, hulls) else {
+            let Some(plan) = self.plan(partition, query, &keys, &rt, now).await? else {
                 continue;
             };
-            for command in plan.commands(&name) {
+            for command in plan.commands(&collection_name(partition, &rt)) {
                 out.push(self.explain(command).await?);
             }
         }
@@ -897,8 +928,7 @@ impl Store for MongoStore {
         let mut pages = Vec::new();
         for rt in self.query_types(partition, query).await? {
             let coll = self.current_coll(partition, &rt);
-            let hulls = self.hulls_ready(partition, coll.name()).await?;
-            let Some(plan) = mongo_search::plan(query, &keys, &rt, now, hulls) else {
+            let Some(plan) = self.plan(partition, query, &keys, &rt, now).await? else {
                 continue;
             };
             let docs = if let Some(w) = &plan.windowed {
