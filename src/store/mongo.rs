@@ -938,7 +938,15 @@ impl Store for MongoStore {
                     mongo_search::Unindexed::Sweep(sweep) => {
                         self.sweep(&coll, &plan, sweep, &keys, &rt).await?
                     }
-                    _ => read_sorted(&coll, &plan, u, self.search_max_time).await?,
+                    _ => read_sorted(&coll, &plan, u, self.search_max_time)
+                        .await
+                        .inspect_err(|_| {
+                            // A hinted sort index an operator dropped since it was listed
+                            // fails the read: the next search lists the indexes again.
+                            if mongo_search::wants_sort_index(query) {
+                                self.sort_indexes.changed(coll.name());
+                            }
+                        })?,
                 }
             } else if let Some(windows) = mongo_search::time_windows(query, &keys, now) {
                 read_time_windows(&coll, &plan, windows, self.search_max_time).await?
