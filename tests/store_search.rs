@@ -3242,7 +3242,13 @@ async fn mongodb_sweeps_sorts_no_index_gives() {
     let n = 6_000usize;
     let id_of = spread_id;
     let year = |i: usize| (!i.is_multiple_of(13)).then_some(i % 100);
-    let code = |i: usize| if i % 10 == 0 { "tenth" } else { "other" };
+    let code = |i: usize| {
+        if i.is_multiple_of(10) {
+            "tenth"
+        } else {
+            "other"
+        }
+    };
     let writes = dated_observations(n, code, year);
     for chunk in writes.chunks(1_000) {
         store.commit(&p, chunk.to_vec()).await.unwrap();
