@@ -473,6 +473,41 @@ impl MongoStore {
         Ok(mongo_search::plan(query, keys, rt, now, hulls, &indexes))
     }
 
+    /// The documents of one collection's page, read as `plan` says.
+    async fn read_page(
+        &self,
+        coll: &Collection<Document>,
+        plan: &mongo_search::SearchPlan,
+        query: &StoreQuery,
+        keys: &[search_common::Key],
+        rt: &str,
+        now: i64,
+    ) -> StoreResult<Vec<Document>> {
+        if let Some(w) = &plan.windowed {
+            read_windows(coll, plan, w, self.search_max_time).await
+        } else if let Some(u) = &plan.unindexed {
+            match u {
+                mongo_search::Unindexed::Sweep(sweep) => {
+                    self.sweep(coll, plan, sweep, keys, rt).await
+                }
+                _ => read_sorted(coll, plan, u, self.search_max_time).await,
+            }
+        } else if let Some(windows) = mongo_search::time_windows(query, keys, now) {
+            read_time_windows(coll, plan, windows, self.search_max_time).await
+        } else {
+            find_page(
+                coll,
+                &plan.fields,
+                plan.filter.clone(),
+                plan.sort.clone(),
+                plan.limit,
+                None,
+                self.search_max_time,
+            )
+            .await
+        }
+    }
+
     /// The page of a search in an order no index gives (mongo_search::Sweep): the sort values
     /// of every match, the first `limit` kept here (at most twice that many held at once), then
     /// their documents. Refused past `sort_cap` matches.
@@ -931,36 +966,19 @@ impl Store for MongoStore {
             let Some(plan) = self.plan(partition, query, &keys, &rt, now).await? else {
                 continue;
             };
-            let docs = if let Some(w) = &plan.windowed {
-                read_windows(&coll, &plan, w, self.search_max_time).await?
-            } else if let Some(u) = &plan.unindexed {
-                match u {
-                    mongo_search::Unindexed::Sweep(sweep) => {
-                        self.sweep(&coll, &plan, sweep, &keys, &rt).await?
+            let docs = match self.read_page(&coll, &plan, query, &keys, &rt, now).await {
+                // A hinted sort index an operator dropped since it was listed fails the
+                // read: list the indexes again and read without it.
+                Err(StoreError::Other(e))
+                    if e.contains("hint") && mongo_search::wants_sort_index(query) =>
+                {
+                    self.sort_indexes.changed(coll.name());
+                    match self.plan(partition, query, &keys, &rt, now).await? {
+                        Some(plan) => self.read_page(&coll, &plan, query, &keys, &rt, now).await?,
+                        None => continue,
                     }
-                    _ => read_sorted(&coll, &plan, u, self.search_max_time)
-                        .await
-                        .inspect_err(|_| {
-                            // A hinted sort index an operator dropped since it was listed
-                            // fails the read: the next search lists the indexes again.
-                            if mongo_search::wants_sort_index(query) {
-                                self.sort_indexes.changed(coll.name());
-                            }
-                        })?,
                 }
-            } else if let Some(windows) = mongo_search::time_windows(query, &keys, now) {
-                read_time_windows(&coll, &plan, windows, self.search_max_time).await?
-            } else {
-                find_page(
-                    &coll,
-                    &plan.fields,
-                    plan.filter.clone(),
-                    plan.sort.clone(),
-                    plan.limit,
-                    None,
-                    self.search_max_time,
-                )
-                .await?
+                read => read?,
             };
             let mut page = Vec::with_capacity(docs.len());
             for d in docs {
