@@ -7,6 +7,9 @@
 //! build creates it (every document it will hold gets the keys) and when a type- or
 //! system-level `$reindex` has rewritten all of its documents. Until then its date searches
 //! run without the keys, as before: slower, never wrong.
+//!
+//! [`Remembered`] holds what this process last learned of each collection's catalog, here and
+//! for the sort indexes (`mongo_sort_indexes`), asked again after [`RECHECK_AFTER`].
 
 use mongodb::bson::{doc, Document};
 use mongodb::error::Result;
@@ -15,37 +18,60 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How long a collection found without the record is taken to lack it before asking again
-/// (another process's `$reindex` may record it).
-const RECHECK_AFTER: Duration = Duration::from_secs(10);
+/// How long what was learned of a collection's catalog is taken as current before the server
+/// is asked again (another process's `$reindex` may record a layout, or a write build indexes).
+pub const RECHECK_AFTER: Duration = Duration::from_secs(10);
 
-#[derive(Default)]
-pub struct HullLayout {
-    /// Collection -> (recorded, when this process last looked).
-    known: Mutex<HashMap<String, (bool, Instant)>>,
+/// What this process last learned about each collection (collection -> value, when learned).
+pub struct Remembered<V> {
+    known: Mutex<HashMap<String, (V, Instant)>>,
 }
 
-impl HullLayout {
-    fn cached(&self, name: &str) -> Option<bool> {
-        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        match known.get(name) {
-            Some((true, _)) => Some(true),
-            Some((false, at)) if at.elapsed() < RECHECK_AFTER => Some(false),
-            _ => None,
+impl<V> Default for Remembered<V> {
+    fn default() -> Self {
+        Remembered {
+            known: Mutex::default(),
         }
     }
+}
 
-    fn remember(&self, name: &str, ready: bool) {
+impl<V: Clone> Remembered<V> {
+    /// The value learned of `name`, while `current` holds for it and the time since.
+    pub fn get(&self, name: &str, current: impl Fn(&V, Duration) -> bool) -> Option<V> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .get(name)
+            .filter(|(v, at)| current(v, at.elapsed()))
+            .map(|(v, _)| v.clone())
+    }
+
+    pub fn put(&self, name: &str, value: V) {
         self.known
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), (ready, Instant::now()));
+            .insert(name.to_string(), (value, Instant::now()));
     }
 
+    pub fn forget(&self, name: &str) {
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+    }
+}
+
+#[derive(Default)]
+pub struct HullLayout {
+    /// Collection -> whether it is recorded (a recorded one stays so).
+    known: Remembered<bool>,
+}
+
+impl HullLayout {
     /// Whether every document of the collection `name` carries its hull keys, as recorded in
     /// `layout`.
     pub async fn ready(&self, db: &Database, layout: &str, name: &str) -> Result<bool> {
-        if let Some(r) = self.cached(name) {
+        let current = |&ready: &bool, age: Duration| ready || age < RECHECK_AFTER;
+        if let Some(r) = self.known.get(name, current) {
             return Ok(r);
         }
         let found = db
@@ -53,7 +79,7 @@ impl HullLayout {
             .find_one(doc! {"_id": name, "hull": true})
             .await?
             .is_some();
-        self.remember(name, found);
+        self.known.put(name, found);
         Ok(found)
     }
 
@@ -63,7 +89,7 @@ impl HullLayout {
             .update_one(doc! {"_id": name}, doc! {"$set": {"hull": true}})
             .upsert(true)
             .await?;
-        self.remember(name, true);
+        self.known.put(name, true);
         Ok(())
     }
 }

@@ -8,24 +8,21 @@
 //! every type gets one. A parameter is two indexes (`mongo_search::sort_index_keys`): `_sort=P`
 //! reads each resource's smallest value, `_sort=-P` its largest. They are built with the
 //! collection's other indexes, the first time this process writes the type; a search uses the
-//! ones the collection has, as listed by the server (re-listed every [`RELIST_AFTER`], so
-//! that indexes another process built, or an operator dropped, are seen).
+//! ones the collection has, as listed by the server (re-listed after
+//! `mongo_layout::RECHECK_AFTER`, so that indexes another process built are seen, and at once
+//! after a read whose hinted index an operator dropped).
 
+use super::mongo_layout::{Remembered, RECHECK_AFTER};
 use mongodb::bson::Document;
 use mongodb::error::{ErrorKind, Result};
 use mongodb::{Collection, IndexModel};
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// The sorts clinical, patient and payer lists ask for without other criteria.
 pub const DEFAULT: &str = "Observation:date,Encounter:date,Condition:recorded-date,\
 Procedure:date,DiagnosticReport:date,MedicationRequest:authoredon,Immunization:date,\
 DocumentReference:date,AllergyIntolerance:date,Claim:created,ClaimResponse:created,\
 ExplanationOfBenefit:created,Patient:family,Patient:birthdate";
-
-/// How long a collection's listed indexes are taken as current.
-pub const RELIST_AFTER: Duration = Duration::from_secs(10);
 
 /// NamespaceNotFound: `listIndexes` of a collection that does not exist yet.
 const NAMESPACE_NOT_FOUND: i32 = 26;
@@ -34,8 +31,8 @@ const NAMESPACE_NOT_FOUND: i32 = 26;
 pub struct SortIndexes {
     /// Resource type -> the parameters whose sort indexes its collections get.
     wanted: HashMap<String, Vec<String>>,
-    /// Collection -> the key patterns of its indexes, and when they were listed.
-    listed: Mutex<HashMap<String, (Vec<Document>, Instant)>>,
+    /// Collection -> the key patterns of its indexes.
+    listed: Remembered<Vec<Document>>,
 }
 
 impl SortIndexes {
@@ -66,7 +63,7 @@ impl SortIndexes {
         }
         Ok(SortIndexes {
             wanted,
-            listed: Mutex::default(),
+            listed: Remembered::default(),
         })
     }
 
@@ -89,11 +86,9 @@ impl SortIndexes {
 
     /// The key patterns of the indexes `coll` has (none when it does not exist).
     pub async fn present(&self, coll: &Collection<Document>) -> Result<Vec<Document>> {
-        let name = coll.name().to_string();
-        if let Some((keys, at)) = self.lock().get(&name) {
-            if at.elapsed() < RELIST_AFTER {
-                return Ok(keys.clone());
-            }
+        let name = coll.name();
+        if let Some(keys) = self.listed.get(name, |_, age| age < RECHECK_AFTER) {
+            return Ok(keys);
         }
         let keys = match coll.list_indexes().await {
             Ok(mut cursor) => {
@@ -108,17 +103,13 @@ impl SortIndexes {
             }
             Err(e) => return Err(e),
         };
-        self.lock().insert(name, (keys.clone(), Instant::now()));
+        self.listed.put(name, keys.clone());
         Ok(keys)
     }
 
     /// Forgets what was listed of `collection` (its indexes have just changed).
     pub fn changed(&self, collection: &str) {
-        self.lock().remove(collection);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<Document>, Instant)>> {
-        self.listed.lock().unwrap_or_else(|e| e.into_inner())
+        self.listed.forget(collection);
     }
 }
 
