@@ -77,6 +77,65 @@ async fn headers_that_never_finish_lose_the_connection() {
     s.stop().await;
 }
 
+/// Requests hyper refuses before the router sees them (an unparseable request line or header,
+/// a URI over 64 KiB, too many headers) still get their status with an OperationOutcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_hyper_cannot_parse_get_an_outcome() {
+    let s = TestServer::sqlite_with(short_timeouts()).await;
+    let long_uri = format!(
+        "GET /fhir/Patient?name={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let many_headers = format!(
+        "GET /fhir/Patient HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200)
+            .map(|i| format!("X-H{i}: 1\r\n"))
+            .collect::<String>()
+    );
+    let cases = [
+        ("GARBAGE\r\n\r\n".to_string(), "400", "invalid"),
+        (
+            "GET /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".to_string(),
+            "400",
+            "invalid",
+        ),
+        (long_uri, "414", "too-long"),
+        (many_headers, "431", "too-long"),
+    ];
+    for (request, status, code) in cases {
+        let addr = addr_of(&s);
+        let response = tokio::task::spawn_blocking(move || {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            c.write_all(request.as_bytes()).unwrap();
+            let mut out = Vec::new();
+            let _ = c.read_to_end(&mut out);
+            String::from_utf8(out).unwrap()
+        })
+        .await
+        .unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").expect(&response);
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+        assert!(
+            head.contains("content-type: application/fhir+json"),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let outcome: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(outcome["resourceType"], "OperationOutcome", "{body}");
+        assert_eq!(outcome["issue"][0]["code"], code, "{body}");
+    }
+    // Ordinary answers on the same server are untouched, errors and HEAD included.
+    expect_outcome(s.get("Patient/nope").await, 404, "").await;
+    let head = s.client.head(s.url("Patient/nope")).send().await.unwrap();
+    assert_eq!(head.status(), 404);
+    expect(s.get("metadata").await, 200).await;
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_refused_without_reading_them_whole() {
     let s = TestServer::sqlite_with(short_timeouts()).await;

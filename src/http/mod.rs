@@ -1,6 +1,7 @@
 //! HTTP: the axum application, content negotiation, and the server loop with its limits.
 
 pub mod negotiate;
+mod parse_errors;
 mod respond;
 mod routes;
 pub mod server;

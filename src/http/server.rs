@@ -1,7 +1,9 @@
 //! The accept loop. axum's `serve` has no header-read timeout, so a client that never finishes
 //! its headers would hold a connection forever; this loop drives hyper directly with one, caps
-//! concurrent connections, and shuts down gracefully (stop accepting, finish in-flight requests).
+//! concurrent connections, gives hyper's own answers to unparseable requests an
+//! OperationOutcome body, and shuts down gracefully (stop accepting, finish in-flight requests).
 
+use super::parse_errors::OutcomeOnParseError;
 use super::HttpLimits;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -48,7 +50,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let conn = http.serve_connection(
-            TokioIo::new(stream),
+            TokioIo::new(OutcomeOnParseError::new(stream)),
             TowerToHyperService::new(router.clone()),
         );
         let conn = graceful.watch(conn);
