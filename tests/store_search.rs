@@ -1810,6 +1810,7 @@ async fn date_sort_order(store: &dyn Store) {
 /// repeat every 1,000, ties by id), which are sorted, not walked.
 async fn filtered_date_sorts(store: &dyn Store) {
     const N: usize = 4_600;
+    const CONDITIONS: usize = 7;
     let p = Partition::Default;
     let day = |i: usize| 946_684_800_000_000i64 + i as i64 * 86_400_000_000;
     let tied = 598..=602;
@@ -1844,6 +1845,16 @@ async fn filtered_date_sorts(store: &dyn Store) {
             }
             create("Observation", &format!("o{i:04}"), i as i64 + 1, index)
         })
+        .chain((0..CONDITIONS).map(|j| {
+            // Newer than every Observation, with codes of both kinds.
+            let index = vec![tok(
+                "code",
+                Some(LOINC),
+                if j % 2 == 0 { "even" } else { "odd" },
+                None,
+            )];
+            create("Condition", &format!("c{j}"), (N + 10 + j) as i64, index)
+        }))
         .collect();
     store.commit(&p, writes).await.unwrap();
     // The matches ordered by `key` (resources without one last), ties by id.
@@ -1877,6 +1888,26 @@ async fn filtered_date_sorts(store: &dyn Store) {
             m.reverse();
         }
         m.into_iter().map(|i| format!("o{i:04}")).collect()
+    };
+    // Conditions and Observations: the Conditions that match are the newest.
+    let both = |filters: Vec<StoreFilter>, descending: bool| {
+        sorted(
+            query(&["Condition", "Observation"], filters),
+            SortKey::LastUpdated,
+            descending,
+        )
+    };
+    let with_conditions = |matches: &dyn Fn(usize) -> bool, even: bool, descending: bool| {
+        let mut m = by_i(matches, false);
+        m.extend(
+            (0..CONDITIONS)
+                .filter(|j| (j % 2 == 0) == even)
+                .map(|j| format!("c{j}")),
+        );
+        if descending {
+            m.reverse();
+        }
+        m
     };
     let by_date = |filters: Vec<StoreFilter>, descending: bool| {
         sorted(
@@ -1971,6 +2002,24 @@ async fn filtered_date_sorts(store: &dyn Store) {
             "updated long before the walk's end",
             by_time(vec![not("plain3")], true),
             by_i(&|i| i < 10, true),
+            &[20, 4],
+        ),
+        (
+            "two types, a common code, last updated first",
+            both(vec![is("even")], true),
+            with_conditions(&|i| i.is_multiple_of(2), true, true),
+            &[20, 3, 700],
+        ),
+        (
+            "two types, a common code, first updated first",
+            both(vec![is("odd")], false),
+            with_conditions(&|i| !i.is_multiple_of(2), false, false),
+            &[20, 700],
+        ),
+        (
+            "two types, updated long before the walk's end",
+            both(vec![not("plain3"), not("odd")], true),
+            with_conditions(&|i| i < 10 && i.is_multiple_of(2), true, true),
             &[20, 4],
         ),
     ];
@@ -4016,6 +4065,25 @@ async fn sqlite_broad_filtered_date_sorts_walk_a_bounded_stretch() {
             )) && plan.contains("ix_token_seq")
                 && !plan.contains("TEMP B-TREE FOR ORDER BY"),
             "_lastUpdated, descending {descending}:\n{plan}"
+        );
+        let mut q = sorted(
+            query(
+                &["Condition", "Observation"],
+                vec![StoreFilter {
+                    any: vec![token("code", SystemMatch::Any, Some("even"))],
+                    negate: false,
+                }],
+            ),
+            SortKey::LastUpdated,
+            descending,
+        );
+        q.limit = 20;
+        let plan = explain(&q);
+        assert!(
+            plan.contains(&format!("INDEX history_by_time (partition=? AND {edge})"))
+                && plan.contains("ix_token_seq")
+                && !plan.contains("TEMP B-TREE FOR ORDER BY"),
+            "two types by _lastUpdated, descending {descending}:\n{plan}"
         );
     }
     store.close().await;
