@@ -381,11 +381,7 @@ impl MongoStore {
                 None => return Ok(Vec::new()),
             }
         }
-        let filter = if clauses.is_empty() {
-            doc! {}
-        } else {
-            doc! {"$and": clauses}
-        };
+        let filter = mongo_search::and_all(clauses);
         let mut cursor = self
             .history_coll_named(&history_name(p, rt))
             .find(filter)
@@ -1138,7 +1134,7 @@ async fn read_time_windows(
     loop {
         let bound = windows.next();
         let filter = match &bound {
-            Some(b) => doc! {"$and": [plan.filter.clone(), b.clone()]},
+            Some(b) => mongo_search::and_all([plan.filter.clone(), b.clone()]),
             None => plan.filter.clone(),
         };
         let docs = find_page(

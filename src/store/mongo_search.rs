@@ -300,9 +300,43 @@ fn q_and(parts: Vec<Q>) -> Q {
     }
     match docs.len() {
         0 => Q::All,
-        1 => Q::Doc(docs.remove(0)),
-        _ => Q::Doc(doc! {"$and": docs}),
+        _ => Q::Doc(and_all(docs)),
     }
+}
+
+/// The conjunction of `parts` as one flat `$and` (or the one part; `{}` when none). MongoDB
+/// flattens nested `$and`s itself; SecantusDB does not, and a nested one kept it from
+/// bounding an index scan by both sides (a `_lastUpdated` window inside a search's `$and`:
+/// 240–1,050 ms for an empty window at 51k Observations, 1 ms flat).
+pub fn and_all(parts: impl IntoIterator<Item = Document>) -> Document {
+    let mut flat = Vec::new();
+    for part in parts {
+        push_conjuncts(part, &mut flat);
+    }
+    match flat.len() {
+        0 => Document::new(),
+        1 => flat.remove(0),
+        _ => doc! {"$and": flat},
+    }
+}
+
+/// The conjuncts of `d` onto `flat`: the parts of an `$and` alone (at any depth), nothing for
+/// the match-all `{}`, `d` itself otherwise.
+fn push_conjuncts(d: Document, flat: &mut Vec<Document>) {
+    if d.is_empty() {
+        return;
+    }
+    if d.len() == 1 {
+        if let Ok(parts) = d.get_array("$and") {
+            if parts.iter().all(|p| matches!(p, Bson::Document(_))) {
+                for p in parts.iter().filter_map(Bson::as_document) {
+                    push_conjuncts(p.clone(), flat);
+                }
+                return;
+            }
+        }
+    }
+    flat.push(d);
 }
 
 fn q_or(parts: Vec<Q>) -> Q {
@@ -988,11 +1022,7 @@ impl LeadSplit {
             parts.extend(near);
         }
         parts.extend(self.rest.iter().cloned());
-        if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            doc! {"$and": parts}
-        }
+        and_all(parts)
     }
 }
 
@@ -1242,11 +1272,7 @@ pub fn in_window(filter: &Document, window: Option<&Window>) -> Document {
 
 /// `filter` and one more condition (the condition alone when the filter is empty).
 fn and_doc(filter: &Document, cond: Document) -> Document {
-    if filter.is_empty() {
-        cond
-    } else {
-        doc! {"$and": [filter.clone(), cond]}
-    }
+    and_all([filter.clone(), cond])
 }
 
 impl SearchPlan {
@@ -1503,6 +1529,31 @@ pub fn match_sort_values(d: &Document, keys: &[Key], n: usize, rtype: &str) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conjunctions_are_one_flat_and() {
+        let window = doc! {"t": {"$gte": 5}};
+        let search = doc! {"$and": [{"m": {"$ne": "DELETE"}}, {"t": {"$gt": 1}}]};
+        assert_eq!(
+            and_all([search.clone(), window.clone()]),
+            doc! {"$and": [{"m": {"$ne": "DELETE"}}, {"t": {"$gt": 1}}, {"t": {"$gte": 5}}]}
+        );
+        // Nested two deep, and match-all parts left out.
+        let deeper = doc! {"$and": [{"k": "a"}, search.clone()]};
+        assert_eq!(
+            and_all([deeper, Document::new(), window.clone()]),
+            doc! {"$and": [{"k": "a"}, {"m": {"$ne": "DELETE"}}, {"t": {"$gt": 1}}, {"t": {"$gte": 5}}]}
+        );
+        assert_eq!(and_all([Document::new(), window.clone()]), window);
+        assert_eq!(and_all(Vec::new()), Document::new());
+        // An `$and` beside other fields, or an `$or`, is a part of its own.
+        let mixed = doc! {"$and": [{"a": 1}], "b": 2};
+        let or = doc! {"$or": [{"a": 1}, {"b": 2}]};
+        assert_eq!(
+            and_all([mixed.clone(), or.clone()]),
+            doc! {"$and": [mixed, or]}
+        );
+    }
 
     #[test]
     fn composite_parts_are_paths_into_one_entry() {
