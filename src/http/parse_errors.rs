@@ -122,9 +122,10 @@ fn replacement_for(head: &[u8]) -> Option<Vec<u8>> {
     let mut kept = Vec::new();
     let mut empty_body = false;
     for line in lines {
-        let name = line.split(':').next().unwrap_or("").trim();
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            empty_body = line[name.len() + 1..].trim() == "0";
+            empty_body = value.trim() == "0";
         } else if !name.eq_ignore_ascii_case("content-type") {
             kept.push(line);
         }
@@ -222,6 +223,8 @@ mod tests {
         assert!(replacement_for(b"HTTP/1.1 304 Not Modified\r\n\r\n").is_none());
         // Body bytes that happen to look like a head.
         assert!(replacement_for(b"{\"a\":\"HTTP/1.1 400 x\r\n\r\n\"}").is_none());
+        // A header without a value.
+        assert!(replacement_for(b"HTTP/1.1 400 Bad Request\r\ncontent-length\r\n\r\n").is_none());
         // A 4xx head with no length (chunked).
         assert!(
             replacement_for(b"HTTP/1.1 400 Bad Request\r\ntransfer-encoding: chunked\r\n\r\n")
