@@ -4252,6 +4252,76 @@ async fn mongodb_reads_past_the_time_limit() {
         .unwrap()
         .with_search_max_time(std::time::Duration::from_millis(1));
     reads_past_the_time_limit(&*store, &limited, false).await;
+    // The count ran out of time: the collection's next read is a first read again (how a
+    // restarted SecantusDB gets back the scan the first read makes it do).
+    let p = Partition::Default;
+    assert!(!limited.first_reads(&p, "Observation").0);
+    assert!(limited
+        .current(&p, "Observation", "o0001")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(limited.first_reads(&p, "Observation").0);
     limited.close().await;
     store.close().await;
+}
+
+/// A process's first read of a collection goes alone: concurrent searches and reads wait for
+/// one look-up (`mongo_first_reads`), then all answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_first_reads_of_a_collection_go_alone() {
+    let spec = common::fresh_mongo_spec();
+    let writer = fhird::store::open(&spec).await.unwrap();
+    let p = Partition::Default;
+    let writes: Vec<Write> = (0..40)
+        .map(|i| {
+            create(
+                "Observation",
+                &format!("o{i:02}"),
+                i,
+                vec![tok("code", Some(LOINC), &format!("c{}", i % 4), None)],
+            )
+        })
+        .collect();
+    writer.commit(&p, writes).await.unwrap();
+    let reader = std::sync::Arc::new(
+        fhird::store::mongo::MongoStore::connect(&spec)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(reader.first_reads(&p, "Observation"), (false, 0));
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let reader = reader.clone();
+        tasks.push(tokio::spawn(async move {
+            let p = Partition::Default;
+            match i % 3 {
+                0 => {
+                    let q = one(OBS, token("code", SystemMatch::Any, Some("c1")));
+                    reader.search(&p, &q).await.unwrap().len() as u64
+                }
+                1 => {
+                    let q = one(OBS, token("code", SystemMatch::Any, Some("c2")));
+                    reader.count(&p, &q).await.unwrap()
+                }
+                _ => reader
+                    .current(&p, "Observation", "o05")
+                    .await
+                    .unwrap()
+                    .map_or(0, |_| 1),
+            }
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(answers, [10, 10, 1, 10, 10, 1, 10, 10]);
+    assert_eq!(reader.first_reads(&p, "Observation"), (true, 1));
+    // Later reads, of this collection or another, make no more of them than collections.
+    reader.current(&p, "Observation", "o07").await.unwrap();
+    reader.current(&p, "Patient", "none").await.unwrap();
+    assert_eq!(reader.first_reads(&p, "Observation"), (true, 2));
+    reader.close().await;
+    writer.close().await;
 }

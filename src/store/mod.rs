@@ -6,6 +6,7 @@
 //! compare-and-set preconditions hold at commit time.
 
 pub mod mongo;
+mod mongo_first_reads;
 mod mongo_keys;
 mod mongo_layout;
 mod mongo_search;

@@ -15,6 +15,7 @@
 //!
 //! A commit is one multi-document transaction (replica set or sharded cluster required).
 
+use super::mongo_first_reads::FirstReads;
 use super::mongo_layout::HullLayout;
 use super::mongo_search;
 use super::mongo_sort_indexes::SortIndexes;
@@ -54,6 +55,8 @@ pub struct MongoStore {
     large_commit_permits: u32,
     /// Which collections' documents all carry the date hull keys.
     hulls: HullLayout,
+    /// Which collections have had their first read in this process.
+    first_reads: FirstReads,
     /// The most matches of one collection a search in an order no index gives may read.
     sort_cap: u64,
     /// The parameters whose sort indexes collections get, and the indexes they have.
@@ -285,6 +288,7 @@ impl MongoStore {
             large_commit_permits,
             creating: tokio::sync::Mutex::new(()),
             hulls: HullLayout::default(),
+            first_reads: FirstReads::default(),
             sort_cap: std::env::var("FHIRD_MONGO_MAX_SORTED")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -297,6 +301,17 @@ impl MongoStore {
 
     fn current_coll(&self, p: &Partition, rt: &str) -> Collection<Document> {
         self.db.collection(&collection_name(p, rt))
+    }
+
+    /// The current collection of `rt`, once it has had its first read in this process
+    /// (`mongo_first_reads`).
+    async fn readable(&self, p: &Partition, rt: &str) -> StoreResult<Collection<Document>> {
+        let coll = self.current_coll(p, rt);
+        self.first_reads
+            .before_reading(&coll)
+            .await
+            .map_err(classify)?;
+        Ok(coll)
     }
 
     fn history_coll_named(&self, name: &str) -> Collection<Document> {
@@ -354,6 +369,8 @@ impl MongoStore {
             .await
             .map_err(classify)?;
         self.sort_indexes.changed(&current);
+        // Writes test versions and conditions with queries: they wait for the first read too.
+        self.readable(p, rt).await?;
         self.ensured
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -422,13 +439,26 @@ impl MongoStore {
             .unwrap_or(i64::MAX)
             .max(1);
         let cmd = doc! {"count": collection, "query": filter, "maxTimeMS": ms};
-        let answer = self.db.run_command(cmd).await.map_err(classify)?;
+        let answer = self.db.run_command(cmd).await.map_err(|e| {
+            let e = classify(e);
+            if matches!(e, StoreError::TooCostly(_)) {
+                self.first_reads.forget(collection);
+            }
+            e
+        })?;
         match answer.get("n") {
             Some(Bson::Int32(v)) => Ok(u64::try_from(*v).unwrap_or(0)),
             Some(Bson::Int64(v)) => Ok(u64::try_from(*v).unwrap_or(0)),
             Some(Bson::Double(v)) => Ok(*v as u64),
             _ => Err(StoreError::Other(format!("count answered {answer}"))),
         }
+    }
+
+    /// Whether the current collection of `rt` has had its first read in this process, and
+    /// how many first reads the process has made (`mongo_first_reads`; for tests).
+    pub fn first_reads(&self, p: &Partition, rt: &str) -> (bool, u64) {
+        let name = collection_name(p, rt);
+        (self.first_reads.has_read(&name), self.first_reads.made())
     }
 
     /// The store with another search time limit (`search_common::SEARCH_MAX_TIME`).
@@ -459,7 +489,7 @@ impl MongoStore {
         rt: &str,
         now: i64,
     ) -> StoreResult<Option<mongo_search::SearchPlan>> {
-        let coll = self.current_coll(partition, rt);
+        let coll = self.readable(partition, rt).await?;
         let hulls = self.hulls_ready(partition, coll.name()).await?;
         let indexes = if mongo_search::wants_sort_index(query) {
             self.sort_indexes.present(&coll).await.map_err(classify)?
@@ -636,7 +666,7 @@ impl MongoStore {
         let now = search_common::now_micros();
         let mut out = Vec::new();
         for rt in self.query_types(partition, query).await? {
-            let name = collection_name(partition, &rt);
+            let name = self.readable(partition, &rt).await?.name().to_string();
             let hulls = self.hulls_ready(partition, &name).await?;
             let filters = mongo_search::filters(query, &rt, now, hulls);
             if let Some(split) = filters.lead_split(mongo_search::Q::All) {
@@ -838,7 +868,8 @@ impl Store for MongoStore {
         id: &str,
     ) -> StoreResult<Option<Version>> {
         let d = self
-            .current_coll(partition, resource_type)
+            .readable(partition, resource_type)
+            .await?
             .find_one(doc! {"_id": id})
             .await
             .map_err(classify)?;
@@ -974,6 +1005,11 @@ impl Store for MongoStore {
                         None => continue,
                     }
                 }
+                Err(e @ StoreError::TooCostly(_)) => {
+                    // Perhaps the server forgot what the first read taught it (a restart).
+                    self.first_reads.forget(coll.name());
+                    return Err(e);
+                }
                 read => read?,
             };
             let mut page = Vec::with_capacity(docs.len());
@@ -1022,7 +1058,8 @@ impl Store for MongoStore {
                 .map(|(_, id)| id.as_str())
                 .collect();
             let mut cursor = self
-                .current_coll(partition, rt)
+                .readable(partition, rt)
+                .await?
                 .find(doc! {"_id": {"$in": ids}})
                 .projection(mongo_search::page_fields(&[], rt))
                 .await
