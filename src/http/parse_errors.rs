@@ -44,6 +44,18 @@ impl<S: AsyncWrite + Unpin> OutcomeOnParseError<S> {
         }
         Poll::Ready(Ok(()))
     }
+
+    /// When `written` is one of hyper's own answers, starts putting its replacement on the
+    /// wire and counts hyper's bytes as written: the replacement is flushed before anything
+    /// else (hyper closes the connection after such an answer anyway).
+    fn replaced(&mut self, cx: &mut Context<'_>, written: &[u8]) -> Option<io::Result<usize>> {
+        let answer = replacement_for(written)?;
+        self.replacement = Some((answer, 0));
+        Some(match self.poll_replacement(cx) {
+            Poll::Ready(Err(e)) => Err(e),
+            _ => Ok(written.len()),
+        })
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for OutcomeOnParseError<S> {
@@ -63,12 +75,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for OutcomeOnParseError<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         ready!(self.poll_replacement(cx))?;
-        if let Some(answer) = replacement_for(buf) {
-            self.replacement = Some((answer, 0));
-            // hyper's bytes count as written: what goes out instead is flushed before anything
-            // else (hyper closes the connection after such an answer anyway).
-            let _ = self.poll_replacement(cx)?;
-            return Poll::Ready(Ok(buf.len()));
+        if let Some(written) = self.replaced(cx, buf) {
+            return Poll::Ready(written);
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
@@ -81,10 +89,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for OutcomeOnParseError<S> {
         ready!(self.poll_replacement(cx))?;
         let mut filled = bufs.iter().filter(|b| !b.is_empty());
         if let (Some(only), None) = (filled.next(), filled.next()) {
-            if let Some(answer) = replacement_for(only) {
-                self.replacement = Some((answer, 0));
-                let _ = self.poll_replacement(cx)?;
-                return Poll::Ready(Ok(only.len()));
+            if let Some(written) = self.replaced(cx, only) {
+                return Poll::Ready(written);
             }
         }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
