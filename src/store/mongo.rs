@@ -318,9 +318,16 @@ impl MongoStore {
         self.db.collection(name)
     }
 
-    /// Creates the history indexes the first time this process writes a type in a partition.
-    /// Index builds cannot run inside a transaction, so this happens before it starts.
+    /// Creates the indexes the first time this process writes a type in a partition (index
+    /// builds cannot run inside a transaction, so this happens before it starts), and waits
+    /// for the collection's first read: writes test versions and conditions with queries.
+    /// The first read waits outside the lock, which the first writes of other types take.
     async fn ensure_indexes(&self, p: &Partition, rt: &str) -> StoreResult<()> {
+        self.create_indexes_once(p, rt).await?;
+        self.readable(p, rt).await.map(|_| ())
+    }
+
+    async fn create_indexes_once(&self, p: &Partition, rt: &str) -> StoreResult<()> {
         let name = history_name(p, rt);
         if self
             .ensured
@@ -369,8 +376,6 @@ impl MongoStore {
             .await
             .map_err(classify)?;
         self.sort_indexes.changed(&current);
-        // Writes test versions and conditions with queries: they wait for the first read too.
-        self.readable(p, rt).await?;
         self.ensured
             .lock()
             .unwrap_or_else(|e| e.into_inner())
