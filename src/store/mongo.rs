@@ -314,6 +314,16 @@ impl MongoStore {
         Ok(coll)
     }
 
+    /// A search read of `collection` failed with `e`: one that was refused as too costly
+    /// (out of time) makes the collection's next read a first read again, in case the
+    /// server forgot what the first read taught it (a restart).
+    fn read_failed(&self, collection: &str, e: StoreError) -> StoreError {
+        if matches!(e, StoreError::TooCostly(_)) {
+            self.first_reads.forget(collection);
+        }
+        e
+    }
+
     fn history_coll_named(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
     }
@@ -444,13 +454,11 @@ impl MongoStore {
             .unwrap_or(i64::MAX)
             .max(1);
         let cmd = doc! {"count": collection, "query": filter, "maxTimeMS": ms};
-        let answer = self.db.run_command(cmd).await.map_err(|e| {
-            let e = classify(e);
-            if matches!(e, StoreError::TooCostly(_)) {
-                self.first_reads.forget(collection);
-            }
-            e
-        })?;
+        let answer = self
+            .db
+            .run_command(cmd)
+            .await
+            .map_err(|e| self.read_failed(collection, classify(e)))?;
         match answer.get("n") {
             Some(Bson::Int32(v)) => Ok(u64::try_from(*v).unwrap_or(0)),
             Some(Bson::Int64(v)) => Ok(u64::try_from(*v).unwrap_or(0)),
@@ -1010,12 +1018,8 @@ impl Store for MongoStore {
                         None => continue,
                     }
                 }
-                Err(e @ StoreError::TooCostly(_)) => {
-                    // Perhaps the server forgot what the first read taught it (a restart).
-                    self.first_reads.forget(coll.name());
-                    return Err(e);
-                }
-                read => read?,
+                Err(e) => return Err(self.read_failed(coll.name(), e)),
+                Ok(docs) => docs,
             };
             let mut page = Vec::with_capacity(docs.len());
             for d in docs {

@@ -47,22 +47,26 @@ impl FirstReads {
     /// client (which drops what it awaits) must not leave the next one to send a second
     /// look-up while the server still works on the first.
     pub async fn before_reading(&self, coll: &Collection<Document>) -> Result<()> {
-        let read = self
-            .done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(coll.name().to_string())
-            .or_insert_with(|| {
-                self.made.fetch_add(1, Ordering::Relaxed);
-                let coll = coll.clone();
-                let task = tokio::spawn(async move {
-                    coll.find_one(doc! {"_id": NO_SUCH_ID}).await.map(|_| ())
-                });
-                async move { task.await.map_err(|e| Error::custom(e.to_string()))? }
-                    .boxed()
-                    .shared()
-            })
-            .clone();
+        let read = {
+            let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+            // Every read passes here: look the name up before allocating a key for it.
+            match done.get(coll.name()) {
+                Some(read) => read.clone(),
+                None => done
+                    .entry(coll.name().to_string())
+                    .or_insert_with(|| {
+                        self.made.fetch_add(1, Ordering::Relaxed);
+                        let coll = coll.clone();
+                        let task = tokio::spawn(async move {
+                            coll.find_one(doc! {"_id": NO_SUCH_ID}).await.map(|_| ())
+                        });
+                        async move { task.await.map_err(|e| Error::custom(e.to_string()))? }
+                            .boxed()
+                            .shared()
+                    })
+                    .clone(),
+            }
+        };
         let answer = read.clone().await;
         if answer.is_err() {
             // Failed (the server was down, say): the next read tries again.
