@@ -905,7 +905,8 @@ pub struct LeadSplit {
     keys: Vec<String>,
     rest: Option<Document>,
     pub marker: Q,
-    wide: bool,
+    /// The key's range may be long (see [`Lead`]).
+    pub wide: bool,
 }
 
 impl Filters {
