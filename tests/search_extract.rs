@@ -604,3 +604,61 @@ fn bench_extraction() {
         );
     }
 }
+
+/// The parameters whose values FHIR's cardinalities bound (what lets MongoDB skip overflow
+/// markers, `mongo_keys::always_keyed`) never index more values than the bound on any official
+/// example, and the bound is what the definitions say for well-known ones.
+#[test]
+fn bounded_parameters_hold_their_bound_on_every_example() {
+    let registry = Registry::r4();
+    assert_eq!(registry.most_values("Encounter", "subject"), Some(1));
+    assert_eq!(registry.most_values("Observation", "patient"), Some(1));
+    assert_eq!(registry.most_values("Claim", "patient"), Some(1));
+    assert_eq!(registry.most_values("ValueSet", "url"), Some(1));
+    assert_eq!(registry.most_values("Observation", "performer"), None);
+    assert_eq!(
+        registry.most_values("Patient", "general-practitioner"),
+        None
+    );
+    assert_eq!(registry.most_values("Observation", "code"), None);
+    assert_eq!(registry.most_values("Patient", "_profile"), None);
+    let mut bounded: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut checked = 0;
+    for f in std::fs::read_dir(common::examples_dir()).unwrap() {
+        let path = f.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(resource) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let Some(rt) = resource["resourceType"].as_str() else {
+            continue;
+        };
+        if !element_types::is_resource_type(rt) {
+            continue;
+        }
+        let found = extract(registry, rt, &resource, BASE);
+        for p in registry.params_of(rt) {
+            let Some(most) = registry.most_values(rt, &p.code) else {
+                continue;
+            };
+            let n = found.iter().filter(|e| e.param == p.code).count();
+            assert!(
+                n <= most,
+                "{}: {} values of {rt}.{} (at most {most})",
+                path.display(),
+                n,
+                p.code
+            );
+            bounded.insert((rt.to_string(), p.code.clone()), most);
+            checked += usize::from(n > 0);
+        }
+    }
+    eprintln!(
+        "{} bounded parameters, {checked} checks with values",
+        bounded.len()
+    );
+    assert!(bounded.len() > 300, "{}", bounded.len());
+    assert!(checked > 1_000, "{checked}");
+}

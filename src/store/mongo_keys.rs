@@ -13,6 +13,7 @@
 //! `|` → `\|`) and joined by `|`. The escaping is injective and prefix-preserving, so a
 //! starts-with search on the last part is a range on whole keys.
 
+use crate::fhir::search::params::Registry;
 use crate::fhir::search::query::{Cond, SortValue, StringMode, SystemMatch, UriMode};
 use crate::fhir::search::{IndexEntry, IndexValue};
 
@@ -198,6 +199,22 @@ pub const KEY_CAP: usize = 8_000;
 /// search on that parameter tests such documents by their entry arrays.
 pub fn overflow_marker(param: &str) -> String {
     key("~", param, &[])
+}
+
+/// Whether every document of `resource_type` carries all its keys of `param`, so that no
+/// document can carry the parameter's overflow marker: the parameter's values are bounded by
+/// FHIR's cardinalities (`Encounter.subject`: one value, at most two keys). To give way, its
+/// keys would have to be the widest group of a document still past [`KEY_CAP`]; but then
+/// every group has at most as many keys, and the document at most (groups) × (those keys + a
+/// marker), within the cap.
+pub fn always_keyed(resource_type: &str, param: &str) -> bool {
+    let registry = Registry::r4();
+    let Some(values) = registry.most_values(resource_type, param) else {
+        return false;
+    };
+    // Every parameter, a token group per reference parameter's `:identifier`, the pairs.
+    let groups = 2 * registry.indexed_count(resource_type) + 1;
+    groups.saturating_mul(2 * values + 1) <= KEY_CAP
 }
 
 /// Patient + code pair: `pt|{reference param}|{patient id}|{token key}`, for the search that
@@ -516,6 +533,15 @@ mod tests {
         let full = key(STRING, "name", &["smi|th"]);
         assert!(full.starts_with(&key(STRING, "name", &["smi|"])));
         assert!(!key(STRING, "name2", &["smith"]).starts_with(&key(STRING, "name", &[""])));
+    }
+
+    #[test]
+    fn single_valued_references_are_always_keyed() {
+        assert!(always_keyed("Encounter", "subject"));
+        assert!(always_keyed("Observation", "patient"));
+        assert!(!always_keyed("Observation", "performer"));
+        assert!(!always_keyed("Observation", "code"));
+        assert!(!always_keyed("Observation", "no-such-parameter"));
     }
 
     #[test]

@@ -679,7 +679,8 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
             let entry = entry_q(cond, param, now);
             match mongo_keys::cond_match(cond) {
                 Some((m, coverage)) => {
-                    let keyed = key_q(m, &mongo_keys::overflow_marker(param), entry.clone());
+                    let marker = marker_of(rtype, param);
+                    let keyed = key_q(m, marker.as_deref(), entry.clone());
                     match coverage {
                         Coverage::Exact => keyed,
                         Coverage::Narrows => q_and(vec![keyed, entry]),
@@ -699,10 +700,17 @@ fn entry_q(cond: &Cond, param: &str, now: i64) -> Q {
     }
 }
 
+/// The overflow marker documents of `rtype` may carry instead of their keys of `param`;
+/// `None` when none can (`mongo_keys::always_keyed`).
+fn marker_of(rtype: &str, param: &str) -> Option<String> {
+    (!mongo_keys::always_keyed(rtype, param)).then(|| mongo_keys::overflow_marker(param))
+}
+
 /// A key match, with the documents that carry the parameter's overflow marker instead of its
 /// keys tested by `entry`. The exact form drives the index with `$in` (keys and marker) and
-/// filters with an `$or`: a top-level `$or` makes SecantusDB's `count` 50x slower.
-fn key_q(m: KeyMatch, marker: &str, entry: Q) -> Q {
+/// filters with an `$or`: a top-level `$or` makes SecantusDB's `count` 50x slower. Without a
+/// marker (no document can carry one) the keys decide alone.
+fn key_q(m: KeyMatch, marker: Option<&str>, entry: Q) -> Q {
     let f = mongo_keys::FIELD;
     match m {
         KeyMatch::AnyOf(keys) if keys.is_empty() => Q::Nothing,
@@ -711,9 +719,9 @@ fn key_q(m: KeyMatch, marker: &str, entry: Q) -> Q {
                 1 => Bson::String(keys[0].clone()),
                 _ => Bson::Document(doc! {"$in": keys.clone()}),
             };
-            if entry == Q::Nothing {
+            let Some(marker) = marker.filter(|_| entry != Q::Nothing) else {
                 return Q::Doc(doc! {f: keys_bson()});
-            }
+            };
             let mut with_marker = keys.clone();
             with_marker.push(marker.to_string());
             q_and(vec![
@@ -723,10 +731,13 @@ fn key_q(m: KeyMatch, marker: &str, entry: Q) -> Q {
         }
         // On an array, `{k: {$gte, $lt}}` holds when one key is above the lower bound and
         // another below the upper; the range must hold for one key.
-        KeyMatch::Prefix(p) => q_or(vec![
-            Q::Doc(doc! {f: {"$elemMatch": prefix_range_ops(&p)}}),
-            q_and(vec![Q::Doc(doc! {f: marker}), entry]),
-        ]),
+        KeyMatch::Prefix(p) => {
+            let keyed = Q::Doc(doc! {f: {"$elemMatch": prefix_range_ops(&p)}});
+            match marker {
+                Some(marker) => q_or(vec![keyed, q_and(vec![Q::Doc(doc! {f: marker}), entry])]),
+                None => keyed,
+            }
+        }
     }
 }
 
@@ -741,7 +752,8 @@ fn live() -> Q {
 struct Lead {
     /// One key per ORed value (`code=a,b`), each deciding its value alone.
     keys: Vec<String>,
-    marker: String,
+    /// `None` when no document can carry one.
+    marker: Option<String>,
     entry: Q,
     /// The key only narrows the criterion: `entry` decides for keyed documents too.
     narrows: bool,
@@ -752,7 +764,7 @@ struct Lead {
 
 impl Lead {
     /// The lead of a first filter whose values (ORed) are each one key of one parameter.
-    fn of(any: &[Cond], now: i64) -> Option<Lead> {
+    fn of(any: &[Cond], rtype: &str, now: i64) -> Option<Lead> {
         let param = cond_param(any.first()?)?;
         let mut keys = Vec::with_capacity(any.len());
         let mut entries = Vec::with_capacity(any.len());
@@ -771,7 +783,7 @@ impl Lead {
         keys.sort_unstable();
         keys.dedup();
         Some(Lead {
-            marker: mongo_keys::overflow_marker(param),
+            marker: marker_of(rtype, param),
             entry: q_or(entries),
             narrows,
             wide: any.iter().all(spans_many),
@@ -836,13 +848,13 @@ pub fn filters(query: &StoreQuery, rtype: &str, now: i64, hulls: bool) -> Filter
                 let marker = mongo_keys::pair_marker();
                 let lead = (parts.is_empty() && keys.len() == 1).then(|| Lead {
                     keys: keys.clone(),
-                    marker: marker.clone(),
+                    marker: Some(marker.clone()),
                     entry: both.clone(),
                     narrows: false,
                     wide: true,
                 });
                 parts.push(Part {
-                    q: key_q(KeyMatch::AnyOf(keys), &marker, both),
+                    q: key_q(KeyMatch::AnyOf(keys), Some(&marker), both),
                     lead,
                     window: false,
                     live: true,
@@ -879,7 +891,7 @@ pub fn filters(query: &StoreQuery, rtype: &str, now: i64, hulls: bool) -> Filter
         let any = q_or(f.any.iter().map(|c| cond_q(c, rtype, now)).collect());
         // Only the first filter can lead.
         let lead = (parts.is_empty() && !f.negate)
-            .then(|| Lead::of(&f.any, now))
+            .then(|| Lead::of(&f.any, rtype, now))
             .flatten();
         parts.push(Part {
             q: if f.negate { q_not(any) } else { any },
@@ -944,12 +956,18 @@ impl Filters {
         }
         rest.extend(others.clone());
         rest.push(extra.clone());
-        let mut marker = vec![
-            Q::Doc(doc! {mongo_keys::FIELD: lead.marker.as_str()}),
-            lead.entry.clone(),
-        ];
-        marker.extend(others);
-        marker.push(extra);
+        let marker = match &lead.marker {
+            Some(m) => {
+                let mut all = vec![
+                    Q::Doc(doc! {mongo_keys::FIELD: m.as_str()}),
+                    lead.entry.clone(),
+                ];
+                all.extend(others);
+                all.push(extra);
+                q_and(all)
+            }
+            None => Q::Nothing,
+        };
         let rest = match q_and(rest) {
             Q::Nothing => return None,
             Q::All => None,
@@ -958,7 +976,7 @@ impl Filters {
         Some(LeadSplit {
             keys: lead.keys.clone(),
             rest,
-            marker: q_and(marker),
+            marker,
             wide: lead.wide,
         })
     }
@@ -1611,6 +1629,52 @@ mod tests {
             Q::Doc(doc! {"a": 1})
         );
         assert_eq!(q_not(Q::Nothing), Q::All);
+    }
+
+    /// A parameter no document can carry the overflow marker of (one subject per Encounter)
+    /// is read without the marker query and tested by its keys alone; a code (many codings
+    /// per resource) keeps both.
+    #[test]
+    fn bounded_parameters_have_no_marker_query() {
+        let search = |rt: &str, cond: Cond| StoreQuery {
+            resource_types: vec![rt.into()],
+            filters: vec![StoreFilter {
+                any: vec![cond],
+                negate: false,
+            }],
+            sort: Vec::new(),
+            after: None,
+            limit: 20,
+        };
+        let keys = common::order_keys(&[], false);
+        let subject = search(
+            "Encounter",
+            Cond::Reference {
+                param: "subject".into(),
+                target_type: Some("Patient".into()),
+                id: Some("1".into()),
+                url: None,
+                version: None,
+            },
+        );
+        let plan_of = |q: &StoreQuery, rt: &str| plan(q, &keys, rt, 0, true, &[]).unwrap();
+        let commands = plan_of(&subject, "Encounter").commands("c");
+        assert_eq!(commands.len(), 1, "{commands:?}");
+        assert!(!format!("{commands:?}").contains("~|"), "{commands:?}");
+        let code = search(
+            "Observation",
+            Cond::Token {
+                param: "code".into(),
+                system: SystemMatch::Is("http://loinc.org".into()),
+                code: Some("1-8".into()),
+            },
+        );
+        let commands = plan_of(&code, "Observation").commands("c");
+        assert_eq!(commands.len(), 2, "{commands:?}");
+        assert!(
+            format!("{:?}", commands[1]).contains("~|code"),
+            "{commands:?}"
+        );
     }
 
     /// A two-sided date search puts the window's hull keys before its date filters and asks

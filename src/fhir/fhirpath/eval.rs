@@ -244,6 +244,82 @@ pub(crate) fn resolve_fields(node: &Node, st: Statics) -> (Node, Option<&'static
 /// (none for choice elements and for resources, whose type is in the data).
 type Steps = (Vec<(String, &'static str)>, Option<&'static str>);
 
+/// The most items `node` can select from one resource that passed validation, where FHIR's
+/// cardinalities bound it (an element that is not an array holds one value at most, a choice
+/// element one of its variants), with the items' type when known; `None` when nothing bounds
+/// it (an array element, a function other than the filtering ones). Resolved and unresolved
+/// element steps are both understood.
+pub(crate) fn max_items(node: &Node, st: Statics) -> (Option<usize>, Option<&'static str>) {
+    // The items one member step selects on one item of type `ty`, and their type.
+    let member = |ty: Option<&'static str>, name: &str| -> (Option<usize>, Option<&'static str>) {
+        let Some(td) = ty.and_then(element_types::type_def) else {
+            return (None, None);
+        };
+        match td.element(name) {
+            Some(def) if def.is_array => (None, Some(def.type_name)),
+            Some(def) => (Some(1), Some(def.type_name)),
+            // A choice element has cardinality 0..1: one of its variants.
+            None if td.choices(name).is_some() => (Some(1), None),
+            // No such element: it selects nothing.
+            None => (Some(0), None),
+        }
+    };
+    let times = |a: Option<usize>, b: Option<usize>| a.zip(b).map(|(a, b)| a.saturating_mul(b));
+    match node {
+        Node::This => (Some(1), st.focus),
+        Node::Resource => (Some(1), st.resource),
+        Node::Str(_) | Node::Bool(_) | Node::Number(_) => (Some(1), None),
+        Node::Equals(..) | Node::And(..) | Node::Or(..) | Node::TypeCall(_, TypeOp::Is, _) => {
+            (Some(1), None)
+        }
+        Node::Root(name) if is_type_name(name) => {
+            (Some(1), st.focus.filter(|f| type_matches(f, name)))
+        }
+        Node::Root(name) => member(st.focus, name),
+        Node::Member(t, name) => {
+            let (n, ty) = max_items(t, st);
+            let (each, child) = member(ty, name);
+            (times(n, each), child)
+        }
+        Node::Field(t, steps) => {
+            let (n, ty) = max_items(t, st);
+            // The variants of a choice element are one element: at most one is present.
+            let each = match steps.as_slice() {
+                [(key, _)] => member(ty, key).0,
+                _ => Some(1),
+            };
+            let child = match steps.as_slice() {
+                [(_, child)] => Some(*child),
+                _ => None,
+            };
+            (times(n, each), child)
+        }
+        Node::Call(t, name, _) => {
+            let (n, ty) = max_items(t, st);
+            match name.as_str() {
+                "where" => (n, ty),
+                "first" | "last" => (n.map(|n| n.min(1)), ty),
+                // At most one resource per reference, of a type the data says.
+                "resolve" => (n, None),
+                _ => (None, None),
+            }
+        }
+        Node::TypeCall(t, _, spec) => {
+            let (n, ty) = max_items(t, st);
+            (n, ty.filter(|t| t == spec).or_else(|| static_type(spec)))
+        }
+        Node::Index(t, _) => {
+            let (n, ty) = max_items(t, st);
+            (n.map(|n| n.min(1)), ty)
+        }
+        Node::Union(a, b) => {
+            let ((na, ta), (nb, tb)) = (max_items(a, st), max_items(b, st));
+            let n = na.zip(nb).map(|(a, b)| a.saturating_add(b));
+            (n, if ta == tb { ta } else { None })
+        }
+    }
+}
+
 fn field_steps(ty: &str, name: &str) -> Option<Steps> {
     let td = element_types::type_def(ty)?;
     if let Some(def) = td.element(name) {

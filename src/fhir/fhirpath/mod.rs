@@ -155,6 +155,21 @@ impl Expression {
         Some((parent, name.as_str()))
     }
 
+    /// The most items this expression selects from one resource of `resource_type` that
+    /// passed validation, by FHIR's cardinalities; `None` when they do not bound it
+    /// (`Encounter.subject`: 1; `Patient.identifier`: `None`).
+    pub fn max_items(&self, resource_type: &str) -> Option<usize> {
+        let t = eval::static_type(resource_type);
+        eval::max_items(
+            &self.root,
+            eval::Statics {
+                focus: t,
+                resource: t,
+            },
+        )
+        .0
+    }
+
     /// The FHIR type of every item the expression selects, when a specialised expression
     /// knows it before evaluation (`Observation.component` → `Observation.component`).
     pub fn selects(&self) -> Option<&str> {

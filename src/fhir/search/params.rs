@@ -286,6 +286,24 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// The most index values one resource of `resource_type` can have for parameter `code`,
+    /// where FHIR's cardinalities bound it: a reference or uri parameter indexes at most one
+    /// value per item its expression selects (`Encounter.subject`: 1). `None` otherwise.
+    pub fn most_values(&self, resource_type: &str, code: &str) -> Option<usize> {
+        let c = self
+            .compiled(resource_type)
+            .iter()
+            .find(|c| c.code == code)?;
+        matches!(c.kind, ParamType::Reference | ParamType::Uri)
+            .then(|| c.expression.max_items(resource_type))
+            .flatten()
+    }
+
+    /// How many parameters of `resource_type` have index entries.
+    pub fn indexed_count(&self, resource_type: &str) -> usize {
+        self.compiled(resource_type).len()
+    }
+
     /// The supported reference parameters, of any resource type, that may point at a
     /// `target` resource, as (source type, parameter), sorted: what `_revinclude=*` follows
     /// back and what the CapabilityStatement offers as `_revinclude` values.
