@@ -124,6 +124,8 @@ pub(crate) struct Compiled {
     pub kind: ParamType,
     pub expression: Expression,
     pub components: Vec<(ParamType, Expression)>,
+    /// See [`Registry::most_values`].
+    pub most_values: Option<usize>,
 }
 
 /// Parameters whose expression parses but cannot be indexed faithfully, by URL, with the
@@ -290,13 +292,11 @@ impl Registry {
     /// where FHIR's cardinalities bound it: a reference or uri parameter indexes at most one
     /// value per item its expression selects (`Encounter.subject`: 1). `None` otherwise.
     pub fn most_values(&self, resource_type: &str, code: &str) -> Option<usize> {
-        let c = self
-            .compiled(resource_type)
-            .iter()
-            .find(|c| c.code == code)?;
-        matches!(c.kind, ParamType::Reference | ParamType::Uri)
-            .then(|| c.expression.max_items(resource_type))
-            .flatten()
+        let compiled = self.compiled(resource_type);
+        let at = compiled
+            .binary_search_by(|c| c.code.as_str().cmp(code))
+            .ok()?;
+        compiled[at].most_values
     }
 
     /// How many parameters of `resource_type` have index entries.
@@ -349,11 +349,15 @@ fn compile(p: &SearchParam, resource_type: &str) -> Option<Compiled> {
             Some((c.kind, e.for_focus(resource_type, expression.selects())))
         })
         .collect::<Option<Vec<_>>>()?;
+    let most_values = matches!(p.kind, ParamType::Reference | ParamType::Uri)
+        .then(|| expression.max_items(resource_type))
+        .flatten();
     Some(Compiled {
         code: p.code.clone(),
         kind: p.kind,
         expression,
         components,
+        most_values,
     })
 }
 
