@@ -25,6 +25,20 @@ fn index(resource: &Value) -> Vec<IndexEntry> {
     extract(Registry::r4(), rt, resource, BASE)
 }
 
+/// Every official example that parses and names a resource type: its path, its type and
+/// the resource, in directory order.
+fn official_examples() -> impl Iterator<Item = (PathBuf, String, Value)> {
+    std::fs::read_dir(common::examples_dir())
+        .unwrap()
+        .filter_map(|f| {
+            let path = f.ok()?.path();
+            let text = std::fs::read_to_string(&path).ok()?;
+            let resource = serde_json::from_str::<Value>(&text).ok()?;
+            let rt = resource["resourceType"].as_str()?.to_string();
+            Some((path, rt, resource))
+        })
+}
+
 /// The FHIR base the test resources are stored under.
 const BASE: &str = "http://localhost:8080/fhir";
 
@@ -508,17 +522,8 @@ fn precompiled_expressions_agree_with_the_written_ones() {
     }
     let registry = Registry::r4();
     let mut compared = 0;
-    for f in std::fs::read_dir(common::examples_dir()).unwrap() {
-        let path = f.unwrap().path();
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let Ok(resource) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        let Some(rt) = resource["resourceType"].as_str() else {
-            continue;
-        };
+    for (path, rt, resource) in official_examples() {
+        let rt = rt.as_str();
         for p in registry.params_of(rt) {
             let Some(x) = p.expression.as_deref().filter(|_| p.unsupported.is_none()) else {
                 continue;
@@ -624,17 +629,8 @@ fn bounded_parameters_hold_their_bound_on_every_example() {
     assert_eq!(registry.most_values("Patient", "_profile"), None);
     let mut bounded: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut checked = 0;
-    for f in std::fs::read_dir(common::examples_dir()).unwrap() {
-        let path = f.unwrap().path();
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let Ok(resource) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        let Some(rt) = resource["resourceType"].as_str() else {
-            continue;
-        };
+    for (path, rt, resource) in official_examples() {
+        let rt = rt.as_str();
         if !element_types::is_resource_type(rt) {
             continue;
         }

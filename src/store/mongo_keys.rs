@@ -212,7 +212,8 @@ pub fn always_keyed(resource_type: &str, param: &str) -> bool {
     let Some(values) = registry.most_values(resource_type, param) else {
         return false;
     };
-    // Every parameter, a token group per reference parameter's `:identifier`, the pairs.
+    // Every parameter; at most one more group per parameter (a reference's `:identifier`
+    // tokens, an identifier's `:of-type` tokens); the pairs.
     let groups = 2 * registry.indexed_count(resource_type) + 1;
     groups.saturating_mul(2 * values + 1) <= KEY_CAP
 }
