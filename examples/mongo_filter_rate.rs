@@ -13,6 +13,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A JSON object as a BSON document.
+fn document(json: &str) -> anyhow::Result<Document> {
+    match Bson::try_from(serde_json::from_str::<serde_json::Value>(json)?)? {
+        Bson::Document(d) => Ok(d),
+        other => anyhow::bail!("not a JSON object: {other}"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -22,22 +30,16 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = args.get(5).map_or(Ok(10), |s| s.parse())?;
     let tasks: usize = args.get(6).map_or(Ok(8), |s| s.parse())?;
     let projection: Option<Document> = match args.get(7).map(String::as_str) {
-        None | Some("page") => Some(doc! {"v": 1, "t": 1, "m": 1, "res": 1, "rz": 1}),
+        None | Some("page") => Some(fhird::store::mongo::page_projection(
+            coll.rsplit('.').next().unwrap_or(coll),
+        )),
         Some("all") => None,
-        Some(json) => match Bson::try_from(serde_json::from_str::<serde_json::Value>(json)?)? {
-            Bson::Document(d) => Some(d),
-            other => anyhow::bail!("not a projection: {other}"),
-        },
+        Some(json) => Some(document(json)?),
     };
     let filters: Vec<Document> = std::fs::read_to_string(file)?
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(
-            |l| match Bson::try_from(serde_json::from_str::<serde_json::Value>(l)?)? {
-                Bson::Document(d) => Ok(d),
-                other => anyhow::bail!("not a filter: {other}"),
-            },
-        )
+        .map(document)
         .collect::<anyhow::Result<_>>()?;
     let client = mongodb::Client::with_uri_str(uri).await?;
     let coll: Collection<Document> = client.database(db).collection(coll);

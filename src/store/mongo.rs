@@ -259,6 +259,12 @@ fn after_cursor(resource_type: &str, cursor: &HistoryCursor) -> Option<Document>
     })
 }
 
+/// The fields a search page reads of a document when no sort value is asked for: what
+/// `examples/mongo_filter_rate.rs` projects to measure finds as fhird sends them.
+pub fn page_projection(resource_type: &str) -> Document {
+    mongo_search::page_fields(&[], resource_type)
+}
+
 impl MongoStore {
     pub async fn connect(uri: &str) -> anyhow::Result<MongoStore> {
         let (uri, db_name) = split_db(uri);

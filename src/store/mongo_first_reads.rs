@@ -52,19 +52,18 @@ impl FirstReads {
             // Every read passes here: look the name up before allocating a key for it.
             match done.get(coll.name()) {
                 Some(read) => read.clone(),
-                None => done
-                    .entry(coll.name().to_string())
-                    .or_insert_with(|| {
-                        self.made.fetch_add(1, Ordering::Relaxed);
-                        let coll = coll.clone();
-                        let task = tokio::spawn(async move {
-                            coll.find_one(doc! {"_id": NO_SUCH_ID}).await.map(|_| ())
-                        });
-                        async move { task.await.map_err(|e| Error::custom(e.to_string()))? }
-                            .boxed()
-                            .shared()
-                    })
-                    .clone(),
+                None => {
+                    self.made.fetch_add(1, Ordering::Relaxed);
+                    let target = coll.clone();
+                    let task = tokio::spawn(async move {
+                        target.find_one(doc! {"_id": NO_SUCH_ID}).await.map(|_| ())
+                    });
+                    let read = async move { task.await.map_err(|e| Error::custom(e.to_string()))? }
+                        .boxed()
+                        .shared();
+                    done.insert(coll.name().to_string(), read.clone());
+                    read
+                }
             }
         };
         let answer = read.clone().await;

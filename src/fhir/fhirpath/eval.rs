@@ -283,14 +283,10 @@ pub(crate) fn max_items(node: &Node, st: Statics) -> (Option<usize>, Option<&'st
         }
         Node::Field(t, steps) => {
             let (n, ty) = max_items(t, st);
-            // The variants of a choice element are one element: at most one is present.
-            let each = match steps.as_slice() {
-                [(key, _)] => member(ty, key).0,
-                _ => Some(1),
-            };
-            let child = match steps.as_slice() {
-                [(_, child)] => Some(*child),
-                _ => None,
+            let (each, child) = match steps.as_slice() {
+                [(key, child)] => (member(ty, key).0, Some(*child)),
+                // The variants of a choice element are one element: at most one is present.
+                _ => (Some(1), None),
             };
             (times(n, each), child)
         }
