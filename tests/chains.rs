@@ -4,7 +4,7 @@
 //! batch up to `max_chain_sweep`, and past that refused with a 400 that says what to narrow.
 //! Both stores, over HTTP. Every expected answer follows from how the data below is built.
 
-mod common;
+use crate::common;
 
 use common::{expect, expect_outcome, link, TestServer};
 use fhird::interactions::{Limits, CHAIN_CAP};

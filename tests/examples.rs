@@ -5,7 +5,7 @@
 //!
 //! The package is unpacked by scripts/test.sh; its directory is in `FHIR_R4_EXAMPLES`.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use fhird::http::HttpLimits;

@@ -1,6 +1,6 @@
 //! `fhird import`: the command itself on SQLite, and the loader on both stores.
 
-mod common;
+use crate::common;
 
 use fhird::import::{import, input_files, ImportReport, Progress};
 use fhird::interactions::{Fhir, Limits};

@@ -1,7 +1,7 @@
 //! On MongoDB, every partition has collections of its own, per resource type, for current
 //! versions and for history; nothing of one payer lands in another's collections.
 
-mod common;
+use crate::common;
 
 use common::{expect, fresh_mongo_spec, TestServer};
 use fhird::http::HttpLimits;

@@ -1,7 +1,7 @@
 //! PATCH over HTTP (JSON Patch and FHIRPath Patch), plain, conditional and in transactions,
 //! on both stores.
 
-mod common;
+use crate::common;
 
 use common::{expect, expect_outcome, TestServer};
 use reqwest::Method;

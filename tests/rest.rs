@@ -1,6 +1,6 @@
 //! The REST interactions, on both stores, over real HTTP.
 
-mod common;
+use crate::common;
 
 use common::{expect, expect_outcome, TestServer};
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! Hostile and unlucky conditions: slow or lying clients, oversized input, a server killed in
 //! the middle of writes, the database going away and coming back.
 
-mod common;
+use crate::common;
 
 use common::{expect, expect_outcome, fresh_mongo_spec, TestServer};
 use fhird::http::HttpLimits;

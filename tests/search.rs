@@ -2,8 +2,7 @@
 //! out by hand from the example files and search.html (the comments say why each answer is
 //! what it is). The package is unpacked by scripts/test.sh into `FHIR_R4_EXAMPLES`.
 
-mod common;
-#[path = "search/hostile.rs"]
+use crate::common;
 mod hostile;
 
 use common::{expect, expect_outcome, link, TestServer};

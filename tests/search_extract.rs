@@ -2,7 +2,7 @@
 //! parses, the unsupported ones are exactly those docs/search-parameters.md lists, extraction
 //! never fails on any official example, and hand-checked entries for specific examples.
 
-mod common;
+use crate::common;
 
 use fhird::fhir::element_types;
 use fhird::fhir::fhirpath::Expression;

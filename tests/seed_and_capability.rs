@@ -1,7 +1,7 @@
 //! The sample data in seed/ loads into both stores, idempotently, into the right partitions;
 //! the checked-in CapabilityStatement is what /metadata serves.
 
-mod common;
+use crate::common;
 
 use common::{expect, TestServer};
 use fhird::interactions::Fhir;

@@ -4,7 +4,7 @@
 //! worked out by hand from the entries below and search.html. MongoDB cases need
 //! `FHIRD_TEST_MONGODB` (scripts/test.sh starts a server).
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use fhird::fhir::search::params::ParamType;

@@ -6,7 +6,7 @@
 //! name includes the whole system; observation-vitalsignresult lists LOINC codes, among them
 //! 8867-4 (heart rate) and 8310-5 (body temperature), not 2339-0 (glucose).
 
-mod common;
+use crate::common;
 
 use common::{examples_dir, expect, expect_outcome, TestServer};
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 //! Batch and transaction Bundles and conditional interactions, on both stores, over real HTTP.
 
-mod common;
+use crate::common;
 
 use common::{expect, expect_outcome, TestServer};
 use fhird::interactions::Limits;
