@@ -19,7 +19,7 @@ use super::mongo_first_reads::FirstReads;
 use super::mongo_layout::HullLayout;
 use super::mongo_search;
 use super::mongo_sort_indexes::SortIndexes;
-use super::mongo_windows;
+use super::mongo_windows::{self, FirstWindows};
 use super::search_common;
 use super::{
     Guard, HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError,
@@ -58,6 +58,8 @@ pub struct MongoStore {
     hulls: HullLayout,
     /// Which collections have had their first read in this process.
     first_reads: FirstReads,
+    /// The first `_id` window of keyed pages, learned per query shape.
+    first_windows: FirstWindows,
     /// The most matches of one collection a search in an order no index gives may read.
     sort_cap: u64,
     /// The parameters whose sort indexes collections get, and the indexes they have.
@@ -296,6 +298,7 @@ impl MongoStore {
             creating: tokio::sync::Mutex::new(()),
             hulls: HullLayout::default(),
             first_reads: FirstReads::default(),
+            first_windows: FirstWindows::default(),
             sort_cap: std::env::var("FHIRD_MONGO_MAX_SORTED")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -530,7 +533,7 @@ impl MongoStore {
         now: i64,
     ) -> StoreResult<Vec<Document>> {
         if let Some(w) = &plan.windowed {
-            read_windows(coll, plan, w, self.search_max_time).await
+            read_windows(coll, plan, w, &self.first_windows, self.search_max_time).await
         } else if let Some(u) = &plan.unindexed {
             match u {
                 mongo_search::Unindexed::Sweep(sweep) => {
@@ -1288,9 +1291,11 @@ async fn read_windows(
     coll: &Collection<Document>,
     plan: &mongo_search::SearchPlan,
     w: &mongo_search::Windowed,
+    first_windows: &FirstWindows,
     max_time: Duration,
 ) -> StoreResult<Vec<Document>> {
     let need = usize::try_from(plan.limit).unwrap_or(usize::MAX);
+    let shape = w.shape().map(|s| format!("{} {s}", coll.name()));
     let find = |filter: Document, limit: usize| {
         tracing::debug!(collection = %coll.name(), filter = %filter, sort = %plan.sort, "mongodb search window");
         coll.find(filter)
@@ -1300,7 +1305,8 @@ async fn read_windows(
             .max_time(max_time)
     };
     let windowed = async {
-        let mut windows = w.windows(need);
+        let first = shape.as_deref().map(|s| first_windows.width(s));
+        let mut windows = w.windows(need, first);
         let mut out = Vec::new();
         let mut last = 0;
         while let Some(window) = windows.next(last) {
@@ -1310,6 +1316,9 @@ async fn read_windows(
             let got = collect(cursor).await?;
             last = got.len();
             out.extend(got);
+        }
+        if let Some(s) = &shape {
+            first_windows.learn(s, windows.first_filled());
         }
         Ok(out)
     };

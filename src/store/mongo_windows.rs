@@ -13,6 +13,9 @@
 //! digits. Other ids (client-chosen, like `example`) still fall in some bucket; they are only
 //! spread less evenly.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 /// How finely the id space is cut and how the windows grow.
 #[derive(Debug, Clone, Copy)]
 struct Grain {
@@ -94,6 +97,9 @@ pub struct Windows {
     read: u32,
     found: usize,
     need: usize,
+    /// The first window's width, and the matches it held once known.
+    first_width: u32,
+    first_found: Option<usize>,
 }
 
 impl Windows {
@@ -101,6 +107,15 @@ impl Windows {
     /// descending `_id` order.
     pub fn new(descending: bool, after: Option<&str>, need: usize) -> Self {
         Self::with_grain(KEYED, descending, after, need)
+    }
+
+    /// The same with a first window of `first` buckets (of 256; see [`FirstWindows`]).
+    pub fn keyed(descending: bool, after: Option<&str>, need: usize, first: u32) -> Self {
+        let grain = Grain {
+            first: first.clamp(1, KEYED.buckets()),
+            ..KEYED
+        };
+        Self::with_grain(grain, descending, after, need)
     }
 
     /// Windows over a whole collection (no key narrows the search), in finer steps.
@@ -126,7 +141,18 @@ impl Windows {
             read: 0,
             found: 0,
             need,
+            first_width: 0,
+            first_found: None,
         }
+    }
+
+    /// Once the windows are done: whether the first one alone filled the page. `None` when
+    /// the page was never filled (the key has fewer matches than a page, so no first window
+    /// would have done) or the first window was all the id space left.
+    pub fn first_filled(&self) -> Option<bool> {
+        let whole = self.first_width >= self.grain.buckets();
+        let first = self.first_found?;
+        (self.found >= self.need && !whole).then_some(first >= self.need)
     }
 
     /// The next window to read, given how many matches the previous one held; `None` when
@@ -134,6 +160,9 @@ impl Windows {
     pub fn next(&mut self, found_in_last: usize) -> Option<Window> {
         let (grain, buckets) = (self.grain, self.grain.buckets());
         self.found += found_in_last;
+        if self.read > 0 && self.first_found.is_none() {
+            self.first_found = Some(found_in_last);
+        }
         if self.found >= self.need || self.next >= buckets {
             return None;
         }
@@ -154,6 +183,11 @@ impl Windows {
         .min(left);
         let (from, to) = (self.next, self.next + width);
         let first = self.read == 0;
+        if first {
+            // All the space left counts as the whole: a window that could not be smaller
+            // says nothing about the width to start with.
+            self.first_width = if width == left { buckets } else { width };
+        }
         self.read += width;
         self.next = to;
         // In id terms (ascending buckets), the window is buckets lo..hi.
@@ -190,6 +224,55 @@ impl Windows {
                 high: open_high(hi),
             }
         })
+    }
+}
+
+/// The first window of a keyed page, learned per query shape (collection, parameter): a
+/// patient's Encounters (~120 at 100k and 1M) fill a page from about a fifth of the id
+/// space, so a first window of 1/64 costs nearly every such page a second `find`, while a
+/// patient's Observations (~1,200) fill one from 1/64. Each page whose key had a page of
+/// matches moves its shape's width: up by a quarter when the first window fell short, down
+/// by a twentieth when it filled the page, so about four pages in five take one `find`
+/// (the width settles where ln 1.25 × shortfalls = −ln 0.95 × fills). Kept between 1/64
+/// (the fixed first window before) and 1/4, so a key with many more matches than its shape's
+/// usual reads at most a quarter of its range for a page. The windows cover the whole space
+/// whatever the first width, so pages are the same; only the reads differ.
+/// Measured on the 100k store (`Encounter?subject=…&_include=Encounter:subject`, the
+/// benchmark's include kind, wrk 8 connections, A/B against one SecantusDB): see BENCHMARKS.md.
+pub struct FirstWindows {
+    widths: Mutex<HashMap<String, f64>>,
+}
+
+/// Bounds of a learned first window, in buckets of 256.
+const FIRST_MIN: f64 = KEYED.first as f64;
+const FIRST_MAX: f64 = 64.0;
+const GROW: f64 = 1.25;
+const SHRINK: f64 = 0.95;
+
+impl Default for FirstWindows {
+    fn default() -> Self {
+        FirstWindows {
+            widths: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl FirstWindows {
+    /// The first window for a page of `shape`, in buckets.
+    pub fn width(&self, shape: &str) -> u32 {
+        let widths = self.widths.lock().unwrap_or_else(|e| e.into_inner());
+        widths.get(shape).copied().unwrap_or(FIRST_MIN).round() as u32
+    }
+
+    /// What a page of `shape` showed ([`Windows::first_filled`]).
+    pub fn learn(&self, shape: &str, first_filled: Option<bool>) {
+        let Some(filled) = first_filled else {
+            return;
+        };
+        let mut widths = self.widths.lock().unwrap_or_else(|e| e.into_inner());
+        // Shapes are collections × parameters: a bounded set.
+        let w = widths.entry(shape.to_string()).or_insert(FIRST_MIN);
+        *w = (*w * if filled { SHRINK } else { GROW }).clamp(FIRST_MIN, FIRST_MAX);
     }
 }
 
@@ -345,8 +428,11 @@ mod tests {
     }
 
     fn all_windows(descending: bool, after: Option<&str>) -> Vec<Window> {
+        windows_from(Windows::new(descending, after, 1_000))
+    }
+
+    fn windows_from(mut w: Windows) -> Vec<Window> {
         // 100 matches a window, 1,000 needed: three windows run over the whole space.
-        let mut w = Windows::new(descending, after, 1_000);
         let mut out = Vec::new();
         let mut found = 0;
         while let Some(x) = w.next(found) {
@@ -414,6 +500,69 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn windows_of_any_first_width_cover_every_id_once() {
+        for first in [1, 13, 64, 255, 256, 1_000] {
+            for descending in [false, true] {
+                let ws = windows_from(Windows::keyed(descending, None, 1_000, first));
+                assert_each_id_in_one(&ws, descending);
+                let after = windows_from(Windows::keyed(descending, Some("7f3a"), 1_000, first));
+                assert!(!after.iter().any(|w| contains(w, "7f3a")), "{first}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_window_says_whether_it_filled_the_page() {
+        // Filled by the first window.
+        let mut w = Windows::keyed(false, None, 20, 48);
+        assert_eq!(w.next(0).unwrap().high.unwrap().id, "30");
+        assert_eq!(w.next(25), None);
+        assert_eq!(w.first_filled(), Some(true));
+        // Short, then filled by the second.
+        let mut w = Windows::keyed(false, None, 20, 48);
+        w.next(0).unwrap();
+        w.next(5).unwrap();
+        assert_eq!(w.next(15), None);
+        assert_eq!(w.first_filled(), Some(false));
+        // Never filled: the key has fewer matches than a page; says nothing.
+        let mut w = Windows::keyed(false, None, 20, 48);
+        let mut last = 3;
+        w.next(0).unwrap();
+        while w.next(last).is_some() {
+            last = 1;
+        }
+        assert_eq!(w.first_filled(), None);
+        // The first window was all the space after the cursor: says nothing either.
+        let mut w = Windows::keyed(false, Some("fe"), 20, 48);
+        assert_eq!(w.next(0).unwrap().high, None);
+        assert_eq!(w.next(20), None);
+        assert_eq!(w.first_filled(), None);
+    }
+
+    #[test]
+    fn learned_first_windows_stay_in_bounds_and_settle() {
+        let f = FirstWindows::default();
+        assert_eq!(f.width("a"), 4);
+        for _ in 0..100 {
+            f.learn("a", Some(false));
+            f.learn("b", Some(true));
+            f.learn("c", None);
+        }
+        assert_eq!((f.width("a"), f.width("b"), f.width("c")), (64, 4, 4));
+        // Pages that need 20 buckets or fewer in four cases of five, up to 40 in the fifth:
+        // the width settles between, where about four pages in five take one window.
+        let needs = [10, 15, 20, 20, 40];
+        let mut fills = 0;
+        for i in 0..2_000 {
+            let filled = f.width("d") >= needs[i % needs.len()];
+            fills += usize::from(filled && i >= 1_000);
+            f.learn("d", Some(filled));
+        }
+        assert!((20..40).contains(&f.width("d")), "{}", f.width("d"));
+        assert!((750..=850).contains(&fills), "{fills}");
     }
 
     #[test]
