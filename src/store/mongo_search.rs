@@ -1261,7 +1261,7 @@ impl Windowed {
     /// (`rt|subject`) and how many keys are ORed. Only for a key that decides alone: with
     /// other filters (`subject=…&date=ge…`) a window reads every document of the key's
     /// range in it but holds only those that pass, so a wider first window read more for
-    /// the same page (100k, the benchmark's date kind: 8–15 % fewer searches a second).
+    /// the same page (100k, the benchmark's date kind: 3–15 % fewer searches a second).
     pub fn shape(&self) -> Option<String> {
         let Over::Key(split) = &self.over else {
             return None;

@@ -239,6 +239,7 @@ impl Windows {
 /// whatever the first width, so pages are the same; only the reads differ.
 /// Measured on the 100k store (`Encounter?subject=…&_include=Encounter:subject`, the
 /// benchmark's include kind, wrk 8 connections, A/B against one SecantusDB): see BENCHMARKS.md.
+#[derive(Default)]
 pub struct FirstWindows {
     widths: Mutex<HashMap<String, f64>>,
 }
@@ -248,14 +249,6 @@ const FIRST_MIN: f64 = KEYED.first as f64;
 const FIRST_MAX: f64 = 64.0;
 const GROW: f64 = 1.25;
 const SHRINK: f64 = 0.95;
-
-impl Default for FirstWindows {
-    fn default() -> Self {
-        FirstWindows {
-            widths: Mutex::new(HashMap::new()),
-        }
-    }
-}
 
 impl FirstWindows {
     /// The first window for a page of `shape`, in buckets.
