@@ -1295,7 +1295,7 @@ async fn read_windows(
     max_time: Duration,
 ) -> StoreResult<Vec<Document>> {
     let need = usize::try_from(plan.limit).unwrap_or(usize::MAX);
-    let shape = w.shape().map(|s| format!("{} {s}", coll.name()));
+    let shape = w.shape(coll.name());
     let find = |filter: Document, limit: usize| {
         tracing::debug!(collection = %coll.name(), filter = %filter, sort = %plan.sort, "mongodb search window");
         coll.find(filter)

@@ -46,6 +46,13 @@ fn push_escaped(out: &mut String, part: &str) {
     }
 }
 
+/// The tag and parameter a key starts with (`rt|subject` of `rt|subject|Patient|1`):
+/// parameter codes hold no `|`, so the second `|` ends them.
+pub fn tag_and_param(key: &str) -> &str {
+    let end = key.match_indices('|').nth(1).map_or(key.len(), |(i, _)| i);
+    &key[..end]
+}
+
 fn key(tag: &str, param: &str, parts: &[&str]) -> String {
     let mut k = String::with_capacity(tag.len() + param.len() + 32);
     k.push_str(tag);
@@ -534,6 +541,13 @@ mod tests {
         let full = key(STRING, "name", &["smi|th"]);
         assert!(full.starts_with(&key(STRING, "name", &["smi|"])));
         assert!(!key(STRING, "name2", &["smith"]).starts_with(&key(STRING, "name", &[""])));
+    }
+
+    #[test]
+    fn a_key_starts_with_its_tag_and_parameter() {
+        let k = key("rt", "subject", &["Patient", "a|b"]);
+        assert_eq!(tag_and_param(&k), "rt|subject");
+        assert_eq!(tag_and_param(&overflow_marker("code")), "~|code");
     }
 
     #[test]

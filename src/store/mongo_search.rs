@@ -1257,21 +1257,21 @@ impl Windowed {
         }
     }
 
-    /// What a keyed read's first window is learned by: the leading key's kind and parameter
-    /// (`rt|subject`) and how many keys are ORed. Only for a key that decides alone: with
+    /// What a keyed read of `collection` learns its first window by: the collection, the
+    /// leading key's tag and parameter (`rt|subject`) and how many keys are ORed. Only for a
+    /// key that decides alone: with
     /// other filters (`subject=…&date=ge…`) a window reads every document of the key's
     /// range in it but holds only those that pass, so a wider first window read more for
     /// the same page (100k, the benchmark's date kind: 3–15 % fewer searches a second).
-    pub fn shape(&self) -> Option<String> {
+    pub fn shape(&self, collection: &str) -> Option<String> {
         let Over::Key(split) = &self.over else {
             return None;
         };
         if split.rest.is_some() {
             return None;
         }
-        let first = split.keys.first()?;
-        let kind: Vec<&str> = first.splitn(3, '|').take(2).collect();
-        Some(format!("{} {}", kind.join("|"), split.keys.len()))
+        let group = mongo_keys::tag_and_param(split.keys.first()?);
+        Some(format!("{collection} {group} {}", split.keys.len()))
     }
 
     /// The query of one window.

@@ -97,8 +97,9 @@ pub struct Windows {
     read: u32,
     found: usize,
     need: usize,
-    /// The first window's width, and the matches it held once known.
-    first_width: u32,
+    /// Whether the first window was all the id space left, and the matches it held once
+    /// known.
+    first_took_rest: bool,
     first_found: Option<usize>,
 }
 
@@ -141,7 +142,7 @@ impl Windows {
             read: 0,
             found: 0,
             need,
-            first_width: 0,
+            first_took_rest: false,
             first_found: None,
         }
     }
@@ -150,9 +151,8 @@ impl Windows {
     /// the page was never filled (the key has fewer matches than a page, so no first window
     /// would have done) or the first window was all the id space left.
     pub fn first_filled(&self) -> Option<bool> {
-        let whole = self.first_width >= self.grain.buckets();
         let first = self.first_found?;
-        (self.found >= self.need && !whole).then_some(first >= self.need)
+        (self.found >= self.need && !self.first_took_rest).then_some(first >= self.need)
     }
 
     /// The next window to read, given how many matches the previous one held; `None` when
@@ -184,9 +184,8 @@ impl Windows {
         let (from, to) = (self.next, self.next + width);
         let first = self.read == 0;
         if first {
-            // All the space left counts as the whole: a window that could not be smaller
-            // says nothing about the width to start with.
-            self.first_width = if width == left { buckets } else { width };
+            // A window that could not be smaller says nothing about the width to start with.
+            self.first_took_rest = width == left;
         }
         self.read += width;
         self.next = to;
