@@ -4325,3 +4325,106 @@ async fn mongodb_first_reads_of_a_collection_go_alone() {
     reader.close().await;
     writer.close().await;
 }
+
+// ---- concurrent key look-ups ----------------------------------------------------------------
+
+/// Many identifier searches at once (on MongoDB, read together in batches: mongo_lookups),
+/// each answered exactly its own page: patients with two identifiers searched by both at
+/// once, an identifier more patients share than a page holds, ORed identifiers, pages of two
+/// sizes, and (second round) a patient past the key cap whose identifiers only its entries
+/// hold.
+async fn concurrent_key_lookups(store: &dyn Store) {
+    let p = Partition::Default;
+    let ident = |code: &str| tok("identifier", Some(MRN), code, None);
+    // Patient i: `id-i`; the first 150 also `shared` (more than a batch of pages of 4 holds,
+    // so batches fill and the pages they cut short are read alone); every fifth also
+    // `alt-{i/5}`.
+    let mut held: Vec<(String, Vec<String>)> = (0..200)
+        .map(|i| {
+            let mut codes = vec![format!("id-{i}")];
+            if i < 150 {
+                codes.push("shared".into());
+            }
+            if i % 5 == 0 {
+                codes.push(format!("alt-{}", i / 5));
+            }
+            (spread_id(i), codes)
+        })
+        .collect();
+    for (n, (id, codes)) in held.iter().enumerate() {
+        let entries = codes.iter().map(|c| ident(c)).collect();
+        store
+            .commit(&p, vec![create("Patient", id, 100 + n as i64, entries)])
+            .await
+            .unwrap();
+    }
+    let searches: Vec<(Vec<String>, usize)> = (0..240)
+        .map(|n| {
+            let codes = match n % 6 {
+                0 => vec![format!("id-{}", n % 200)],
+                1 => vec![format!("alt-{}", n % 40)],
+                2 => vec!["shared".to_string()],
+                3 => vec![format!("id-{}", (n + 5) % 200), format!("alt-{}", n % 43)],
+                4 => vec![format!("nobody-{n}")],
+                _ => vec![format!("id-{}", (n * 7) % 200)],
+            };
+            (codes, if n % 5 == 0 { 100 } else { 4 })
+        })
+        .collect();
+    let run = |held: Vec<(String, Vec<String>)>| {
+        let searches = searches.clone();
+        async move {
+            let answers = futures_util::future::join_all(searches.iter().map(|(codes, limit)| {
+                let mut q = query(
+                    PATIENT,
+                    vec![StoreFilter {
+                        any: codes
+                            .iter()
+                            .map(|c| token("identifier", SystemMatch::Is(MRN.into()), Some(c)))
+                            .collect(),
+                        negate: false,
+                    }],
+                );
+                q.limit = *limit;
+                async move { ids(store, &Partition::Default, &q).await }
+            }))
+            .await;
+            for ((codes, limit), got) in searches.iter().zip(answers) {
+                let mut want: Vec<String> = held
+                    .iter()
+                    .filter(|(_, have)| have.iter().any(|h| codes.contains(h)))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                want.sort();
+                want.truncate(*limit);
+                assert_eq!(got, want, "identifier={codes:?}, _count {limit}");
+            }
+        }
+    };
+    run(held.clone()).await;
+    // A patient whose identifiers are past the key cap: found through its entries.
+    let mut wide: Vec<String> = (0..9_000).map(|j| format!("w-{j}")).collect();
+    wide.extend(["shared", "id-7", "alt-3"].map(String::from));
+    let entries = wide.iter().map(|c| ident(c)).collect();
+    store
+        .commit(&p, vec![create("Patient", "0-wide", 900, entries)])
+        .await
+        .unwrap();
+    held.push(("0-wide".into(), wide));
+    run(held).await;
+}
+
+on_both_stores!(concurrent_key_lookups);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_reads_concurrent_key_lookups_together() {
+    let store = fhird::store::mongo::MongoStore::connect(&common::fresh_mongo_spec())
+        .await
+        .unwrap();
+    concurrent_key_lookups(&store).await;
+    assert!(
+        store.batched_lookups() > 0,
+        "no search was answered from a batch"
+    );
+    store.close().await;
+}

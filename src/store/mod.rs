@@ -9,6 +9,7 @@ pub mod mongo;
 mod mongo_first_reads;
 mod mongo_keys;
 mod mongo_layout;
+mod mongo_lookups;
 mod mongo_search;
 mod mongo_sort_indexes;
 mod mongo_windows;

@@ -17,6 +17,7 @@
 
 use super::mongo_first_reads::FirstReads;
 use super::mongo_layout::HullLayout;
+use super::mongo_lookups::{self, Lookup, Lookups};
 use super::mongo_search;
 use super::mongo_sort_indexes::SortIndexes;
 use super::mongo_windows::{self, FirstWindows};
@@ -60,6 +61,8 @@ pub struct MongoStore {
     first_reads: FirstReads,
     /// The first `_id` window of keyed pages, learned per query shape.
     first_windows: FirstWindows,
+    /// Key look-ups of concurrent searches, read together.
+    lookups: Lookups,
     /// The most matches of one collection a search in an order no index gives may read.
     sort_cap: u64,
     /// The parameters whose sort indexes collections get, and the indexes they have.
@@ -299,6 +302,12 @@ impl MongoStore {
             hulls: HullLayout::default(),
             first_reads: FirstReads::default(),
             first_windows: FirstWindows::default(),
+            lookups: Lookups::new(
+                std::env::var("FHIRD_MONGO_LOOKUP_BATCHES")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(mongo_lookups::RUNNING),
+            ),
             sort_cap: std::env::var("FHIRD_MONGO_MAX_SORTED")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -484,6 +493,12 @@ impl MongoStore {
         (self.first_reads.has_read(&name), self.first_reads.made())
     }
 
+    /// How many searches were answered from a batch of concurrent key look-ups so far
+    /// (mongo_lookups; for tests).
+    pub fn batched_lookups(&self) -> u64 {
+        self.lookups.batched()
+    }
+
     /// The store with another search time limit (`search_common::SEARCH_MAX_TIME`).
     pub fn with_search_max_time(mut self, limit: Duration) -> Self {
         self.search_max_time = limit;
@@ -543,6 +558,15 @@ impl MongoStore {
             }
         } else if let Some(windows) = mongo_search::time_windows(query, keys, now) {
             read_time_windows(coll, plan, windows, self.search_max_time).await
+        } else if let Some(l) = &plan.lookup {
+            let lookup = Lookup {
+                filter: plan.filter.clone(),
+                keys: l.keys.clone(),
+                marker: l.marker.clone(),
+            };
+            self.lookups
+                .read(coll, &plan.fields, plan.limit, self.search_max_time, lookup)
+                .await
         } else {
             find_page(
                 coll,
@@ -897,10 +921,12 @@ impl Store for MongoStore {
         resource_type: &str,
         id: &str,
     ) -> StoreResult<Option<Version>> {
+        // Without the search index fields, which are most of a document (a Patient's ~34 KB).
         let d = self
             .readable(partition, resource_type)
             .await?
             .find_one(doc! {"_id": id})
+            .projection(page_projection(resource_type))
             .await
             .map_err(classify)?;
         Ok(d.and_then(|d| from_doc(resource_type, &d)))
@@ -1217,7 +1243,7 @@ async fn read_time_windows(
 }
 
 /// The first `limit` documents of `filter` in `sort` order, with `fields` (the plan's).
-async fn find_page(
+pub(super) async fn find_page(
     coll: &Collection<Document>,
     fields: &Document,
     filter: Document,

@@ -917,6 +917,8 @@ pub struct LeadSplit {
     keys: Vec<String>,
     rest: Option<Document>,
     pub marker: Q,
+    /// The parameter's overflow marker, when a document may carry one.
+    marker_key: Option<String>,
     /// The key's range may be long (see [`Lead`]).
     pub wide: bool,
 }
@@ -977,6 +979,7 @@ impl Filters {
             keys: lead.keys.clone(),
             rest,
             marker,
+            marker_key: lead.marker.clone(),
             wide: lead.wide,
         })
     }
@@ -1163,6 +1166,17 @@ pub struct SearchPlan {
     /// Set when the order is by a parameter's sort value (or `_lastUpdated` against the
     /// `_id` direction): no index gives it.
     pub unindexed: Option<Unindexed>,
+    /// Set when the page is one key's first documents in `_id` order, which can be read
+    /// together with other such pages (mongo_lookups).
+    pub lookup: Option<KeyLookup>,
+}
+
+/// A first page in `_id` order that one key per ORed value decides alone, with no other
+/// filter, and whose key names few documents (an identifier, not a reference or a code).
+pub struct KeyLookup {
+    pub keys: Vec<String>,
+    /// The parameter's overflow marker, when a document may carry one.
+    pub marker: Option<String>,
 }
 
 /// How a page in an order no index gives is read.
@@ -1357,6 +1371,14 @@ impl SearchPlan {
                     cmd
                 })
                 .collect()
+        } else if let Some(l) = &self.lookup {
+            // Alone, and in the form of a batch of such searches (mongo_lookups).
+            let wanted: Vec<&str> = l.keys.iter().chain(&l.marker).map(String::as_str).collect();
+            let (filter, fields) = super::mongo_lookups::batch_read(&wanted, &self.fields);
+            let mut batch = find(filter);
+            batch.insert("projection", fields);
+            batch.insert("limit", self.limit.saturating_mul(2));
+            vec![find(self.filter.clone()), batch]
         } else {
             vec![find(self.filter.clone())]
         }
@@ -1402,6 +1424,7 @@ pub fn plan(
             sort.insert(f, dir);
         }
     }
+    let lookup = key_lookup(query, keys, &filters);
     let windowed = windowed(query, keys, rtype, &filters, keyset, &filter);
     let nullable: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].nullable()).collect();
     let sort_index =
@@ -1429,6 +1452,24 @@ pub fn plan(
         sort_hint: sort_index.or_else(|| filters.index_hint(query)),
         windowed,
         unindexed,
+        lookup,
+    })
+}
+
+/// The page as a key look-up, when it is one (see [`KeyLookup`]).
+fn key_lookup(query: &StoreQuery, keys: &[Key], filters: &Filters) -> Option<KeyLookup> {
+    let default_order = query.sort.is_empty()
+        && query.after.is_none()
+        && keys
+            .iter()
+            .all(|k| !k.descending && matches!(k.kind, KeyKind::Id | KeyKind::ResourceType));
+    if !default_order || query.limit == 0 {
+        return None;
+    }
+    let split = filters.lead_split(Q::All)?;
+    (split.rest.is_none() && !split.wide).then_some(KeyLookup {
+        keys: split.keys,
+        marker: split.marker_key,
     })
 }
 
@@ -1654,6 +1695,62 @@ mod tests {
     /// A parameter no document can carry the overflow marker of (one subject per Encounter)
     /// is read without the marker query and tested by its keys alone; a code (many codings
     /// per resource) keeps both.
+    #[test]
+    fn only_first_pages_of_a_key_that_names_few_documents_are_look_ups() {
+        let token = |param: &str, code: &str| Cond::Token {
+            param: param.into(),
+            system: SystemMatch::Is("http://acme.org/mrn".into()),
+            code: Some(code.into()),
+        };
+        let search = |filters: Vec<Vec<Cond>>| StoreQuery {
+            resource_types: vec!["Patient".into()],
+            filters: filters
+                .into_iter()
+                .map(|any| StoreFilter { any, negate: false })
+                .collect(),
+            sort: Vec::new(),
+            after: None,
+            limit: 20,
+        };
+        let keys = common::order_keys(&[], false);
+        let lookup = |q: &StoreQuery| plan(q, &keys, "Patient", 0, true, &[]).unwrap().lookup;
+        let one = search(vec![vec![token("identifier", "7")]]);
+        let l = lookup(&one).expect("an identifier is a look-up");
+        assert_eq!(l.keys.len(), 1);
+        assert_eq!(l.marker.as_deref(), Some("~|identifier"));
+        let ored = search(vec![vec![
+            token("identifier", "7"),
+            token("identifier", "8"),
+        ]]);
+        assert_eq!(lookup(&ored).expect("ORed identifiers").keys.len(), 2);
+        // A code may name most of a collection; a second filter decides with the key.
+        assert!(lookup(&search(vec![vec![token("gender", "female")]])).is_none());
+        let two = search(vec![
+            vec![token("identifier", "7")],
+            vec![token("gender", "female")],
+        ]);
+        assert!(lookup(&two).is_none());
+        // A later page, or another order.
+        let mut later = one.clone();
+        later.after = Some(crate::fhir::search::query::Cursor {
+            values: Vec::new(),
+            resource_type: "Patient".into(),
+            id: "5".into(),
+            backward: false,
+        });
+        assert!(lookup(&later).is_none());
+        let mut sorted = one.clone();
+        sorted.sort = vec![crate::fhir::search::query::Sort {
+            key: crate::fhir::search::query::SortKey::LastUpdated,
+            descending: true,
+        }];
+        let sorted_keys = common::order_keys(&sorted.sort, false);
+        assert!(plan(&sorted, &sorted_keys, "Patient", 0, true, &[])
+            .unwrap()
+            .lookup
+            .is_none());
+    }
+
     #[test]
     fn bounded_parameters_have_no_marker_query() {
         let search = |rt: &str, cond: Cond| StoreQuery {
