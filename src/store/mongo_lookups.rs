@@ -53,12 +53,32 @@ struct Waiter {
 }
 
 /// What is read the same way for every search of a lane.
-#[derive(Clone)]
 struct Read {
     coll: Collection<Document>,
     fields: Document,
     limit: i64,
     max_time: Duration,
+}
+
+impl Read {
+    /// The first `limit` documents of `filter` in `_id` order, with `fields`.
+    async fn page(
+        &self,
+        filter: Document,
+        limit: i64,
+        fields: &Document,
+    ) -> StoreResult<Vec<Document>> {
+        super::mongo::find_page(
+            &self.coll,
+            fields,
+            filter,
+            doc! {"_id": 1},
+            limit,
+            None,
+            self.max_time,
+        )
+        .await
+    }
 }
 
 #[derive(Default)]
@@ -107,17 +127,14 @@ impl Lookups {
         max_time: Duration,
         lookup: Lookup,
     ) -> StoreResult<Vec<Document>> {
+        let read = Read {
+            coll: coll.clone(),
+            fields: fields.clone(),
+            limit,
+            max_time,
+        };
         if self.0.running == 0 {
-            return super::mongo::find_page(
-                coll,
-                fields,
-                lookup.filter,
-                doc! {"_id": 1},
-                limit,
-                None,
-                max_time,
-            )
-            .await;
+            return read.page(lookup.filter, limit, &read.fields).await;
         }
         let (answer, answered) = oneshot::channel();
         let lane = (coll.name().to_string(), limit);
@@ -132,12 +149,6 @@ impl Lookups {
             start
         };
         if start {
-            let read = Read {
-                coll: coll.clone(),
-                fields: fields.clone(),
-                limit,
-                max_time,
-            };
             // A task of its own: the batch answers other requests too, which must not depend
             // on this one's client staying connected.
             tokio::spawn(drain(self.0.clone(), lane, read));
@@ -214,16 +225,7 @@ async fn send(read: &Read, batch: Vec<Waiter>) -> u64 {
     };
     let limit = read.limit.saturating_mul(distinct);
     let (filter, fields) = batch_read(&wanted, &read.fields);
-    let docs = super::mongo::find_page(
-        &read.coll,
-        &fields,
-        filter,
-        doc! {"_id": 1},
-        limit,
-        None,
-        read.max_time,
-    )
-    .await;
+    let docs = read.page(filter, limit, &fields).await;
     let Ok(docs) = docs else {
         // Each search gets its own answer (an error of its own, or its page).
         alone(read, batch).await;
@@ -274,16 +276,7 @@ pub fn batch_read(wanted: &[&str], fields: &Document) -> (Document, Document) {
 /// Each search with its own filter, at once.
 async fn alone(read: &Read, searches: Vec<Waiter>) {
     let reads = searches.into_iter().map(|w| async move {
-        let page = super::mongo::find_page(
-            &read.coll,
-            &read.fields,
-            w.lookup.filter,
-            doc! {"_id": 1},
-            read.limit,
-            None,
-            read.max_time,
-        )
-        .await;
+        let page = read.page(w.lookup.filter, read.limit, &read.fields).await;
         let _ = w.answer.send(page);
     });
     futures_util::future::join_all(reads).await;
