@@ -98,8 +98,14 @@ impl TestServer {
         TestServer {
             base: format!("{root}/fhir"),
             root,
+            // The server closes a connection that brings no request within its header
+            // timeout (30 s), idle keep-alive ones included; a pooled connection reused just
+            // as that happens fails with IncompleteMessage (seen once in CI, when a slow
+            // MongoDB search kept the other store's connection idle). So the pool forgets
+            // idle connections sooner.
             client: Client::builder()
                 .timeout(Duration::from_secs(60))
+                .pool_idle_timeout(Duration::from_secs(20))
                 .build()
                 .unwrap(),
             store_spec: spec.to_string(),
