@@ -264,6 +264,11 @@ fn after_cursor(resource_type: &str, cursor: &HistoryCursor) -> Option<Document>
     })
 }
 
+/// A numeric setting from the environment; `None` when unset or not a number.
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 /// The fields a search page reads of a document when no sort value is asked for: what
 /// `examples/mongo_filter_rate.rs` projects to measure finds as fhird sends them.
 pub fn page_projection(resource_type: &str) -> Document {
@@ -287,9 +292,7 @@ impl MongoStore {
         let client = Client::with_options(options)?;
         let db = client.database(&db_name);
         db.run_command(doc! {"ping": 1}).await?;
-        let large_commit_permits = std::env::var("FHIRD_MONGO_MAX_LARGE_COMMITS")
-            .ok()
-            .and_then(|v| v.parse().ok())
+        let large_commit_permits = env_number("FHIRD_MONGO_MAX_LARGE_COMMITS")
             .filter(|&n: &u32| n > 0)
             .unwrap_or(DEFAULT_LARGE_COMMITS);
         Ok(MongoStore {
@@ -303,14 +306,9 @@ impl MongoStore {
             first_reads: FirstReads::default(),
             first_windows: FirstWindows::default(),
             lookups: Lookups::new(
-                std::env::var("FHIRD_MONGO_LOOKUP_BATCHES")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(mongo_lookups::RUNNING),
+                env_number("FHIRD_MONGO_LOOKUP_BATCHES").unwrap_or(mongo_lookups::RUNNING),
             ),
-            sort_cap: std::env::var("FHIRD_MONGO_MAX_SORTED")
-                .ok()
-                .and_then(|v| v.parse().ok())
+            sort_cap: env_number("FHIRD_MONGO_MAX_SORTED")
                 .filter(|&n: &u64| n > 0)
                 .unwrap_or(SORT_CAP),
             search_max_time: search_common::SEARCH_MAX_TIME,
@@ -558,11 +556,10 @@ impl MongoStore {
             }
         } else if let Some(windows) = mongo_search::time_windows(query, keys, now) {
             read_time_windows(coll, plan, windows, self.search_max_time).await
-        } else if let Some(l) = &plan.lookup {
+        } else if let Some(key) = &plan.lookup {
             let lookup = Lookup {
                 filter: plan.filter.clone(),
-                keys: l.keys.clone(),
-                marker: l.marker.clone(),
+                key: key.clone(),
             };
             self.lookups
                 .read(coll, &plan.fields, plan.limit, self.search_max_time, lookup)

@@ -18,6 +18,7 @@
 //! lie past the batch's last document). A search with a full page has every document it
 //! needs: its page's documents all come before its last one in `_id` order.
 
+use super::mongo_search::KeyLookup;
 use super::StoreResult;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::Collection;
@@ -41,10 +42,8 @@ const MOST: usize = 32;
 pub struct Lookup {
     /// The search's own filter: what it sends when it goes alone.
     pub filter: Document,
-    /// Its keys (ORed values), each deciding alone.
-    pub keys: Vec<String>,
-    /// The overflow marker of its parameter, when a document may carry one.
-    pub marker: Option<String>,
+    /// Its keys (ORed values, each deciding alone) and its parameter's marker.
+    pub key: KeyLookup,
 }
 
 struct Waiter {
@@ -127,14 +126,14 @@ impl Lookups {
         max_time: Duration,
         lookup: Lookup,
     ) -> StoreResult<Vec<Document>> {
-        let read = Read {
+        let read = || Read {
             coll: coll.clone(),
             fields: fields.clone(),
             limit,
             max_time,
         };
         if self.0.running == 0 {
-            return read.page(lookup.filter, limit, &read.fields).await;
+            return read().page(lookup.filter, limit, fields).await;
         }
         let (answer, answered) = oneshot::channel();
         let lane = (coll.name().to_string(), limit);
@@ -151,7 +150,7 @@ impl Lookups {
         if start {
             // A task of its own: the batch answers other requests too, which must not depend
             // on this one's client staying connected.
-            tokio::spawn(drain(self.0.clone(), lane, read));
+            tokio::spawn(drain(self.0.clone(), lane, read()));
         }
         answered.await.unwrap_or_else(|_| {
             Err(super::StoreError::Other(
@@ -210,15 +209,11 @@ async fn send(read: &Read, batch: Vec<Waiter>) -> u64 {
         alone(read, batch).await;
         return 0;
     }
-    let mut wanted: Vec<&str> = batch
-        .iter()
-        .flat_map(|w| w.lookup.keys.iter().chain(&w.lookup.marker))
-        .map(String::as_str)
-        .collect();
+    let mut wanted: Vec<&str> = batch.iter().flat_map(|w| w.lookup.key.wanted()).collect();
     wanted.sort_unstable();
     wanted.dedup();
     let distinct = {
-        let mut sets: Vec<&[String]> = batch.iter().map(|w| w.lookup.keys.as_slice()).collect();
+        let mut sets: Vec<&[String]> = batch.iter().map(|w| w.lookup.key.keys.as_slice()).collect();
         sets.sort_unstable();
         sets.dedup();
         sets.len() as i64
@@ -234,7 +229,7 @@ async fn send(read: &Read, batch: Vec<Waiter>) -> u64 {
     let full = i64::try_from(docs.len()).unwrap_or(i64::MAX) >= limit;
     let searches: Vec<(&[String], Option<&str>)> = batch
         .iter()
-        .map(|w| (w.lookup.keys.as_slice(), w.lookup.marker.as_deref()))
+        .map(|w| (w.lookup.key.keys.as_slice(), w.lookup.key.marker.as_deref()))
         .collect();
     let pages = assign(&docs, &searches, read.limit, full);
     let mut again = Vec::new();

@@ -1173,10 +1173,18 @@ pub struct SearchPlan {
 
 /// A first page in `_id` order that one key per ORed value decides alone, with no other
 /// filter, and whose key names few documents (an identifier, not a reference or a code).
+#[derive(Clone)]
 pub struct KeyLookup {
     pub keys: Vec<String>,
     /// The parameter's overflow marker, when a document may carry one.
     pub marker: Option<String>,
+}
+
+impl KeyLookup {
+    /// What a batch with this search asks `k` for: its keys and its marker.
+    pub fn wanted(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().chain(&self.marker).map(String::as_str)
+    }
 }
 
 /// How a page in an order no index gives is read.
@@ -1373,7 +1381,7 @@ impl SearchPlan {
                 .collect()
         } else if let Some(l) = &self.lookup {
             // Alone, and in the form of a batch of such searches (mongo_lookups).
-            let wanted: Vec<&str> = l.keys.iter().chain(&l.marker).map(String::as_str).collect();
+            let wanted: Vec<&str> = l.wanted().collect();
             let (filter, fields) = super::mongo_lookups::batch_read(&wanted, &self.fields);
             let mut batch = find(filter);
             batch.insert("projection", fields);
