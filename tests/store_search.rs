@@ -4416,6 +4416,118 @@ async fn concurrent_key_lookups(store: &dyn Store) {
 
 on_both_stores!(concurrent_key_lookups);
 
+// ---- concurrent reads by id -----------------------------------------------------------------
+
+/// What a read of one resource answers, in short: (type, id, version, deleted).
+type Seen = Option<(String, String, u64, bool)>;
+
+fn seen(v: Option<Version>) -> Seen {
+    v.map(|v| (v.resource_type, v.id, v.version, v.body.is_none()))
+}
+
+/// Many reads by id at once (on MongoDB, read together in batches: mongo_lookups), each
+/// answered with its own resource: Patients and Observations with the same ids, ids that do
+/// not exist, deleted resources; then reads while the resources change, where a read after a
+/// write's acknowledgement sees that write.
+async fn concurrent_reads_by_id(store: &dyn Store) {
+    let p = &Partition::Default;
+    let n = 120;
+    let mut writes = Vec::new();
+    for i in 0..n {
+        writes.push(create("Patient", &spread_id(i), 100 + i as i64, Vec::new()));
+        if i % 2 == 0 {
+            writes.push(create(
+                "Observation",
+                &spread_id(i),
+                100 + i as i64,
+                Vec::new(),
+            ));
+        }
+    }
+    for chunk in writes.chunks(40) {
+        store.commit(p, chunk.to_vec()).await.unwrap();
+    }
+    let deleted: Vec<usize> = (0..n).step_by(7).collect();
+    let deletions = deleted
+        .iter()
+        .map(|&i| delete("Patient", &spread_id(i), 2, 1000 + i as i64))
+        .collect();
+    store.commit(p, deletions).await.unwrap();
+    let expected = |rt: &str, i: usize| -> Seen {
+        let exists = i < n && (rt == "Patient" || i.is_multiple_of(2));
+        let gone = rt == "Patient" && deleted.contains(&i);
+        exists.then(|| (rt.to_string(), spread_id(i), if gone { 2 } else { 1 }, gone))
+    };
+    let reads: Vec<(&str, usize)> = (0..600)
+        .map(|k| {
+            let rt = if k % 3 == 0 { "Observation" } else { "Patient" };
+            (rt, (k * 7) % (n + 20))
+        })
+        .collect();
+    let got =
+        futures_util::future::join_all(reads.iter().map(|(rt, i)| async move {
+            seen(store.current(p, rt, &spread_id(*i)).await.unwrap())
+        }))
+        .await;
+    for ((rt, i), got) in reads.iter().zip(got) {
+        assert_eq!(got, expected(rt, *i), "{rt}/{}", spread_id(*i));
+    }
+
+    // Writers update patients 100..120 while readers read the others; each writer reads its
+    // patient back after every acknowledged update.
+    let writer = |i: usize| async move {
+        let id = spread_id(i);
+        for v in 2..=8u64 {
+            store
+                .commit(
+                    p,
+                    vec![update("Patient", &id, v, 2000 + v as i64, Vec::new())],
+                )
+                .await
+                .unwrap();
+            let back = seen(store.current(p, "Patient", &id).await.unwrap());
+            assert_eq!(back, Some(("Patient".to_string(), id.clone(), v, false)));
+        }
+    };
+    let writers = futures_util::future::join_all((100..n).filter(|i| i % 7 != 0).map(writer));
+    let steady: Vec<(&str, usize)> = (0..400)
+        .map(|k| {
+            (
+                if k % 4 == 0 { "Observation" } else { "Patient" },
+                (k * 11) % 100,
+            )
+        })
+        .collect();
+    let readers =
+        futures_util::future::join_all(steady.iter().map(|(rt, i)| async move {
+            seen(store.current(p, rt, &spread_id(*i)).await.unwrap())
+        }));
+    let ((), got) = tokio::join!(
+        async {
+            writers.await;
+        },
+        readers
+    );
+    for ((rt, i), got) in steady.iter().zip(got) {
+        assert_eq!(got, expected(rt, *i), "{rt}/{}", spread_id(*i));
+    }
+}
+
+on_both_stores!(concurrent_reads_by_id);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_reads_concurrent_reads_by_id_together() {
+    let store = fhird::store::mongo::MongoStore::connect(&common::fresh_mongo_spec())
+        .await
+        .unwrap();
+    concurrent_reads_by_id(&store).await;
+    assert!(
+        store.batched_reads() > 0,
+        "no read was answered from a batch"
+    );
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongodb_reads_concurrent_key_lookups_together() {
     let store = fhird::store::mongo::MongoStore::connect(&common::fresh_mongo_spec())

@@ -17,7 +17,7 @@
 
 use super::mongo_first_reads::FirstReads;
 use super::mongo_layout::HullLayout;
-use super::mongo_lookups::{self, Lookup, Lookups};
+use super::mongo_lookups::{self, Batcher, IdRead, Lookup};
 use super::mongo_search;
 use super::mongo_sort_indexes::SortIndexes;
 use super::mongo_windows::{self, FirstWindows};
@@ -62,7 +62,9 @@ pub struct MongoStore {
     /// The first `_id` window of keyed pages, learned per query shape.
     first_windows: FirstWindows,
     /// Key look-ups of concurrent searches, read together.
-    lookups: Lookups,
+    lookups: Batcher<Lookup>,
+    /// Reads by id of concurrent requests, read together.
+    id_reads: Batcher<IdRead>,
     /// The most matches of one collection a search in an order no index gives may read.
     sort_cap: u64,
     /// The parameters whose sort indexes collections get, and the indexes they have.
@@ -295,6 +297,7 @@ impl MongoStore {
         let large_commit_permits = env_number("FHIRD_MONGO_MAX_LARGE_COMMITS")
             .filter(|&n: &u32| n > 0)
             .unwrap_or(DEFAULT_LARGE_COMMITS);
+        let batches = env_number("FHIRD_MONGO_LOOKUP_BATCHES").unwrap_or(mongo_lookups::RUNNING);
         Ok(MongoStore {
             client,
             db,
@@ -305,9 +308,8 @@ impl MongoStore {
             hulls: HullLayout::default(),
             first_reads: FirstReads::default(),
             first_windows: FirstWindows::default(),
-            lookups: Lookups::new(
-                env_number("FHIRD_MONGO_LOOKUP_BATCHES").unwrap_or(mongo_lookups::RUNNING),
-            ),
+            lookups: Batcher::new(batches),
+            id_reads: Batcher::new(batches),
             sort_cap: env_number("FHIRD_MONGO_MAX_SORTED")
                 .filter(|&n: &u64| n > 0)
                 .unwrap_or(SORT_CAP),
@@ -495,6 +497,12 @@ impl MongoStore {
     /// (mongo_lookups; for tests).
     pub fn batched_lookups(&self) -> u64 {
         self.lookups.batched()
+    }
+
+    /// How many reads by id were answered from a batch of concurrent reads so far
+    /// (mongo_lookups; for tests).
+    pub fn batched_reads(&self) -> u64 {
+        self.id_reads.batched()
     }
 
     /// The store with another search time limit (`search_common::SEARCH_MAX_TIME`).
@@ -919,14 +927,14 @@ impl Store for MongoStore {
         id: &str,
     ) -> StoreResult<Option<Version>> {
         // Without the search index fields, which are most of a document (a Patient's ~34 KB).
-        let d = self
-            .readable(partition, resource_type)
-            .await?
-            .find_one(doc! {"_id": id})
-            .projection(page_projection(resource_type))
-            .await
-            .map_err(classify)?;
-        Ok(d.and_then(|d| from_doc(resource_type, &d)))
+        let coll = self.readable(partition, resource_type).await?;
+        let fields = page_projection(resource_type);
+        let read = IdRead(id.to_string());
+        let docs = self
+            .id_reads
+            .read(&coll, &fields, 1, self.search_max_time, read)
+            .await?;
+        Ok(docs.first().and_then(|d| from_doc(resource_type, d)))
     }
 
     async fn version(

@@ -1,22 +1,27 @@
-//! Concurrent searches that one match key decides (`Patient?identifier=…`, a chain's inner
-//! look-up), sent to the server together as one `find`.
+//! Concurrent reads that one key decides, sent to the server together as one `find`: searches
+//! that one match key decides (`Patient?identifier=…`, a chain's inner look-up) and reads of a
+//! resource by id.
 //!
-//! A MongoDB-wire server spends most of such a search on the command, not on the key: on
+//! A MongoDB-wire server spends most of such a read on the command, not on the key: on
 //! SecantusDB 0.5.3 (20,000 documents of 53 keys and 1.5 KB, pymongo, server CPU per look-up)
 //! one `find` per key costs 122–164 µs, one `find` of `{k: {$in: [8 keys]}}` 40–46 µs a key
-//! (77 µs with the `$filter` projection below), 16 keys 33 µs. So while one batch of a
-//! collection's look-ups is at the server, the look-ups that arrive wait and go together in
-//! the next; a look-up that finds nothing under way goes at once and alone, exactly as it
-//! would without batching (no added latency on an idle server).
+//! (77 µs with the `$filter` projection below), 16 keys 33 µs; by id (the 100k benchmark
+//! store, 2,000 reads) one `find` each 65–70 µs, `{_id: {$in: [8 ids]}}` 20–25 µs an id. So
+//! while one batch of a lane (a collection and page size) is at the server, the reads that
+//! arrive wait and go together in the next; a read that finds nothing under way goes at once
+//! and alone, exactly as it would without batching (no added latency on an idle server). A
+//! read waits only for a batch sent after it arrived, so it sees every write acknowledged
+//! before it.
 //!
-//! A batch reads `{k: {$in: every key and marker}}` in `_id` order with a projection of the
-//! keys each document has among them (`$filter` over `k`), so each search gets exactly the
-//! documents with one of its keys, in its order. Two cases go back to one `find` per search
-//! (the search's own filter): a document that carries a parameter's overflow marker (its
-//! entries, not a key, decide whether it matches; rare: documents past 8,000 keys), and, when
-//! the batch filled its limit, a search with fewer documents than its page (more of them may
-//! lie past the batch's last document). A search with a full page has every document it
-//! needs: its page's documents all come before its last one in `_id` order.
+//! A batch of searches reads `{k: {$in: every key and marker}}` in `_id` order with a
+//! projection of the keys each document has among them (`$filter` over `k`), so each search
+//! gets exactly the documents with one of its keys, in its order. Two cases go back to one
+//! `find` per search (the search's own filter): a document that carries a parameter's
+//! overflow marker (its entries, not a key, decide whether it matches; rare: documents past
+//! 8,000 keys), and, when the batch filled its limit, a search with fewer documents than its
+//! page (more of them may lie past the batch's last document). A search with a full page has
+//! every document it needs: its page's documents all come before its last one in `_id` order.
+//! A batch of reads by id reads `{_id: {$in: every id}}`.
 
 use super::mongo_search::KeyLookup;
 use super::StoreResult;
@@ -32,13 +37,25 @@ use tokio::sync::oneshot;
 const HAS: &str = "_lk";
 
 /// Batches of one lane that may be at the server at once, unless configured
-/// (`FHIRD_MONGO_LOOKUP_BATCHES`; 0 sends every search alone).
+/// (`FHIRD_MONGO_LOOKUP_BATCHES`; 0 sends every read alone).
 pub const RUNNING: usize = 2;
 
-/// Most searches in one batch.
+/// Most reads in one batch.
 const MOST: usize = 32;
 
-/// One search of a batch.
+/// What one read asks, alone or in a batch of its kind.
+pub trait Ask: Send + Sync + 'static {
+    /// Its own filter: what it sends when it goes alone.
+    fn alone(&self) -> Document;
+    /// The filter, projection and limit of one read for all of `asks`, for pages of `page`
+    /// with `fields`.
+    fn together(asks: &[&Self], page: i64, fields: &Document) -> (Document, Document, i64);
+    /// Which of a batch's documents (in `_id` order) answer each of `asks`, as indexes into
+    /// `docs`; `None` for one that must be read alone. `full`: the batch filled its limit.
+    fn assign(docs: &[Document], asks: &[&Self], page: i64, full: bool) -> Vec<Option<Vec<usize>>>;
+}
+
+/// A search's first page, which one key per ORed value decides.
 pub struct Lookup {
     /// The search's own filter: what it sends when it goes alone.
     pub filter: Document,
@@ -46,12 +63,73 @@ pub struct Lookup {
     pub key: KeyLookup,
 }
 
-struct Waiter {
-    lookup: Lookup,
+impl Ask for Lookup {
+    fn alone(&self) -> Document {
+        self.filter.clone()
+    }
+
+    fn together(asks: &[&Self], page: i64, fields: &Document) -> (Document, Document, i64) {
+        let mut wanted: Vec<&str> = asks.iter().flat_map(|a| a.key.wanted()).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let distinct = {
+            let mut sets: Vec<&[String]> = asks.iter().map(|a| a.key.keys.as_slice()).collect();
+            sets.sort_unstable();
+            sets.dedup();
+            sets.len() as i64
+        };
+        let (filter, fields) = batch_read(&wanted, fields);
+        (filter, fields, page.saturating_mul(distinct))
+    }
+
+    fn assign(docs: &[Document], asks: &[&Self], page: i64, full: bool) -> Vec<Option<Vec<usize>>> {
+        let searches: Vec<(&[String], Option<&str>)> = asks
+            .iter()
+            .map(|a| (a.key.keys.as_slice(), a.key.marker.as_deref()))
+            .collect();
+        assign(docs, &searches, page, full)
+    }
+}
+
+/// A read of the resource with this id (its current document, deleted or not).
+pub struct IdRead(pub String);
+
+impl Ask for IdRead {
+    fn alone(&self) -> Document {
+        doc! {"_id": self.0.as_str()}
+    }
+
+    fn together(asks: &[&Self], _page: i64, fields: &Document) -> (Document, Document, i64) {
+        let mut ids: Vec<&str> = asks.iter().map(|a| a.0.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let limit = ids.len() as i64;
+        (doc! {"_id": {"$in": ids}}, fields.clone(), limit)
+    }
+
+    fn assign(
+        docs: &[Document],
+        asks: &[&Self],
+        _page: i64,
+        _full: bool,
+    ) -> Vec<Option<Vec<usize>>> {
+        asks.iter()
+            .map(|a| {
+                let at = docs
+                    .iter()
+                    .position(|d| matches!(d.get("_id"), Some(Bson::String(id)) if *id == a.0));
+                Some(at.into_iter().collect())
+            })
+            .collect()
+    }
+}
+
+struct Waiter<A> {
+    ask: A,
     answer: oneshot::Sender<StoreResult<Vec<Document>>>,
 }
 
-/// What is read the same way for every search of a lane.
+/// What is read the same way for every read of a lane.
 struct Read {
     coll: Collection<Document>,
     fields: Document,
@@ -80,51 +158,59 @@ impl Read {
     }
 }
 
-#[derive(Default)]
-struct Lane {
-    waiting: Vec<Waiter>,
+struct Lane<A> {
+    waiting: Vec<Waiter<A>>,
     running: usize,
 }
 
-/// A lane per collection and page size (searches in the default order read the same
-/// fields of a collection).
-type Lanes = Mutex<HashMap<(String, i64), Lane>>;
+impl<A> Default for Lane<A> {
+    fn default() -> Self {
+        Lane {
+            waiting: Vec::new(),
+            running: 0,
+        }
+    }
+}
 
-#[derive(Default)]
-struct Shared {
-    lanes: Lanes,
+/// A lane per collection and page size (reads of one kind in the default order read the
+/// same fields of a collection).
+type Lanes<A> = Mutex<HashMap<(String, i64), Lane<A>>>;
+
+struct Shared<A> {
+    lanes: Lanes<A>,
     /// Batches of one lane that may be at the server at once.
     running: usize,
-    /// Searches answered from a batch of several so far.
+    /// Reads answered from a batch of several so far.
     batched: AtomicU64,
 }
 
-#[derive(Clone)]
-pub struct Lookups(Arc<Shared>);
+/// Concurrent reads of one kind, read together.
+pub struct Batcher<A>(Arc<Shared<A>>);
 
-impl Lookups {
-    /// Look-ups with at most `running` batches of a lane at the server at once; with none,
-    /// every search is read alone.
-    pub fn new(running: usize) -> Lookups {
-        Lookups(Arc::new(Shared {
+impl<A: Ask> Batcher<A> {
+    /// At most `running` batches of a lane at the server at once; with none, every read
+    /// goes alone.
+    pub fn new(running: usize) -> Batcher<A> {
+        Batcher(Arc::new(Shared {
+            lanes: Mutex::new(HashMap::new()),
             running,
-            ..Shared::default()
+            batched: AtomicU64::new(0),
         }))
     }
 
-    /// How many searches were answered from a batch of several so far.
+    /// How many reads were answered from a batch of several so far.
     pub fn batched(&self) -> u64 {
         self.0.batched.load(Ordering::Relaxed)
     }
 
-    /// The first `limit` documents, in `_id` order, that `lookup.filter` matches.
+    /// The first `limit` documents, in `_id` order, that `ask` asks for.
     pub async fn read(
         &self,
         coll: &Collection<Document>,
         fields: &Document,
         limit: i64,
         max_time: Duration,
-        lookup: Lookup,
+        ask: A,
     ) -> StoreResult<Vec<Document>> {
         let read = || Read {
             coll: coll.clone(),
@@ -133,14 +219,14 @@ impl Lookups {
             max_time,
         };
         if self.0.running == 0 {
-            return read().page(lookup.filter, limit, fields).await;
+            return read().page(ask.alone(), limit, fields).await;
         }
         let (answer, answered) = oneshot::channel();
         let lane = (coll.name().to_string(), limit);
         let start = {
             let mut lanes = self.0.lanes.lock().unwrap_or_else(|e| e.into_inner());
             let l = lanes.entry(lane.clone()).or_default();
-            l.waiting.push(Waiter { lookup, answer });
+            l.waiting.push(Waiter { ask, answer });
             let start = l.running < self.0.running;
             if start {
                 l.running += 1;
@@ -154,19 +240,19 @@ impl Lookups {
         }
         answered.await.unwrap_or_else(|_| {
             Err(super::StoreError::Other(
-                "a batched search read ended without an answer".into(),
+                "a batched read ended without an answer".into(),
             ))
         })
     }
 }
 
-/// Sends the lane's waiting searches, a batch at a time, until none wait.
-async fn drain(shared: Arc<Shared>, lane: (String, i64), read: Read) {
+/// Sends the lane's waiting reads, a batch at a time, until none wait.
+async fn drain<A: Ask>(shared: Arc<Shared<A>>, lane: (String, i64), read: Read) {
     // Leaves the lane if the task ends early (a panic), so that the lane never counts a batch
     // that is no longer running. A normal end leaves it under the same lock that found no
-    // one waiting: a search that comes after that starts a batch of its own.
-    struct Running<'a>(&'a Lanes, &'a (String, i64));
-    impl Drop for Running<'_> {
+    // one waiting: a read that comes after that starts a batch of its own.
+    struct Running<'a, A>(&'a Lanes<A>, &'a (String, i64));
+    impl<A> Drop for Running<'_, A> {
         fn drop(&mut self) {
             leave(
                 &mut self.0.lock().unwrap_or_else(|e| e.into_inner()),
@@ -174,7 +260,7 @@ async fn drain(shared: Arc<Shared>, lane: (String, i64), read: Read) {
             );
         }
     }
-    fn leave(lanes: &mut HashMap<(String, i64), Lane>, lane: &(String, i64)) {
+    fn leave<A>(lanes: &mut HashMap<(String, i64), Lane<A>>, lane: &(String, i64)) {
         if let Some(l) = lanes.get_mut(lane) {
             l.running -= 1;
             if l.running == 0 && l.waiting.is_empty() {
@@ -184,7 +270,7 @@ async fn drain(shared: Arc<Shared>, lane: (String, i64), read: Read) {
     }
     let running = Running(&shared.lanes, &lane);
     loop {
-        let batch: Vec<Waiter> = {
+        let batch: Vec<Waiter<A>> = {
             let mut lanes = shared.lanes.lock().unwrap_or_else(|e| e.into_inner());
             let Some(l) = lanes.get_mut(&lane) else {
                 std::mem::forget(running);
@@ -203,35 +289,22 @@ async fn drain(shared: Arc<Shared>, lane: (String, i64), read: Read) {
     }
 }
 
-/// Reads one batch and answers each of its searches; how many it answered from the batch.
-async fn send(read: &Read, batch: Vec<Waiter>) -> u64 {
+/// Reads one batch and answers each of its reads; how many it answered from the batch.
+async fn send<A: Ask>(read: &Read, batch: Vec<Waiter<A>>) -> u64 {
     if batch.len() == 1 {
         alone(read, batch).await;
         return 0;
     }
-    let mut wanted: Vec<&str> = batch.iter().flat_map(|w| w.lookup.key.wanted()).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let distinct = {
-        let mut sets: Vec<&[String]> = batch.iter().map(|w| w.lookup.key.keys.as_slice()).collect();
-        sets.sort_unstable();
-        sets.dedup();
-        sets.len() as i64
-    };
-    let limit = read.limit.saturating_mul(distinct);
-    let (filter, fields) = batch_read(&wanted, &read.fields);
+    let asks: Vec<&A> = batch.iter().map(|w| &w.ask).collect();
+    let (filter, fields, limit) = A::together(&asks, read.limit, &read.fields);
     let docs = read.page(filter, limit, &fields).await;
     let Ok(docs) = docs else {
-        // Each search gets its own answer (an error of its own, or its page).
+        // Each read gets its own answer (an error of its own, or its page).
         alone(read, batch).await;
         return 0;
     };
     let full = i64::try_from(docs.len()).unwrap_or(i64::MAX) >= limit;
-    let searches: Vec<(&[String], Option<&str>)> = batch
-        .iter()
-        .map(|w| (w.lookup.key.keys.as_slice(), w.lookup.key.marker.as_deref()))
-        .collect();
-    let pages = assign(&docs, &searches, read.limit, full);
+    let pages = A::assign(&docs, &asks, read.limit, full);
     let mut again = Vec::new();
     let mut answered = 0;
     for (w, page) in batch.into_iter().zip(pages) {
@@ -268,10 +341,10 @@ pub fn batch_read(wanted: &[&str], fields: &Document) -> (Document, Document) {
     (doc! {super::mongo_keys::FIELD: {"$in": wanted}}, fields)
 }
 
-/// Each search with its own filter, at once.
-async fn alone(read: &Read, searches: Vec<Waiter>) {
-    let reads = searches.into_iter().map(|w| async move {
-        let page = read.page(w.lookup.filter, read.limit, &read.fields).await;
+/// Each read with its own filter, at once.
+async fn alone<A: Ask>(read: &Read, reads: Vec<Waiter<A>>) {
+    let reads = reads.into_iter().map(|w| async move {
+        let page = read.page(w.ask.alone(), read.limit, &read.fields).await;
         let _ = w.answer.send(page);
     });
     futures_util::future::join_all(reads).await;
@@ -386,5 +459,24 @@ mod tests {
             ),
             vec![None, Some(vec![])]
         );
+    }
+
+    #[test]
+    fn each_read_by_id_gets_its_document_or_none() {
+        let docs = [doc! {"_id": "a"}, doc! {"_id": "c"}];
+        let reads = [
+            IdRead("c".into()),
+            IdRead("b".into()),
+            IdRead("a".into()),
+            IdRead("c".into()),
+        ];
+        let asks: Vec<&IdRead> = reads.iter().collect();
+        assert_eq!(
+            IdRead::assign(&docs, &asks, 1, true),
+            vec![Some(vec![1]), Some(vec![]), Some(vec![0]), Some(vec![1])]
+        );
+        let (filter, _, limit) = IdRead::together(&asks, 1, &doc! {"v": 1});
+        assert_eq!(filter, doc! {"_id": {"$in": ["a", "b", "c"]}});
+        assert_eq!(limit, 3);
     }
 }
