@@ -4472,6 +4472,46 @@ async fn concurrent_reads_by_id(store: &dyn Store) {
     for ((rt, i), got) in reads.iter().zip(got) {
         assert_eq!(got, expected(rt, *i), "{rt}/{}", spread_id(*i));
     }
+    // Reads of several resources at once (an _include's targets), with the same ids in both
+    // types, beside single reads: each gets its live resources.
+    let many: Vec<Vec<(String, String)>> = (0..200)
+        .map(|k| {
+            let i = (k * 13) % (n + 20);
+            [
+                ("Patient", i),
+                ("Observation", i),
+                ("Patient", (i + 1) % (n + 20)),
+            ]
+            .iter()
+            .map(|(rt, i)| (rt.to_string(), spread_id(*i)))
+            .collect()
+        })
+        .collect();
+    let singles =
+        futures_util::future::join_all(reads[..200].iter().map(|(rt, i)| async move {
+            seen(store.current(p, rt, &spread_id(*i)).await.unwrap())
+        }));
+    let (got, got_singles) = tokio::join!(
+        futures_util::future::join_all(
+            many.iter()
+                .map(|refs| async move { store.read_many(p, refs).await.unwrap() })
+        ),
+        singles
+    );
+    for (refs, got) in many.iter().zip(got) {
+        let mut got: Vec<Seen> = got.into_iter().map(|v| seen(Some(v))).collect();
+        got.sort();
+        let mut want: Vec<Seen> = refs
+            .iter()
+            .map(|(rt, id)| expected(rt, (0..n + 20).find(|&i| spread_id(i) == *id).unwrap()))
+            .filter(|s| s.as_ref().is_some_and(|s| !s.3))
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{refs:?}");
+    }
+    for ((rt, i), got) in reads.iter().zip(got_singles) {
+        assert_eq!(got, expected(rt, *i), "{rt}/{}", spread_id(*i));
+    }
 
     // Writers update patients 100..120 while readers read the others; each writer reads its
     // patient back after every acknowledged update.

@@ -929,7 +929,7 @@ impl Store for MongoStore {
         // Without the search index fields, which are most of a document (a Patient's ~34 KB).
         let coll = self.readable(partition, resource_type).await?;
         let fields = page_projection(resource_type);
-        let read = IdRead(id.to_string());
+        let read = IdRead(vec![id.to_string()]);
         let docs = self
             .id_reads
             .read(&coll, &fields, 1, self.search_max_time, read)
@@ -1109,26 +1109,22 @@ impl Store for MongoStore {
         types.dedup();
         let mut out = Vec::new();
         for rt in types {
-            let ids: Vec<&str> = refs
+            let ids: Vec<String> = refs
                 .iter()
                 .filter(|(t, _)| t == rt)
-                .map(|(_, id)| id.as_str())
+                .map(|(_, id)| id.clone())
                 .collect();
-            let mut cursor = self
-                .readable(partition, rt)
-                .await?
-                .find(doc! {"_id": {"$in": ids}})
-                .projection(mongo_search::page_fields(&[], rt))
-                .await
-                .map_err(classify)?;
-            while cursor.advance().await.map_err(classify)? {
-                let d = cursor.deserialize_current().map_err(classify)?;
-                if let Some(v) = from_doc(rt, &d) {
-                    if !v.is_deleted() {
-                        out.push(v);
-                    }
-                }
-            }
+            let coll = self.readable(partition, rt).await?;
+            let fields = page_projection(rt);
+            let docs = self
+                .id_reads
+                .read(&coll, &fields, 1, self.search_max_time, IdRead(ids))
+                .await?;
+            out.extend(
+                docs.iter()
+                    .filter_map(|d| from_doc(rt, d))
+                    .filter(|v| !v.is_deleted()),
+            );
         }
         Ok(out)
     }

@@ -45,8 +45,8 @@ const MOST: usize = 32;
 
 /// What one read asks, alone or in a batch of its kind.
 pub trait Ask: Send + Sync + 'static {
-    /// Its own filter: what it sends when it goes alone.
-    fn alone(&self) -> Document;
+    /// Its own filter and limit, for pages of `page`: what it sends when it goes alone.
+    fn alone(&self, page: i64) -> (Document, i64);
     /// The filter, projection and limit of one read for all of `asks`, for pages of `page`
     /// with `fields`.
     fn together(asks: &[&Self], page: i64, fields: &Document) -> (Document, Document, i64);
@@ -64,8 +64,8 @@ pub struct Lookup {
 }
 
 impl Ask for Lookup {
-    fn alone(&self) -> Document {
-        self.filter.clone()
+    fn alone(&self, page: i64) -> (Document, i64) {
+        (self.filter.clone(), page)
     }
 
     fn together(asks: &[&Self], page: i64, fields: &Document) -> (Document, Document, i64) {
@@ -91,16 +91,20 @@ impl Ask for Lookup {
     }
 }
 
-/// A read of the resource with this id (its current document, deleted or not).
-pub struct IdRead(pub String);
+/// A read of the resources with these ids (their current documents, deleted or not).
+pub struct IdRead(pub Vec<String>);
 
 impl Ask for IdRead {
-    fn alone(&self) -> Document {
-        doc! {"_id": self.0.as_str()}
+    fn alone(&self, _page: i64) -> (Document, i64) {
+        let filter = match self.0.as_slice() {
+            [id] => doc! {"_id": id.as_str()},
+            ids => doc! {"_id": {"$in": ids}},
+        };
+        (filter, self.0.len() as i64)
     }
 
     fn together(asks: &[&Self], _page: i64, fields: &Document) -> (Document, Document, i64) {
-        let mut ids: Vec<&str> = asks.iter().map(|a| a.0.as_str()).collect();
+        let mut ids: Vec<&str> = asks.iter().flat_map(|a| &a.0).map(String::as_str).collect();
         ids.sort_unstable();
         ids.dedup();
         let limit = ids.len() as i64;
@@ -115,10 +119,8 @@ impl Ask for IdRead {
     ) -> Vec<Option<Vec<usize>>> {
         asks.iter()
             .map(|a| {
-                let at = docs
-                    .iter()
-                    .position(|d| matches!(d.get("_id"), Some(Bson::String(id)) if *id == a.0));
-                Some(at.into_iter().collect())
+                let wanted = |d: &Document| matches!(d.get("_id"), Some(Bson::String(id)) if a.0.contains(id));
+                Some((0..docs.len()).filter(|&i| wanted(&docs[i])).collect())
             })
             .collect()
     }
@@ -219,7 +221,8 @@ impl<A: Ask> Batcher<A> {
             max_time,
         };
         if self.0.running == 0 {
-            return read().page(ask.alone(), limit, fields).await;
+            let (filter, limit) = ask.alone(limit);
+            return read().page(filter, limit, fields).await;
         }
         let (answer, answered) = oneshot::channel();
         let lane = (coll.name().to_string(), limit);
@@ -344,7 +347,8 @@ pub fn batch_read(wanted: &[&str], fields: &Document) -> (Document, Document) {
 /// Each read with its own filter, at once.
 async fn alone<A: Ask>(read: &Read, reads: Vec<Waiter<A>>) {
     let reads = reads.into_iter().map(|w| async move {
-        let page = read.page(w.ask.alone(), read.limit, &read.fields).await;
+        let (filter, limit) = w.ask.alone(read.limit);
+        let page = read.page(filter, limit, &read.fields).await;
         let _ = w.answer.send(page);
     });
     futures_util::future::join_all(reads).await;
@@ -462,21 +466,34 @@ mod tests {
     }
 
     #[test]
-    fn each_read_by_id_gets_its_document_or_none() {
+    fn each_read_by_id_gets_its_documents() {
         let docs = [doc! {"_id": "a"}, doc! {"_id": "c"}];
+        let one = |id: &str| IdRead(vec![id.to_string()]);
         let reads = [
-            IdRead("c".into()),
-            IdRead("b".into()),
-            IdRead("a".into()),
-            IdRead("c".into()),
+            one("c"),
+            one("b"),
+            one("a"),
+            one("c"),
+            IdRead(vec!["c".into(), "b".into(), "a".into()]),
         ];
         let asks: Vec<&IdRead> = reads.iter().collect();
         assert_eq!(
             IdRead::assign(&docs, &asks, 1, true),
-            vec![Some(vec![1]), Some(vec![]), Some(vec![0]), Some(vec![1])]
+            vec![
+                Some(vec![1]),
+                Some(vec![]),
+                Some(vec![0]),
+                Some(vec![1]),
+                Some(vec![0, 1])
+            ]
         );
         let (filter, _, limit) = IdRead::together(&asks, 1, &doc! {"v": 1});
         assert_eq!(filter, doc! {"_id": {"$in": ["a", "b", "c"]}});
         assert_eq!(limit, 3);
+        assert_eq!(
+            reads[4].alone(1),
+            (doc! {"_id": {"$in": ["c", "b", "a"]}}, 3)
+        );
+        assert_eq!(reads[0].alone(1), (doc! {"_id": "c"}, 1));
     }
 }
