@@ -303,26 +303,22 @@ async fn send<A: Ask>(read: &Read, batch: Vec<Waiter<A>>) -> u64 {
     let asks: Vec<&A> = batch.iter().map(|w| &w.ask).collect();
     let (filter, fields, limit) = A::together(&asks, read.limit, &read.fields);
     let docs = read.page(filter, limit, &fields).await;
-    let Ok(docs) = docs else {
+    let Ok(mut docs) = docs else {
         // Each read gets its own answer (an error of its own, or its page).
         alone(read, batch).await;
         return 0;
     };
     let full = i64::try_from(docs.len()).unwrap_or(i64::MAX) >= limit;
     let pages = A::assign(&docs, &asks, read.limit, full);
+    for d in &mut docs {
+        d.remove(HAS);
+    }
     let mut again = Vec::new();
     let mut answered = 0;
     for (w, page) in batch.into_iter().zip(pages) {
         match page {
             Some(page) => {
-                let page = page
-                    .into_iter()
-                    .map(|i| {
-                        let mut d = docs[i].clone();
-                        d.remove(HAS);
-                        d
-                    })
-                    .collect();
+                let page = page.into_iter().map(|i| docs[i].clone()).collect();
                 let _ = w.answer.send(Ok(page));
                 answered += 1;
             }
