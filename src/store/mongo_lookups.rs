@@ -1,27 +1,26 @@
 //! Concurrent reads that one key decides, sent to the server together as one `find`: searches
-//! that one match key decides (`Patient?identifier=…`, a chain's inner look-up) and reads of a
-//! resource by id.
+//! that one match key decides (`Patient?identifier=…`, a chain's inner look-up) and reads of
+//! resources by id.
 //!
 //! A MongoDB-wire server spends most of such a read on the command, not on the key: on
 //! SecantusDB 0.5.3 (20,000 documents of 53 keys and 1.5 KB, pymongo, server CPU per look-up)
-//! one `find` per key costs 122–164 µs, one `find` of `{k: {$in: [8 keys]}}` 40–46 µs a key
-//! (77 µs with a `$filter` projection of each document's keys among them), 16 keys 33 µs; by id (the 100k benchmark
-//! store, 2,000 reads) one `find` each 65–70 µs, `{_id: {$in: [8 ids]}}` 20–25 µs an id. So
-//! while one batch of a lane (a collection and page size) is at the server, the reads that
-//! arrive wait and go together in the next; a read that finds nothing under way goes at once
-//! and alone, exactly as it would without batching (no added latency on an idle server). A
-//! read waits only for a batch sent after it arrived, so it sees every write acknowledged
-//! before it.
+//! one `find` per key costs 122–164 µs, one `find` of `{k: {$in: [8 keys]}}` 40–46 µs a key,
+//! 16 keys 33 µs; by id (the 100k benchmark store, 2,000 reads) one `find` each 65–70 µs,
+//! `{_id: {$in: [8 ids]}}` 20–25 µs an id. So while one batch of a lane (a collection and page
+//! size) is at the server, the reads that arrive wait and go together in the next; a read that
+//! finds nothing under way goes at once and alone, exactly as it would without batching (no
+//! added latency on an idle server). A read waits only for a batch sent after it arrived, so
+//! it sees every write acknowledged before it.
 //!
 //! A batch of searches reads `{k: {$in: every key and marker}}` in `_id` order with each
 //! document's keys (`k`), so each search gets exactly the documents with one of its keys, in
-//! its order. Two cases go back to one
-//! `find` per search (the search's own filter): a document that carries a parameter's
-//! overflow marker (its entries, not a key, decide whether it matches; rare: documents past
-//! 8,000 keys), and, when the batch filled its limit, a search with fewer documents than its
-//! page (more of them may lie past the batch's last document). A search with a full page has
-//! every document it needs: its page's documents all come before its last one in `_id` order.
-//! A batch of reads by id reads `{_id: {$in: every id}}`.
+//! its order. Two cases go back to one `find` per search (the search's own filter): a
+//! document that carries a parameter's overflow marker (its entries, not a key, decide
+//! whether it matches; rare: documents past 8,000 keys), and, when the batch filled its
+//! limit, a search with fewer documents than its page (more of them may lie past the batch's
+//! last document). A search with a full page has every document it needs: its page's
+//! documents all come before its last one in `_id` order. A batch of reads by id reads
+//! `{_id: {$in: every id}}`.
 
 use super::mongo_search::KeyLookup;
 use super::StoreResult;
@@ -121,7 +120,8 @@ impl Ask for IdRead {
     ) -> Vec<Option<Vec<usize>>> {
         asks.iter()
             .map(|a| {
-                let wanted = |d: &Document| matches!(d.get("_id"), Some(Bson::String(id)) if a.0.contains(id));
+                let wanted =
+                    |d: &Document| d.get_str("_id").is_ok_and(|id| a.0.iter().any(|w| w == id));
                 Some((0..docs.len()).filter(|&i| wanted(&docs[i])).collect())
             })
             .collect()
