@@ -4551,6 +4551,28 @@ async fn concurrent_reads_by_id(store: &dyn Store) {
     for ((rt, i), got) in steady.iter().zip(got) {
         assert_eq!(got, expected(rt, *i), "{rt}/{}", spread_id(*i));
     }
+
+    // Versions read at once (vread): each its own, or none past the last.
+    let vreads: Vec<(&str, usize, u64)> = (90..n)
+        .flat_map(|i| (1..=9).map(move |v| ("Patient", i, v)))
+        .chain((90..n).map(|i| ("Observation", i, 1)))
+        .collect();
+    let got = futures_util::future::join_all(vreads.iter().map(|(rt, i, v)| async move {
+        seen(store.version(p, rt, &spread_id(*i), *v).await.unwrap())
+    }))
+    .await;
+    for ((rt, i, v), got) in vreads.iter().zip(got) {
+        let last = match (*rt, *i) {
+            ("Observation", i) if i % 2 == 0 => 1,
+            ("Observation", _) => 0,
+            (_, i) if deleted.contains(&i) => 2,
+            (_, i) if i >= 100 => 8,
+            _ => 1,
+        };
+        let gone = *rt == "Patient" && deleted.contains(i) && *v == 2;
+        let want = (*v <= last).then(|| (rt.to_string(), spread_id(*i), *v, gone));
+        assert_eq!(got, want, "{rt}/{}/_history/{v}", spread_id(*i));
+    }
 }
 
 on_both_stores!(concurrent_reads_by_id);

@@ -944,12 +944,14 @@ impl Store for MongoStore {
         id: &str,
         version: u64,
     ) -> StoreResult<Option<Version>> {
-        let d = self
-            .history_coll_named(&history_name(partition, resource_type))
-            .find_one(doc! {"_id": history_id(id, version)})
-            .await
-            .map_err(classify)?;
-        Ok(d.and_then(|d| from_doc(resource_type, &d)))
+        // A history document is the version alone: every field is wanted.
+        let coll = self.history_coll_named(&history_name(partition, resource_type));
+        let read = IdRead(vec![history_id(id, version)]);
+        let docs = self
+            .id_reads
+            .read(&coll, &Document::new(), 1, self.search_max_time, read)
+            .await?;
+        Ok(docs.first().and_then(|d| from_doc(resource_type, d)))
     }
 
     async fn commit_guarded(
