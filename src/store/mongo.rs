@@ -505,6 +505,20 @@ impl MongoStore {
         self.id_reads.batched()
     }
 
+    /// The documents of `coll` with these ids, with `fields`, read together with concurrent
+    /// reads by id of the same collection (mongo_lookups).
+    async fn by_ids(
+        &self,
+        coll: &Collection<Document>,
+        fields: &Document,
+        ids: Vec<String>,
+    ) -> StoreResult<Vec<Document>> {
+        // Reads by id share one lane per collection: their page size plays no part.
+        self.id_reads
+            .read(coll, fields, 1, self.search_max_time, IdRead(ids))
+            .await
+    }
+
     /// The store with another search time limit (`search_common::SEARCH_MAX_TIME`).
     pub fn with_search_max_time(mut self, limit: Duration) -> Self {
         self.search_max_time = limit;
@@ -929,11 +943,7 @@ impl Store for MongoStore {
         // Without the search index fields, which are most of a document (a Patient's ~34 KB).
         let coll = self.readable(partition, resource_type).await?;
         let fields = page_projection(resource_type);
-        let read = IdRead(vec![id.to_string()]);
-        let docs = self
-            .id_reads
-            .read(&coll, &fields, 1, self.search_max_time, read)
-            .await?;
+        let docs = self.by_ids(&coll, &fields, vec![id.to_string()]).await?;
         Ok(docs.first().and_then(|d| from_doc(resource_type, d)))
     }
 
@@ -946,10 +956,8 @@ impl Store for MongoStore {
     ) -> StoreResult<Option<Version>> {
         // A history document is the version alone: every field is wanted.
         let coll = self.history_coll_named(&history_name(partition, resource_type));
-        let read = IdRead(vec![history_id(id, version)]);
         let docs = self
-            .id_reads
-            .read(&coll, &Document::new(), 1, self.search_max_time, read)
+            .by_ids(&coll, &Document::new(), vec![history_id(id, version)])
             .await?;
         Ok(docs.first().and_then(|d| from_doc(resource_type, d)))
     }
@@ -1117,11 +1125,7 @@ impl Store for MongoStore {
                 .map(|(_, id)| id.clone())
                 .collect();
             let coll = self.readable(partition, rt).await?;
-            let fields = page_projection(rt);
-            let docs = self
-                .id_reads
-                .read(&coll, &fields, 1, self.search_max_time, IdRead(ids))
-                .await?;
+            let docs = self.by_ids(&coll, &page_projection(rt), ids).await?;
             out.extend(
                 docs.iter()
                     .filter_map(|d| from_doc(rt, d))

@@ -1700,9 +1700,8 @@ mod tests {
         assert_eq!(q_not(Q::Nothing), Q::All);
     }
 
-    /// A parameter no document can carry the overflow marker of (one subject per Encounter)
-    /// is read without the marker query and tested by its keys alone; a code (many codings
-    /// per resource) keeps both.
+    /// Identifier-like first pages in the default order with no other filter are look-ups;
+    /// codes, second filters, later pages and other orders are not.
     #[test]
     fn only_first_pages_of_a_key_that_names_few_documents_are_look_ups() {
         let token = |param: &str, code: &str| Cond::Token {
@@ -1759,6 +1758,9 @@ mod tests {
             .is_none());
     }
 
+    /// A parameter no document can carry the overflow marker of (one subject per Encounter)
+    /// is read without the marker query and tested by its keys alone; a code (many codings
+    /// per resource) keeps both.
     #[test]
     fn bounded_parameters_have_no_marker_query() {
         let search = |rt: &str, cond: Cond| StoreQuery {
