@@ -2495,6 +2495,96 @@ async fn very_wide_resources(store: &dyn Store) {
     assert_eq!(ids(store, &p, &wi).await, ["wide"]);
 }
 
+/// A string prefix whose documents may carry the parameter's overflow marker (MongoDB reads
+/// the keyed documents and the marked ones apart and merges them): a Patient with more family
+/// names than keys fit is found through its entries, between keyed ones in `_id` order, on
+/// pages of one in both directions, with ORed prefixes and another filter, and counted.
+async fn marked_string_prefixes(store: &dyn Store) {
+    let p = Partition::Default;
+    let mut wide: Vec<IndexEntry> = (0..9_000)
+        .map(|i| s("family", &format!("Fam{i}")))
+        .collect();
+    wide.push(s("family", "Wideman"));
+    wide.push(tok("gender", None, "female", None));
+    store
+        .commit(
+            &p,
+            vec![
+                create("Patient", "p-wide", 10, wide),
+                create("Patient", "p-a", 11, vec![s("family", "Widener")]),
+                create(
+                    "Patient",
+                    "p-z",
+                    12,
+                    vec![s("family", "Wider"), tok("gender", None, "female", None)],
+                ),
+                create("Patient", "p-other", 13, vec![s("family", "Smith")]),
+            ],
+        )
+        .await
+        .unwrap();
+    let family = |v: &str| string("family", StringMode::StartsWith, v);
+    let q = |conds: Vec<Cond>| query(PATIENT, all(conds));
+    let cases: Vec<(&str, StoreQuery, Vec<&str>)> = vec![
+        (
+            "keyed and marked",
+            q(vec![family("wid")]),
+            vec!["p-a", "p-wide", "p-z"],
+        ),
+        ("marked only", q(vec![family("fam8999")]), vec!["p-wide"]),
+        ("keyed only", q(vec![family("smi")]), vec!["p-other"]),
+        ("none", q(vec![family("fam9000")]), vec![]),
+        (
+            "ORed",
+            query(
+                PATIENT,
+                vec![StoreFilter {
+                    any: vec![family("smi"), family("fam1")],
+                    negate: false,
+                }],
+            ),
+            vec!["p-other", "p-wide"],
+        ),
+        (
+            "and another filter",
+            q(vec![
+                family("wid"),
+                token("gender", SystemMatch::Any, Some("female")),
+            ]),
+            vec!["p-wide", "p-z"],
+        ),
+    ];
+    for (name, query, want) in cases {
+        assert_eq!(ids(store, &p, &query).await, want, "{name}: search");
+        assert_eq!(
+            store.count(&p, &query).await.unwrap(),
+            want.len() as u64,
+            "{name}: count"
+        );
+    }
+    // Pages of one, forward to the end, then back from the last.
+    let mut paged = q(vec![family("wid")]);
+    paged.limit = 1;
+    let mut seen = Vec::new();
+    let mut last = None;
+    loop {
+        let page = store.search(&p, &paged).await.unwrap();
+        let Some(m) = page.first() else { break };
+        seen.push(m.version.id.clone());
+        paged.after = Some(cursor_after(m, false));
+        last = Some(m.clone());
+    }
+    assert_eq!(seen, ["p-a", "p-wide", "p-z"]);
+    paged.after = Some(cursor_after(&last.unwrap(), true));
+    let back = store.search(&p, &paged).await.unwrap();
+    assert_eq!(
+        back.iter()
+            .map(|m| m.version.id.as_str())
+            .collect::<Vec<_>>(),
+        ["p-wide"]
+    );
+}
+
 /// A patient and a code in one search (MongoDB answers it from one pair key), including a
 /// resource that refers to more patients than get pair keys, two codes with one patient, and
 /// a negated code.
@@ -2916,6 +3006,7 @@ on_both_stores!(
     long_key_ranges,
     patient_and_code,
     very_wide_resources,
+    marked_string_prefixes,
     range_values,
     query_cases,
     sort_values_and_count,

@@ -586,6 +586,28 @@ impl MongoStore {
             self.lookups
                 .read(coll, &plan.fields, plan.limit, self.search_max_time, lookup)
                 .await
+        } else if let Some(split) = &plan.prefix {
+            let keyed = find_page(
+                coll,
+                &plan.fields,
+                split.keyed.clone(),
+                plan.sort.clone(),
+                plan.limit,
+                None,
+                self.search_max_time,
+            );
+            let probe = Lookup {
+                filter: split.marked.clone(),
+                key: mongo_search::KeyLookup {
+                    keys: Vec::new(),
+                    marker: Some(split.marker.clone()),
+                },
+            };
+            let marked =
+                self.lookups
+                    .read(coll, &plan.fields, plan.limit, self.search_max_time, probe);
+            let (keyed, marked) = futures_util::future::try_join(keyed, marked).await?;
+            Ok(merge_by_id(keyed, marked, plan.limit))
         } else {
             find_page(
                 coll,
@@ -747,6 +769,12 @@ impl MongoStore {
                 if let mongo_search::Q::Doc(m) = split.marker {
                     out.push((name, m));
                 }
+                continue;
+            }
+            // A top-level `$or` makes SecantusDB's `count` ~50x slower.
+            if let Some(split) = filters.prefix_split(mongo_search::Q::All) {
+                out.push((name.clone(), split.keyed));
+                out.push((name, split.marked));
                 continue;
             }
             match filters.all() {
@@ -1310,6 +1338,19 @@ impl<'a> FirstN<'a> {
 }
 
 /// Every document of a cursor.
+/// The first `limit` of two pages in ascending `_id` order, as one page in that order.
+fn merge_by_id(mut a: Vec<Document>, b: Vec<Document>, limit: i64) -> Vec<Document> {
+    if b.is_empty() {
+        return a;
+    }
+    a.extend(b);
+    // MongoDB compares strings by their UTF-8 bytes, as `str` does.
+    a.sort_by(|x, y| x.get_str("_id").ok().cmp(&y.get_str("_id").ok()));
+    a.dedup_by(|x, y| x.get_str("_id").ok() == y.get_str("_id").ok());
+    a.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    a
+}
+
 async fn collect(mut cursor: mongodb::Cursor<Document>) -> StoreResult<Vec<Document>> {
     let mut out = Vec::new();
     while cursor.advance().await.map_err(classify)? {
