@@ -827,6 +827,14 @@ struct PrefixLead {
 
 impl PrefixLead {
     fn of(any: &[Cond], rtype: &str, now: i64) -> Option<PrefixLead> {
+        let prefix = |c: &Cond| match c {
+            Cond::String { mode, .. } => *mode == StringMode::StartsWith,
+            Cond::Uri { mode, .. } => *mode == UriMode::Below,
+            _ => false,
+        };
+        if !any.iter().all(prefix) {
+            return None;
+        }
         let param = cond_param(any.first()?)?;
         let marker = marker_of(rtype, param)?;
         let mut ranges = Vec::with_capacity(any.len());
