@@ -869,15 +869,16 @@ impl PrefixLead {
 }
 
 /// A search whose first filter is a [`PrefixLead`], split at it: a page reads the keyed
-/// documents (`keyed`) and, at once, looks for marked ones with a probe of `marker` that
-/// concurrent searches share (mongo_lookups), which reads them (`marked`) only if there are
-/// any (almost never); the two pages merge in `_id` order. A count adds up the two halves.
+/// documents (`keyed`) and, at once, probes for documents with `marker` (as a key look-up,
+/// which concurrent searches share: mongo_lookups); only when some exist (almost never) are
+/// the marked ones that pass the entry test read (`marked`), and the two pages merge in
+/// `_id` order. A count adds up the two halves.
 ///
 /// SecantusDB 0.5.3 answers the one filter with both, an `$or`, by re-testing every fetched
 /// document against both branches: `Patient?family=…` on the 100k benchmark store, 600
 /// searches through pymongo, server CPU per search, median of five rounds: the `$or` 267 µs,
 /// the keyed half alone 167 µs, an `$or` of the range and the bare marker 267 µs; a probe of
-/// the marker alone 88 µs, shared by the searches of a batch.
+/// the marker (`{k: marker}`) 88 µs, and the marked half with its entry test 200 µs.
 #[derive(Clone)]
 pub struct PrefixSplit {
     pub keyed: Document,
@@ -1495,7 +1496,8 @@ impl SearchPlan {
             let (probe, fields) = super::mongo_lookups::batch_read(&[&p.marker], &self.fields);
             let mut batch = find(probe);
             batch.insert("projection", fields);
-            vec![find(p.keyed.clone()), find(p.marked.clone()), batch]
+            let alone = find(doc! {mongo_keys::FIELD: p.marker.as_str()});
+            vec![find(p.keyed.clone()), alone, batch, find(p.marked.clone())]
         } else {
             vec![find(self.filter.clone())]
         }
