@@ -587,15 +587,6 @@ impl MongoStore {
                 .read(coll, &plan.fields, plan.limit, self.search_max_time, lookup)
                 .await
         } else if let Some(split) = &plan.prefix {
-            let keyed = find_page(
-                coll,
-                &plan.fields,
-                split.keyed.clone(),
-                plan.sort.clone(),
-                plan.limit,
-                None,
-                self.search_max_time,
-            );
             // The probe asks for the marker as a key: alone, `{k: marker}` is one index point
             // (the marked half's own filter, with its entry test, cost SecantusDB 200 µs).
             let probe = Lookup {
@@ -608,33 +599,36 @@ impl MongoStore {
             let probed =
                 self.lookups
                     .read(coll, &plan.fields, plan.limit, self.search_max_time, probe);
-            let (keyed, probed) = futures_util::future::try_join(keyed, probed).await?;
+            let (keyed, probed) =
+                futures_util::future::try_join(self.page_of(coll, plan, &split.keyed), probed)
+                    .await?;
             if probed.is_empty() {
                 return Ok(keyed);
             }
-            let marked = find_page(
-                coll,
-                &plan.fields,
-                split.marked.clone(),
-                plan.sort.clone(),
-                plan.limit,
-                None,
-                self.search_max_time,
-            )
-            .await?;
+            let marked = self.page_of(coll, plan, &split.marked).await?;
             Ok(merge_by_id(keyed, marked, plan.limit))
         } else {
-            find_page(
-                coll,
-                &plan.fields,
-                plan.filter.clone(),
-                plan.sort.clone(),
-                plan.limit,
-                None,
-                self.search_max_time,
-            )
-            .await
+            self.page_of(coll, plan, &plan.filter).await
         }
+    }
+
+    /// The first documents of `filter` in the plan's order, as many as its page holds.
+    async fn page_of(
+        &self,
+        coll: &Collection<Document>,
+        plan: &mongo_search::SearchPlan,
+        filter: &Document,
+    ) -> StoreResult<Vec<Document>> {
+        find_page(
+            coll,
+            &plan.fields,
+            filter.clone(),
+            plan.sort.clone(),
+            plan.limit,
+            None,
+            self.search_max_time,
+        )
+        .await
     }
 
     /// The page of a search in an order no index gives (mongo_search::Sweep): the sort values
