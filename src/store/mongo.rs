@@ -1346,7 +1346,6 @@ impl<'a> FirstN<'a> {
     }
 }
 
-/// Every document of a cursor.
 /// The first `limit` of two pages in ascending `_id` order, as one page in that order.
 fn merge_by_id(mut a: Vec<Document>, b: Vec<Document>, limit: i64) -> Vec<Document> {
     if b.is_empty() {
@@ -1360,6 +1359,7 @@ fn merge_by_id(mut a: Vec<Document>, b: Vec<Document>, limit: i64) -> Vec<Docume
     a
 }
 
+/// Every document of a cursor.
 async fn collect(mut cursor: mongodb::Cursor<Document>) -> StoreResult<Vec<Document>> {
     let mut out = Vec::new();
     while cursor.advance().await.map_err(classify)? {
