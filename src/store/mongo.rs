@@ -587,15 +587,8 @@ impl MongoStore {
                 .read(coll, &plan.fields, plan.limit, self.search_max_time, lookup)
                 .await
         } else if let Some(split) = &plan.prefix {
-            // The probe asks for the marker as a key: alone, `{k: marker}` is one index point
-            // (the marked half's own filter, with its entry test, cost SecantusDB 200 µs).
-            let probe = Lookup {
-                filter: doc! {super::mongo_keys::FIELD: split.marker.as_str()},
-                key: mongo_search::KeyLookup {
-                    keys: vec![split.marker.clone()],
-                    marker: None,
-                },
-            };
+            let (filter, key) = split.probe();
+            let probe = Lookup { filter, key };
             let probed =
                 self.lookups
                     .read(coll, &plan.fields, plan.limit, self.search_max_time, probe);
