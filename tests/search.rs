@@ -573,6 +573,38 @@ const CASES: &[(&str, &[&str])] = &[
     // alias of 2
     ("Location?name=main%20wing", &["Location/2"]),
     ("Location?name:contains=wing", &["Location/1", "Location/2"]),
+    // near: Location/1 is at 42.25475478, -83.6945691; Location/hl7 has its coordinates
+    // swapped (latitude -83.69471, longitude 42.2565). Great-circle distances (haversine,
+    // R = 6,371.0088 km): Location/1 to 42.2565, -83.69471 is 0.1944 km, to Detroit
+    // (42.3314, -83.0458) 54.04 km; Location/hl7 to -83, 42 is 77.32 km.
+    ("Location?near=42.2565|-83.69471|1|km", &["Location/1"]),
+    ("Location?near=42.2565|-83.69471|0.2", &["Location/1"]),
+    ("Location?near=42.2565|-83.69471|0.19|km", &[]),
+    ("Location?near=42.2565|-83.69471|200|m", &["Location/1"]),
+    ("Location?near=42.2565|-83.69471|190|m", &[]),
+    ("Location?near=42.3314|-83.0458|55|km", &["Location/1"]),
+    ("Location?near=42.3314|-83.0458|54|km", &[]),
+    // 34 international miles = 54.72 km, 33 = 53.11 km
+    ("Location?near=42.3314|-83.0458|34|[mi_i]", &["Location/1"]),
+    ("Location?near=42.3314|-83.0458|33|[mi_i]", &[]),
+    // without a distance: 10 km
+    ("Location?near=-83.69471|42.2565", &["Location/hl7"]),
+    ("Location?near=-83.69471|42.2565|0", &["Location/hl7"]),
+    ("Location?near=-83|42|78|km", &["Location/hl7"]),
+    ("Location?near=-83|42|77|km", &[]),
+    (
+        "Location?near=42.2565|-83.69471|1,-83.69471|42.2565|1",
+        &["Location/1", "Location/hl7"],
+    ),
+    (
+        "Location?near:missing=false",
+        &["Location/1", "Location/hl7"],
+    ),
+    (
+        "Location?near=42.2565|-83.69471|1&name=south",
+        &["Location/1"],
+    ),
+    ("Location?near=42.2565|-83.69471|1&name=north", &[]),
     // lotNumber 'AAJN11K'
     (
         "Immunization?lot-number=aajn",
@@ -3646,6 +3678,9 @@ async fn errors(s: &TestServer) {
     )
     .await;
     expect_outcome(s.get("Patient?organization.nosuch=x").await, 400, "nosuch").await;
+    expect_outcome(s.get("Location?near=91|0|1|km").await, 400, "latitude").await;
+    expect_outcome(s.get("Location?near=0|0|1|parsec").await, 400, "parsec").await;
+    expect_outcome(s.get("Location?_sort=near").await, 400, "near").await;
     // `:contains` values are bounded (MongoDB's escaped pattern must fit SecantusDB's
     // 1,000 bytes): 500 bytes of regular-expression specials still search, one more is refused.
     let dots = ".".repeat(500);
@@ -4036,6 +4071,11 @@ fn generated_queries() -> Vec<(String, &'static str)> {
                         forms.push(("above", format!("{p}:above={}", enc(value))));
                     }
                 }
+                IndexValue::Position { lat, lng } => {
+                    forms.push(("near", format!("{p}={lat}|{lng}|1|km")));
+                    forms.push(("near point", format!("{p}={lat}|{lng}|0")));
+                    forms.push(("missing", format!("{p}:missing=false")));
+                }
                 IndexValue::Composite(parts) => {
                     let values: Option<Vec<Vec<String>>> =
                         parts.iter().map(composite_part).collect();
@@ -4059,7 +4099,10 @@ fn generated_queries() -> Vec<(String, &'static str)> {
                     equalities.push(q.clone());
                 }
             }
-            let sortable = !matches!(e.value, IndexValue::Composite(_));
+            let sortable = !matches!(
+                e.value,
+                IndexValue::Composite(_) | IndexValue::Position { .. }
+            );
             if sortable {
                 forms.push(("sort", format!("{p}:missing=false&_sort={p}")));
                 forms.push(("sort desc", format!("_sort=-{p}&{p}:missing=false")));

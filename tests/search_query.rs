@@ -1021,11 +1021,74 @@ fn unsupported_common_parameters() {
 }
 
 #[test]
-fn special_parameters_give_the_registry_reason() {
-    // Location.near is the one R4 `special` parameter with a Location base.
+fn near_takes_latitude_longitude_distance_and_units() {
+    let near = |lat: f64, lng: f64, km: f64| Cond::Near {
+        param: s("near"),
+        lat,
+        lng,
+        km,
+    };
     assert_eq!(
-        err("Location", &[("near", "42|-71|10|km")]),
-        "Search parameter 'near' of Location is not supported: special parameters are not supported"
+        cond("Location", "near", "42.2565|-83.6947|11.2|km"),
+        near(42.2565, -83.6947, 11.2)
+    );
+    // Units default to km; a distance in another UCUM length unit is converted.
+    assert_eq!(
+        cond("Location", "near", "-17|179.9|3"),
+        near(-17.0, 179.9, 3.0)
+    );
+    assert_eq!(cond("Location", "near", "0|0|250|m"), near(0.0, 0.0, 0.25));
+    assert_eq!(
+        cond("Location", "near", "0|0|10|[mi_i]"),
+        near(0.0, 0.0, 16.09344)
+    );
+    // Without a distance the server's own: 10 km, documented in docs/search.md.
+    assert_eq!(cond("Location", "near", "1|2"), near(1.0, 2.0, 10.0));
+    assert_eq!(cond("Location", "near", "1|2||"), near(1.0, 2.0, 10.0));
+    // ORed positions.
+    let f = filter("Location", "near", "1|2|3,4|5|6");
+    assert_eq!(f.any.len(), 2);
+    assert_eq!(
+        cond("Location", "near:missing", "true"),
+        Cond::Missing {
+            param: s("near"),
+            kind: ParamType::Special,
+            missing: true
+        }
+    );
+}
+
+#[test]
+fn bad_near_values_are_refused_with_the_reason() {
+    let bad = |v: &str| err("Location", &[("near", v)]);
+    let expected = "expected latitude|longitude|distance|units, e.g. 42.2565|-83.6947|10|km";
+    for (value, why) in [
+        ("42", "two to four parts"),
+        ("1|2|3|km|x", "two to four parts"),
+        ("91|0|1|km", "the latitude is not within -90..90"),
+        ("0|-180.5|1|km", "the longitude is not within -180..180"),
+        ("north|0|1|km", "the latitude is not a decimal"),
+        ("0|0|1e999|km", "the distance is not a decimal"),
+        ("0|0|-1|km", "the distance is negative"),
+        ("0|0||km", "units without a distance"),
+        (
+            "0|0|1|furlong",
+            "unknown distance unit 'furlong' (km, m, [mi_i], [mi_us], [nmi_i], [ft_i])",
+        ),
+    ] {
+        assert_eq!(
+            bad(value),
+            format!("Invalid value '{value}' for 'near' ({expected}): {why}"),
+            "{value}"
+        );
+    }
+    assert_eq!(
+        err("Location", &[("near:exact", "0|0|1|km")]),
+        "Modifier ':exact' is not allowed on special parameter 'near'"
+    );
+    assert_eq!(
+        err("Location", &[("_sort", "near")]),
+        "Sorting by special parameter 'near' is not supported"
     );
 }
 

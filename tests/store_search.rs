@@ -2333,6 +2333,190 @@ macro_rules! on_both_stores {
     )*};
 }
 
+fn position(lat: f64, lng: f64) -> IndexEntry {
+    IndexEntry {
+        param: "near".into(),
+        value: IndexValue::Position { lat, lng },
+    }
+}
+
+fn near(lat: f64, lng: f64, km: f64) -> Cond {
+    Cond::Near {
+        param: "near".into(),
+        lat,
+        lng,
+        km,
+    }
+}
+
+/// Locations for `near` (distances by the haversine formula, R = 6,371.0088 km): Ann Arbor
+/// (aa) and Detroit (det), 57.6 km apart; `band`, at Ann Arbor's latitude on the other side
+/// of the globe (inside the latitude band, outside every distance here); points 10.6 km apart
+/// across the antimeridian (fiji-e, fiji-w) and 11.1 km apart across the north pole (pole-a,
+/// pole-b); f00–f29 within 2.7 km of Oslo; `moved` from Ann Arbor to 0, 0; `gone` at Ann
+/// Arbor, deleted; `nopos` without a position.
+async fn near_positions(store: &dyn Store) {
+    let p = Partition::Default;
+    let (aa, det) = ((42.2808, -83.7430), (42.3314, -83.0458));
+    let loc = |id: &str, t: i64, at: Option<(f64, f64)>| {
+        let index = at
+            .map(|(lat, lng)| position(lat, lng))
+            .into_iter()
+            .collect();
+        create("Location", id, t, index)
+    };
+    let mut writes = vec![
+        loc("aa", 10, Some(aa)),
+        loc("det", 11, Some(det)),
+        loc("band", 12, Some((aa.0, 100.0))),
+        loc("fiji-e", 13, Some((-17.0, 179.95))),
+        loc("fiji-w", 14, Some((-17.0, -179.95))),
+        loc("pole-a", 15, Some((89.95, 0.0))),
+        loc("pole-b", 16, Some((89.95, 180.0))),
+        loc("moved", 17, Some(aa)),
+        loc("gone", 18, Some(aa)),
+        loc("nopos", 19, None),
+    ];
+    // f00–f29 on a spiral around Oslo, 0.09 to 2.7 km away (a degree of latitude is
+    // 111.2 km).
+    let oslo = (59.91, 10.75);
+    for i in 0..30 {
+        let (r, a) = (0.09 * (i as f64 + 1.0) / 111.2, i as f64);
+        let at = (
+            oslo.0 + r * a.sin(),
+            oslo.1 + r * a.cos() / oslo.0.to_radians().cos(),
+        );
+        writes.push(loc(&format!("f{i:02}"), 20 + i, Some(at)));
+    }
+    for w in writes {
+        store.commit(&p, vec![w]).await.unwrap();
+    }
+    store
+        .commit(
+            &p,
+            vec![update(
+                "Location",
+                "moved",
+                2,
+                100,
+                vec![position(0.0, 0.0)],
+            )],
+        )
+        .await
+        .unwrap();
+    store
+        .commit(&p, vec![delete("Location", "gone", 2, 101)])
+        .await
+        .unwrap();
+    let locations = &["Location"];
+    let fillers: Vec<String> = (0..30).map(|i| format!("f{i:02}")).collect();
+    let with = |first: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = first.iter().map(|s| s.to_string()).collect();
+        v.extend(fillers.iter().cloned());
+        v.sort();
+        v
+    };
+    let cases: Vec<(&str, StoreQuery, Vec<String>)> = vec![
+        (
+            "3 km of Oslo",
+            one(locations, near(oslo.0, oslo.1, 3.0)),
+            with(&[]),
+        ),
+        (
+            "3 km of Ann Arbor",
+            one(locations, near(aa.0, aa.1, 3.0)),
+            vec!["aa".into()],
+        ),
+        (
+            "57.5 km of Detroit: not Ann Arbor's",
+            one(locations, near(det.0, det.1, 57.5)),
+            vec!["det".into()],
+        ),
+        (
+            "57.7 km of Detroit",
+            one(locations, near(det.0, det.1, 57.7)),
+            vec!["aa".into(), "det".into()],
+        ),
+        (
+            "distance 0 is the point itself",
+            one(locations, near(det.0, det.1, 0.0)),
+            vec!["det".into()],
+        ),
+        (
+            "across the antimeridian",
+            one(locations, near(-17.0, 179.95, 11.0)),
+            vec!["fiji-e".into(), "fiji-w".into()],
+        ),
+        (
+            "not quite across the antimeridian",
+            one(locations, near(-17.0, 179.95, 10.0)),
+            vec!["fiji-e".into()],
+        ),
+        (
+            "over the pole",
+            one(locations, near(89.95, 0.0, 11.5)),
+            vec!["pole-a".into(), "pole-b".into()],
+        ),
+        (
+            "ORed centres",
+            StoreQuery {
+                filters: vec![StoreFilter {
+                    any: vec![near(det.0, det.1, 1.0), near(-17.0, -179.95, 1.0)],
+                    negate: false,
+                }],
+                ..query(locations, vec![])
+            },
+            vec!["det".into(), "fiji-w".into()],
+        ),
+        (
+            "ANDed with an id",
+            query(
+                locations,
+                all(vec![
+                    near(oslo.0, oslo.1, 3.0),
+                    Cond::Id(vec!["aa".into(), "f07".into()]),
+                ]),
+            ),
+            vec!["f07".into()],
+        ),
+        (
+            "negated",
+            StoreQuery {
+                filters: vec![StoreFilter {
+                    any: vec![near(oslo.0, oslo.1, 3.0)],
+                    negate: true,
+                }],
+                ..query(locations, vec![])
+            },
+            [
+                "aa", "band", "det", "fiji-e", "fiji-w", "moved", "nopos", "pole-a", "pole-b",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        (
+            "missing",
+            one(
+                locations,
+                Cond::Missing {
+                    param: "near".into(),
+                    kind: ParamType::Special,
+                    missing: true,
+                },
+            ),
+            vec!["nopos".into()],
+        ),
+    ];
+    for (name, q, want) in &cases {
+        assert_paged(store, &p, name, q, want, &[1, 7]).await;
+        assert_eq!(
+            store.count(&p, q).await.unwrap(),
+            want.len() as u64,
+            "{name}: count"
+        );
+    }
+}
+
 /// Range values (Condition.onset as Range of ages) against search.html's prefix rules for
 /// ranges: c-range covers 2..8 a, c-point is 5 a, c-open is "up to 3 a" (no low).
 async fn range_values(store: &dyn Store) {
@@ -3007,6 +3191,7 @@ on_both_stores!(
     patient_and_code,
     very_wide_resources,
     marked_string_prefixes,
+    near_positions,
     range_values,
     query_cases,
     sort_values_and_count,
@@ -3279,6 +3464,52 @@ async fn mongodb_no_shape_scans_a_collection() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n\n"));
+    store.close().await;
+}
+
+/// `near` enters an index at the parameter and the latitude band on both stores: SQLite's
+/// `ix_position_by_lat`, MongoDB's number-array index (the chord test is a filter on what the
+/// band finds), for the page and the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_reads_the_latitude_band_from_an_index() {
+    let p = Partition::Default;
+    let writes = || {
+        (0..20)
+            .map(|i| {
+                let at = position(f64::from(i) - 10.0, 5.0 * f64::from(i));
+                create("Location", &format!("l{i}"), 10 + i64::from(i), vec![at])
+            })
+            .collect::<Vec<_>>()
+    };
+    let q = one(&["Location"], near(0.0, 50.0, 100.0));
+    let (sqlite, dir) = sqlite_store().await;
+    sqlite.commit(&p, writes()).await.unwrap();
+    assert_eq!(ids(&*sqlite, &p, &q).await, ["l10"]);
+    let conn = rusqlite::Connection::open(dir.path().join("fhird.sqlite")).unwrap();
+    let plan = fhird::store::sqlite_search::explain(&conn, "", &q).unwrap();
+    assert!(
+        plan.contains("ix_position_by_lat (partition=? AND rtype=? AND param=? AND lat>"),
+        "{plan}"
+    );
+    sqlite.close().await;
+    let store = fhird::store::mongo::MongoStore::connect(&common::fresh_mongo_spec())
+        .await
+        .unwrap();
+    store.commit(&p, writes()).await.unwrap();
+    assert_eq!(ids(&store, &p, &q).await, ["l10"]);
+    let mut plans = store.explain_search(&p, &q).await.unwrap();
+    plans.extend(store.explain_count(&p, &q).await.unwrap());
+    for plan in plans {
+        let text = format!("{plan:?}");
+        assert!(
+            !text.contains("COLLSCAN") && text.contains("xn.p_1_xn.lo_1_xn.hi_1"),
+            "{text}"
+        );
+        assert!(
+            !unbounded_parameter(&mongodb::bson::Bson::Document(plan)),
+            "{text}"
+        );
+    }
     store.close().await;
 }
 

@@ -15,6 +15,7 @@ use super::search_common::{
     self as common, date_pred, number_pred, prefix_upper_bound, Field, Key, KeyKind, KeyOp, Op,
     RangePred,
 };
+use crate::fhir::search::geo;
 use crate::fhir::search::params::ParamType;
 use crate::fhir::search::query::{
     Cond, Sort, SortKey, SortValue, StoreFilter, StoreQuery, StringMode, SystemMatch, UriMode,
@@ -82,14 +83,15 @@ impl Arr {
 
     /// Where the entries of a parameter of this type live. Composites (`{p, x: [parts]}`)
     /// share the token array: no index field covers their parts, so any array's index bounds
-    /// them by `p` alone, and a seventh array would cost a seventh index. `special` parameters
-    /// have no entries; any array answers `:missing` for them.
+    /// them by `p` alone, and a seventh array would cost a seventh index. Positions (`near`,
+    /// the one `special` kind indexed) share the number array for the same reason: their
+    /// latitude is `lo`/`hi`, so its index serves the latitude band.
     fn of_kind(kind: ParamType) -> Arr {
         match kind {
             ParamType::String => Arr::String,
-            ParamType::Token | ParamType::Composite | ParamType::Special => Arr::Token,
+            ParamType::Token | ParamType::Composite => Arr::Token,
             ParamType::Date => Arr::Date,
-            ParamType::Number | ParamType::Quantity => Arr::Number,
+            ParamType::Number | ParamType::Quantity | ParamType::Special => Arr::Number,
             ParamType::Reference => Arr::Reference,
             ParamType::Uri => Arr::Uri,
         }
@@ -108,6 +110,7 @@ impl Arr {
             IndexValue::Reference { .. } => ParamType::Reference,
             IndexValue::Uri { .. } => ParamType::Uri,
             IndexValue::Composite(_) => ParamType::Composite,
+            IndexValue::Position { .. } => ParamType::Special,
         })
     }
 
@@ -118,7 +121,7 @@ impl Arr {
             Cond::Token { .. } | Cond::TokenIn { .. } | Cond::TokenText { .. } => Arr::Token,
             Cond::Composite { .. } => Arr::of_kind(ParamType::Composite),
             Cond::Date { .. } => Arr::Date,
-            Cond::Number { .. } | Cond::Quantity { .. } => Arr::Number,
+            Cond::Number { .. } | Cond::Quantity { .. } | Cond::Near { .. } => Arr::Number,
             Cond::Reference { .. } | Cond::ReferenceIn { .. } => Arr::Reference,
             Cond::Uri { .. } => Arr::Uri,
             Cond::Missing { kind, .. } => Arr::of_kind(*kind),
@@ -220,6 +223,14 @@ fn value_doc(v: &IndexValue) -> Document {
         }
         IndexValue::Uri { value } => {
             d.insert("u", value.as_str());
+        }
+        IndexValue::Position { lat, lng } => {
+            let [x, y, z] = geo::unit_vector(*lat, *lng);
+            d.insert("lo", *lat);
+            d.insert("hi", *lat);
+            d.insert("x", x);
+            d.insert("y", y);
+            d.insert("z", z);
         }
         IndexValue::Composite(parts) => {
             d.insert(
@@ -532,12 +543,38 @@ fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
             UriMode::Below => prefix_range("u", value),
             UriMode::Above => doc! {"u": {"$in": common::uri_above_candidates(value)}},
         }),
+        Cond::Near { lat, lng, km, .. } => {
+            let cap = geo::Cap::new(*lat, *lng, *km);
+            Q::Doc(doc! {"lo": {"$gte": cap.lat_low, "$lte": cap.lat_high}})
+        }
         Cond::Id(_)
         | Cond::LastUpdated { .. }
         | Cond::Composite { .. }
         | Cond::Missing { .. }
         | Cond::IdIn(_) => return None,
     })
+}
+
+/// The exact part of a `near` condition, which no query operator on an entry expresses: some
+/// position entry of `param` within the squared chord of the centre (`geo`). The entry test
+/// (the latitude band, through the index) comes first in the filter.
+fn near_expr(param: &str, cap: &geo::Cap) -> Q {
+    let squared = |field: &str, c: f64| {
+        let diff = doc! {"$subtract": [format!("$$e.{field}"), c]};
+        doc! {"$multiply": [diff.clone(), diff]}
+    };
+    let [cx, cy, cz] = cap.centre;
+    let chord2 = doc! {"$add": [squared("x", cx), squared("y", cy), squared("z", cz)]};
+    let inside = doc! {"$and": [
+        {"$eq": ["$$e.p", param]},
+        {"$lte": [chord2, cap.max_chord2]},
+    ]};
+    let each = doc! {"$map": {
+        "input": {"$ifNull": [format!("${}", Arr::Number.field()), []]},
+        "as": "e",
+        "in": inside,
+    }};
+    Q::Doc(doc! {"$expr": {"$anyElementTrue": [each]}})
 }
 
 /// Renames the field paths of a filter (not its operators) under `prefix`.
@@ -655,6 +692,15 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
                 doc! {path: param.as_str()}
             })
         }
+        Cond::Near {
+            param,
+            lat,
+            lng,
+            km,
+        } => q_and(vec![
+            entry_q(cond, param, now),
+            near_expr(param, &geo::Cap::new(*lat, *lng, *km)),
+        ]),
         Cond::Composite { param, parts } => {
             let mut tests = Vec::new();
             for (i, part) in parts.iter().enumerate() {

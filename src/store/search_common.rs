@@ -330,7 +330,7 @@ fn entry_sort_values(v: &IndexValue) -> Option<(SortValue, SortValue)> {
         }
         IndexValue::Reference { url, .. } => one(SortValue::Text(url.clone())),
         IndexValue::Uri { value } => one(SortValue::Text(value.clone())),
-        IndexValue::Composite(_) => None,
+        IndexValue::Composite(_) | IndexValue::Position { .. } => None,
     }
 }
 
@@ -609,7 +609,7 @@ pub fn narrowness(cond: &Cond) -> u8 {
         | Cond::Uri { .. } => 2,
         Cond::Token { code: Some(_), .. } | Cond::TokenIn { .. } => 3,
         Cond::String { .. } | Cond::TokenText { .. } | Cond::Composite { .. } => 4,
-        Cond::Number { .. } | Cond::Quantity { .. } => 5,
+        Cond::Number { .. } | Cond::Quantity { .. } | Cond::Near { .. } => 5,
         Cond::Token { .. } => 6,
         Cond::Date { .. } | Cond::LastUpdated { .. } => 7,
         Cond::Missing { .. } => 8,

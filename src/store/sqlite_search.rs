@@ -15,6 +15,7 @@ use super::search_common::{
 };
 use super::sqlite::row_to_version;
 use super::{Match, Version};
+use crate::fhir::search::geo;
 use crate::fhir::search::params::ParamType;
 use crate::fhir::search::query::{
     Cond, Prefix, SortKey, SortValue, StoreFilter, StoreQuery, StringMode, SystemMatch, UriMode,
@@ -61,6 +62,12 @@ DROP INDEX IF EXISTS ix_number_by_value;
 CREATE INDEX IF NOT EXISTS ix_number_by_low ON ix_number (partition, rtype, param, low, high, seq);
 CREATE INDEX IF NOT EXISTS ix_number_by_high ON ix_number (partition, rtype, param, high, seq);
 CREATE INDEX IF NOT EXISTS ix_number_seq ON ix_number (seq, param, low, high);
+CREATE TABLE IF NOT EXISTS ix_position (
+    partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
+    lat REAL NOT NULL, lng REAL NOT NULL, x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
+    seq INTEGER NOT NULL, grp INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_position_by_lat ON ix_position (partition, rtype, param, lat, seq);
+CREATE INDEX IF NOT EXISTS ix_position_seq ON ix_position (seq, param, lat);
 CREATE TABLE IF NOT EXISTS ix_reference (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     tid TEXT, ttype TEXT, url TEXT NOT NULL, version TEXT,
@@ -209,11 +216,12 @@ fn migrate_number_intervals(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "ix_string",
     "ix_token",
     "ix_date",
     "ix_number",
+    "ix_position",
     "ix_reference",
     "ix_uri",
     "ix_present",
@@ -443,6 +451,14 @@ fn write_value(
                 seq,
                 grp
             ])?,
+        IndexValue::Position { lat, lng } => {
+            let [x, y, z] = geo::unit_vector(*lat, *lng);
+            tx.prepare_cached(
+                "INSERT INTO ix_position (partition, rtype, param, lat, lng, x, y, z, seq, grp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![partition, rtype, param, lat, lng, x, y, z, seq, grp])?
+        }
         IndexValue::Reference {
             target_type,
             id,
@@ -729,6 +745,30 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
                 (None, _) => {}
             }
             "ix_number"
+        }
+        Cond::Near { lat, lng, km, .. } => {
+            // The band is what the index serves; the squared chord decides (`geo`).
+            let cap = geo::Cap::new(*lat, *lng, *km);
+            let [cx, cy, cz] = cap.centre;
+            sql.push(&format!(" AND {a}.lat >= "))
+                .bind(cap.lat_low)
+                .push(&format!(" AND {a}.lat <= "))
+                .bind(cap.lat_high)
+                .push(&format!(" AND ({a}.x - "))
+                .bind(cx)
+                .push(&format!(") * ({a}.x - "))
+                .bind(cx)
+                .push(&format!(") + ({a}.y - "))
+                .bind(cy)
+                .push(&format!(") * ({a}.y - "))
+                .bind(cy)
+                .push(&format!(") + ({a}.z - "))
+                .bind(cz)
+                .push(&format!(") * ({a}.z - "))
+                .bind(cz)
+                .push(") <= ")
+                .bind(cap.max_chord2);
+            "ix_position"
         }
         Cond::Reference {
             target_type,

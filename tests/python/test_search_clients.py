@@ -283,3 +283,38 @@ def test_list_membership(fhirpy_client, patient, uid):
     assert listed.search(date__ge="2021-03-02").fetch_all() == []
     assert fhirpy_client.resources("Observation").search(_list=f"none-{uid[:8]}").fetch_all() == []
     assert other.id not in _ids(listed.fetch_all())
+
+
+def test_near_finds_locations_within_a_distance(fhirpy_client, uid):
+    """``near`` (Location.position): Ann Arbor and Detroit are 57.6 km apart by the
+    haversine formula, Paris far from both; every Location carries this test's identifier."""
+    ident = f"urn:fhird:search|{uid}"
+    made = {}
+    for name, (lat, lng) in {
+        "aa": (42.2808, -83.7430),
+        "det": (42.3314, -83.0458),
+        "paris": (48.8566, 2.3522),
+    }.items():
+        loc = fhirpy_client.resource(
+            "Location",
+            name=f"{name}-{uid[:8]}",
+            identifier=[{"system": "urn:fhird:search", "value": uid}],
+            position={"latitude": lat, "longitude": lng},
+        )
+        loc.save()
+        made[name] = loc.id
+    locations = fhirpy_client.resources("Location").search(identifier=ident)
+
+    def near(value):
+        return _ids(locations.search(near=value).fetch_all())
+
+    assert near("42.2808|-83.7430|10|km") == [made["aa"]]
+    assert near("42.2808|-83.7430|57.5") == [made["aa"]]
+    assert near("42.2808|-83.7430|57.7|km") == sorted([made["aa"], made["det"]])
+    assert near("42.2808|-83.7430|36|[mi_i]") == sorted([made["aa"], made["det"]])
+    assert near("48.8566|2.3522|1|m") == [made["paris"]]
+    counted = locations.search(near="42.2808|-83.7430|57.7|km", _summary="count").fetch_raw()
+    assert counted["total"] == 2
+    with pytest.raises(OperationOutcome) as e:
+        locations.search(near="95|0|1|km").fetch()
+    assert "latitude" in str(e.value)

@@ -219,8 +219,18 @@ fn values_of(
                 });
             }
         }
-        ParamType::Composite | ParamType::Special => {}
+        ParamType::Special => out.extend(position_value(v)),
+        ParamType::Composite => {}
     }
+}
+
+/// A Location.position with both coordinates in range; a position without them, or with an
+/// impossible one, cannot be near anything.
+fn position_value(v: &Value) -> Option<IndexValue> {
+    let lat = v.get("latitude").and_then(Value::as_f64)?;
+    let lng = v.get("longitude").and_then(Value::as_f64)?;
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng))
+        .then_some(IndexValue::Position { lat, lng })
 }
 
 fn str_field<'v>(v: &'v Value, key: &str) -> Option<&'v str> {

@@ -7,6 +7,7 @@
 
 pub mod compartment;
 pub mod extract;
+pub mod geo;
 pub mod params;
 pub mod query;
 pub mod subset;
@@ -66,4 +67,6 @@ pub enum IndexValue {
     Uri { value: String },
     /// One combination of component values of a composite parameter, in definition order.
     Composite(Vec<IndexValue>),
+    /// A position (Location.position) in degrees, WGS84, for `near` (`geo`).
+    Position { lat: f64, lng: f64 },
 }

@@ -147,12 +147,15 @@ fn unsupported_reason(def: &Value, kind: ParamType) -> Option<String> {
     if let Some((_, why)) = NOT_INDEXABLE.iter().find(|(u, _)| *u == url) {
         return Some(why.to_string());
     }
-    if kind == ParamType::Special {
-        return Some("special parameters are not supported".to_string());
-    }
     let Some(expression) = def["expression"].as_str() else {
         return Some("the parameter has no FHIRPath expression".to_string());
     };
+    if kind == ParamType::Special && !selects_positions(def, expression) {
+        return Some(
+            "special parameters other than a position search over Location.position (`near`) are not supported"
+                .to_string(),
+        );
+    }
     let components = def["component"].as_array().into_iter().flatten();
     for x in std::iter::once(expression).chain(components.filter_map(|c| c["expression"].as_str()))
     {
@@ -162,6 +165,25 @@ fn unsupported_reason(def: &Value, kind: ParamType) -> Option<String> {
     }
     None
 }
+
+/// Whether a special parameter's expression selects, on every base, the element `near`
+/// searches (`Location.position`: latitude and longitude): the one kind of special parameter
+/// this server evaluates (`geo`).
+fn selects_positions(def: &Value, expression: &str) -> bool {
+    let Ok(e) = Expression::parse(expression) else {
+        return false;
+    };
+    let mut bases = def["base"].as_array().into_iter().flatten().peekable();
+    bases.peek().is_some()
+        && bases.all(|b| {
+            b.as_str()
+                .and_then(|b| e.specialize(b))
+                .is_some_and(|s| s.selects() == Some(POSITION))
+        })
+}
+
+/// The element type a position search reads.
+pub const POSITION: &str = "Location.position";
 
 impl Registry {
     /// The registry built from the vendored official definitions (built once, then shared).
@@ -381,6 +403,8 @@ mod tests {
         assert_eq!(cvq.components.len(), 2);
         assert_eq!(cvq.components[1].kind, ParamType::Quantity);
         assert!(r.param("Patient", "_text").unwrap().unsupported.is_some());
+        let near = r.param("Location", "near").unwrap();
+        assert_eq!((near.kind, &near.unsupported), (ParamType::Special, &None));
     }
 
     /// `clinical-patient` lists Patient and Group for all its bases; a base whose branch keeps

@@ -52,9 +52,10 @@ pub fn sort(registry: &Registry, types: &[String], value: &str) -> Result<Vec<So
                         describe(types)
                     ))
                 })?;
-                if param.kind == ParamType::Composite {
+                if matches!(param.kind, ParamType::Composite | ParamType::Special) {
                     return Err(Problem::Unknown(format!(
-                        "Sorting by composite parameter '{code}' is not supported"
+                        "Sorting by {} parameter '{code}' is not supported",
+                        param.kind.as_str()
                     )));
                 }
                 SortKey::Param {

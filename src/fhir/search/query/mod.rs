@@ -143,6 +143,13 @@ pub enum Cond {
         mode: UriMode,
         value: String,
     },
+    /// `near`: a position within `km` (great-circle distance, `geo`) of `lat`/`lng`.
+    Near {
+        param: String,
+        lat: f64,
+        lng: f64,
+        km: f64,
+    },
     /// Every component condition holds on the same composite entry. The components'
     /// `param` fields are the component index as text (`"0"`, `"1"`).
     Composite { param: String, parts: Vec<Cond> },
@@ -174,6 +181,7 @@ impl Cond {
             | Cond::ReferenceIn { param, .. }
             | Cond::Uri { param, .. }
             | Cond::Composite { param, .. }
+            | Cond::Near { param, .. }
             | Cond::Missing { param, .. } => Some(param),
             Cond::Id(_) | Cond::IdIn(_) | Cond::LastUpdated { .. } => None,
         }

@@ -7,6 +7,7 @@ use super::target::{Modifier, ParamRef};
 use super::{Cond, Prefix, StringMode, SystemMatch, UriMode};
 use crate::fhir::element_types;
 use crate::fhir::primitives;
+use crate::fhir::search::geo;
 use crate::fhir::search::params::ParamType;
 use crate::fhir::search::values;
 
@@ -150,11 +151,67 @@ pub fn cond(
             value: unescape(raw),
         },
         ParamType::Composite => composite(param, raw, base_url)?,
-        ParamType::Special => {
-            return Err(Problem::Unknown(format!(
-                "Search parameter '{name}' is not supported"
-            )))
+        ParamType::Special => near(param, raw)?,
+    })
+}
+
+/// `near=[latitude]|[longitude]|[distance]|[units]` (the R4 definition `Location-near`):
+/// degrees, WGS84; the distance in `units` (UCUM, km when left out), or `geo`'s default
+/// distance when there is none.
+fn near(param: &ParamRef, raw: &str) -> Result<Cond, Problem> {
+    let name = param.display.as_str();
+    let text = unescape(raw);
+    let invalid = |why: &str| {
+        Problem::Invalid(format!(
+            "Invalid value '{text}' for '{name}' (expected latitude|longitude|distance|units, \
+             e.g. 42.2565|-83.6947|10|km): {why}"
+        ))
+    };
+    let parts: Vec<String> = split_unescaped(raw, '|')
+        .into_iter()
+        .map(unescape)
+        .collect();
+    if !(2..=4).contains(&parts.len()) {
+        return Err(invalid("two to four parts"));
+    }
+    let decimal = |s: &str, what: &str| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && is_decimal(s))
+            .ok_or_else(|| invalid(&format!("{what} is not a decimal")))
+    };
+    let lat = decimal(&parts[0], "the latitude")?;
+    let lng = decimal(&parts[1], "the longitude")?;
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(invalid("the latitude is not within -90..90"));
+    }
+    if !(-180.0..=180.0).contains(&lng) {
+        return Err(invalid("the longitude is not within -180..180"));
+    }
+    let distance = parts.get(2).filter(|d| !d.is_empty());
+    let unit = parts.get(3).map(String::as_str).filter(|u| !u.is_empty());
+    let km = match (distance, unit) {
+        (None, Some(_)) => return Err(invalid("units without a distance")),
+        (None, None) => geo::DEFAULT_DISTANCE_KM,
+        (Some(d), unit) => {
+            let d = decimal(d, "the distance")?;
+            if d < 0.0 {
+                return Err(invalid("the distance is negative"));
+            }
+            let unit = unit.unwrap_or("km");
+            let Some(factor) = geo::km_per_unit(unit) else {
+                return Err(invalid(&format!(
+                    "unknown distance unit '{unit}' (km, m, [mi_i], [mi_us], [nmi_i], [ft_i])"
+                )));
+            };
+            d * factor
         }
+    };
+    Ok(Cond::Near {
+        param: param.code.clone(),
+        lat,
+        lng,
+        km,
     })
 }
 

@@ -1,0 +1,113 @@
+//! Positions and the `near` search (Location.position; search.html "near", the R4
+//! SearchParameter `Location-near`: `[latitude]|[longitude]|[distance]|[units]`).
+//!
+//! A position is indexed with its point on the unit sphere, so that "within distance d of
+//! here" is one comparison of squared chord lengths, which a database evaluates with
+//! arithmetic alone (SQLite has no trigonometry; MongoDB's `$expr` does, but the chord needs
+//! none) and which stays accurate for small distances, where a cosine of the angle does not.
+//! The latitude band the distance allows is what an index serves; the chord test is exact.
+//!
+//! Distances are great-circle distances on a sphere of the mean Earth radius; WGS84's
+//! ellipsoid differs from it by at most 0.5 %, within the accuracy search.html leaves to the
+//! server.
+
+/// The mean Earth radius (IUGG), in km.
+pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+/// The distance a `near` search without one means, in km.
+pub const DEFAULT_DISTANCE_KM: f64 = 10.0;
+
+/// A position's point on the unit sphere.
+pub fn unit_vector(lat: f64, lng: f64) -> [f64; 3] {
+    let (la, lo) = (lat.to_radians(), lng.to_radians());
+    [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
+}
+
+/// The positions within a distance of a centre: a latitude band an index can serve, and the
+/// exact test on the unit vectors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cap {
+    /// The centre's unit vector.
+    pub centre: [f64; 3],
+    /// A position is inside when the squared chord between its unit vector and the centre's
+    /// is at most this.
+    pub max_chord2: f64,
+    /// Every position inside has its latitude in `lat_low..=lat_high`.
+    pub lat_low: f64,
+    pub lat_high: f64,
+}
+
+impl Cap {
+    pub fn new(lat: f64, lng: f64, km: f64) -> Cap {
+        let angle = (km / EARTH_RADIUS_KM).min(std::f64::consts::PI);
+        let chord = 2.0 * (angle / 2.0).sin();
+        let degrees = angle.to_degrees();
+        Cap {
+            centre: unit_vector(lat, lng),
+            // The centre itself must pass at distance 0 whatever the rounding of the stored
+            // vector: 1e-18 is a chord of 1e-9 (6 mm).
+            max_chord2: chord * chord + 1e-18,
+            lat_low: (lat - degrees).max(-90.0),
+            lat_high: (lat + degrees).min(90.0),
+        }
+    }
+
+    /// Whether a position with this unit vector lies inside (what the stores' tests compute).
+    pub fn contains(&self, v: [f64; 3]) -> bool {
+        let d: f64 = (0..3).map(|i| (v[i] - self.centre[i]).powi(2)).sum();
+        d <= self.max_chord2
+    }
+}
+
+/// The factor from a distance unit of a `near` value (UCUM) to km.
+pub fn km_per_unit(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "km" => 1.0,
+        "m" => 0.001,
+        "[mi_i]" | "mi" => 1.609_344,
+        "[mi_us]" => 1.609_347_218_694_437,
+        "[nmi_i]" => 1.852,
+        "[ft_i]" => 0.000_304_8,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn km_between(a: (f64, f64), b: (f64, f64)) -> f64 {
+        let (u, v) = (unit_vector(a.0, a.1), unit_vector(b.0, b.1));
+        let chord = (0..3).map(|i| (u[i] - v[i]).powi(2)).sum::<f64>().sqrt();
+        2.0 * (chord / 2.0).asin() * EARTH_RADIUS_KM
+    }
+
+    #[test]
+    fn a_cap_holds_what_lies_within_its_distance_and_nothing_further() {
+        // Ann Arbor to Detroit: ~57.6 km by the haversine formula on this radius.
+        let (ann_arbor, detroit) = ((42.2808, -83.7430), (42.3314, -83.0458));
+        let d = km_between(ann_arbor, detroit);
+        assert!((d - 57.6).abs() < 0.5, "{d}");
+        let at = |km| Cap::new(ann_arbor.0, ann_arbor.1, km);
+        let detroit_v = unit_vector(detroit.0, detroit.1);
+        assert!(at(d + 0.01).contains(detroit_v));
+        assert!(!at(d - 0.01).contains(detroit_v));
+        // The centre at distance 0, and the band holds the point.
+        assert!(at(0.0).contains(unit_vector(ann_arbor.0, ann_arbor.1)));
+        let cap = at(d + 0.01);
+        assert!(cap.lat_low <= detroit.0 && detroit.0 <= cap.lat_high);
+    }
+
+    #[test]
+    fn caps_cross_the_antimeridian_and_the_poles() {
+        let fiji = Cap::new(-17.0, 179.9, 30.0);
+        assert!(fiji.contains(unit_vector(-17.0, -179.9)));
+        let pole = Cap::new(89.9, 0.0, 30.0);
+        assert!(pole.contains(unit_vector(89.9, 180.0)));
+        assert_eq!(pole.lat_high, 90.0);
+        // A distance past half the globe holds every point.
+        let world = Cap::new(0.0, 0.0, 30_000.0);
+        assert!(world.contains(unit_vector(0.0, 180.0)));
+        assert_eq!((world.lat_low, world.lat_high), (-90.0, 90.0));
+    }
+}
