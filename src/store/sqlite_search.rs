@@ -749,25 +749,19 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
         Cond::Near { lat, lng, km, .. } => {
             // The band is what the index serves; the squared chord decides (`geo`).
             let cap = geo::Cap::new(*lat, *lng, *km);
-            let [cx, cy, cz] = cap.centre;
             sql.push(&format!(" AND {a}.lat >= "))
                 .bind(cap.lat_low)
                 .push(&format!(" AND {a}.lat <= "))
                 .bind(cap.lat_high)
-                .push(&format!(" AND ({a}.x - "))
-                .bind(cx)
-                .push(&format!(") * ({a}.x - "))
-                .bind(cx)
-                .push(&format!(") + ({a}.y - "))
-                .bind(cy)
-                .push(&format!(") * ({a}.y - "))
-                .bind(cy)
-                .push(&format!(") + ({a}.z - "))
-                .bind(cz)
-                .push(&format!(") * ({a}.z - "))
-                .bind(cz)
-                .push(") <= ")
-                .bind(cap.max_chord2);
+                .push(" AND (0");
+            for (field, c) in ["x", "y", "z"].into_iter().zip(cap.centre) {
+                sql.push(&format!(" + ({a}.{field} - "))
+                    .bind(c)
+                    .push(&format!(") * ({a}.{field} - "))
+                    .bind(c)
+                    .push(")");
+            }
+            sql.push(") <= ").bind(cap.max_chord2);
             "ix_position"
         }
         Cond::Reference {
