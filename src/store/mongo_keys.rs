@@ -95,8 +95,74 @@ pub fn entry_keys(e: &IndexEntry, out: &mut Vec<String>) {
         },
         IndexValue::Uri { value } => out.push(key(URI, p, &[value])),
         IndexValue::String { norm, .. } => out.push(key(STRING, p, &[norm])),
+        IndexValue::Position { lat, lng } => {
+            for (level, &size) in CELL_SIZES.iter().enumerate() {
+                let (row, col) = (cell_row(*lat, size), cell_col(*lng, size));
+                out.push(cell_key(p, level, row, col));
+            }
+        }
         _ => {}
     }
+}
+
+/// A position's grid cell at each of a few sizes (`gc|{param}|{level}|{row}|{col}`). SecantusDB
+/// bounds an entry-array scan by the parameter alone (a `near` over 100k Locations read all of
+/// them, 0.6 s), while a `$in` of equality keys is a few short ranges of `{k, _id}` in every
+/// MongoDB: a `near` asks for the cells of the finest size whose cells cover its cap in at most
+/// [`MAX_CELL_KEYS`] keys (10 km: 0.1° cells, 100 km: 1°, 1,000 km: 10°); the entry test
+/// still decides.
+const GEO_CELL: &str = "gc";
+/// Cell sizes in degrees, by level.
+const CELL_SIZES: [f64; 3] = [0.1, 1.0, 10.0];
+const MAX_CELL_KEYS: usize = 100;
+
+fn cell_key(param: &str, level: usize, row: i64, col: i64) -> String {
+    key(
+        GEO_CELL,
+        param,
+        &[&level.to_string(), &row.to_string(), &col.to_string()],
+    )
+}
+
+/// Rows from the south pole; the north pole is in the last row. Monotonic in `lat`, so the
+/// rows of a band's ends hold every latitude between them.
+fn cell_row(lat: f64, size: f64) -> i64 {
+    let rows = (180.0 / size).round() as i64;
+    (((lat + 90.0) / size).floor() as i64).clamp(0, rows - 1)
+}
+
+/// Columns from the antimeridian eastwards, any longitude taken round the globe (180° is
+/// -180°).
+fn cell_col(lng: f64, size: f64) -> i64 {
+    let cols = (360.0 / size).round() as i64;
+    (((lng + 180.0) / size).floor() as i64).rem_euclid(cols)
+}
+
+/// The cell keys a position inside `cap` has at the finest level that covers the cap in at
+/// most [`MAX_CELL_KEYS`]; `None` when none does (a cap of thousands of km, or one holding a
+/// pole at the finer levels): the entry test alone then decides.
+pub fn cap_cell_keys(param: &str, cap: &crate::fhir::search::geo::Cap) -> Option<Vec<String>> {
+    let half = cap.lng_half_width();
+    CELL_SIZES.iter().enumerate().find_map(|(level, &size)| {
+        let all_cols = (360.0 / size).round() as i64;
+        let rows = cell_row(cap.lat_low, size)..=cell_row(cap.lat_high, size);
+        let (west, east) = (
+            cell_col(cap.lng - half, size),
+            cell_col(cap.lng + half, size),
+        );
+        let cols: Vec<i64> = if 2.0 * half + size >= 360.0 {
+            (0..all_cols).collect()
+        } else if west <= east {
+            (west..=east).collect()
+        } else {
+            (west..all_cols).chain(0..=east).collect()
+        };
+        let n = (rows.end() - rows.start() + 1) as usize * cols.len();
+        (n <= MAX_CELL_KEYS).then(|| {
+            rows.flat_map(|r| cols.iter().map(move |&c| cell_key(param, level, r, c)))
+                .collect()
+        })
+    })
 }
 
 /// Date hull of one parameter, by width class and start bucket (`dw|{param}|{class}|{bucket}`,
@@ -439,6 +505,18 @@ pub fn cond_match(cond: &Cond) -> Option<(KeyMatch, Coverage)> {
             )),
             Narrows,
         ),
+        Cond::Near {
+            param,
+            lat,
+            lng,
+            km,
+        } => (
+            KeyMatch::AnyOf(cap_cell_keys(
+                param,
+                &crate::fhir::search::geo::Cap::new(*lat, *lng, *km),
+            )?),
+            Narrows,
+        ),
         _ => return None,
     })
 }
@@ -446,6 +524,70 @@ pub fn cond_match(cond: &Cond) -> Option<(KeyMatch, Coverage)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every position the chord test puts inside a cap has one of the cap's cell keys: caps
+    /// of several sizes, across the antimeridian and near the poles, probed on a grid around
+    /// each.
+    #[test]
+    fn a_cap_asks_for_the_cell_of_every_position_inside_it() {
+        use crate::fhir::search::geo::{unit_vector, Cap};
+        // (lat, lng, km, the level of its cells, at most this many cells)
+        let caps = [
+            (46.06565, -106.10463, 10.0, 0, 12),
+            (42.28, -83.74, 120.0, 1, 12),
+            (-17.0, 179.95, 11.0, 0, 12),
+            (0.05, -179.999, 30.0, 0, 42),
+            (89.9, 10.0, 5.0, 1, 60),
+            // Holds the pole: every column of its row.
+            (89.99, 0.0, 5.0, 2, 36),
+            // Too wide for cells.
+            (10.0, 10.0, 9_000.0, 9, 0),
+            (-33.9, 18.4, 900.0, 2, 12),
+            (51.5, -0.1, 0.0, 0, 4),
+        ];
+        for (lat, lng, km, level, most) in caps {
+            let cap = Cap::new(lat, lng, km);
+            let Some(keys) = cap_cell_keys("near", &cap) else {
+                assert_eq!(level, 9, "{lat},{lng} of {km} km has no cells");
+                continue;
+            };
+            let prefix = format!("gc|near|{level}|");
+            assert!(
+                keys.len() <= most && keys.iter().all(|k| k.starts_with(&prefix)),
+                "{lat},{lng} of {km} km: {keys:?}"
+            );
+            let span = km / 111.0 * 1.2 + 1e-6;
+            let mut inside = 0;
+            for i in -60..=60 {
+                for j in -60..=60 {
+                    let p_lat = lat + span * f64::from(i) / 60.0;
+                    let p_lng = lng + span * f64::from(j) / 60.0 / lat.to_radians().cos();
+                    if !(-90.0..=90.0).contains(&p_lat) || !cap.contains(unit_vector(p_lat, p_lng))
+                    {
+                        continue;
+                    }
+                    inside += 1;
+                    let mut own = Vec::new();
+                    let p_lng = (p_lng + 180.0).rem_euclid(360.0) - 180.0;
+                    entry_keys(
+                        &entry(
+                            "near",
+                            IndexValue::Position {
+                                lat: p_lat,
+                                lng: p_lng,
+                            },
+                        ),
+                        &mut own,
+                    );
+                    assert!(
+                        own.iter().any(|k| keys.contains(k)),
+                        "{p_lat},{p_lng} in the cap at {lat},{lng} of {km} km: {own:?}"
+                    );
+                }
+            }
+            assert!(inside > 0, "{lat},{lng}");
+        }
+    }
 
     fn entry(param: &str, value: IndexValue) -> IndexEntry {
         IndexEntry {

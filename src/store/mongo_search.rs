@@ -556,8 +556,9 @@ fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
 }
 
 /// The exact part of a `near` condition, which no query operator on an entry expresses: some
-/// position entry of `param` within the squared chord of the centre (`geo`). The entry test
-/// (the latitude band, through the index) comes first in the filter.
+/// position entry of `param` within the squared chord of the centre (`geo`). What an index
+/// reads first is the cap's grid cells in `k` (`mongo_keys::cap_cell_keys`), or without them
+/// the latitude band of the number array.
 fn near_expr(param: &str, cap: &geo::Cap) -> Q {
     let squared = |field: &str, c: f64| {
         let diff = doc! {"$subtract": [format!("$$e.{field}"), c]};
@@ -692,15 +693,6 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
                 doc! {path: param.as_str()}
             })
         }
-        Cond::Near {
-            param,
-            lat,
-            lng,
-            km,
-        } => q_and(vec![
-            entry_q(cond, param, now),
-            near_expr(param, &geo::Cap::new(*lat, *lng, *km)),
-        ]),
         Cond::Composite { param, parts } => {
             let mut tests = Vec::new();
             for (i, part) in parts.iter().enumerate() {
@@ -738,12 +730,26 @@ fn cond_q(cond: &Cond, rtype: &str, now: i64) -> Q {
     }
 }
 
-/// A condition tested on the entries of its kind.
+/// A condition tested on the entries of its kind (for `near`, with its exact test).
 fn entry_q(cond: &Cond, param: &str, now: i64) -> Q {
-    match (Arr::of_cond(cond), entry_test(cond, now)) {
-        (Some(arr), Some(t)) => elem_match(arr, param, t),
-        _ => Q::Nothing,
-    }
+    let (Some(arr), Some(t)) = (Arr::of_cond(cond), entry_test(cond, now)) else {
+        return Q::Nothing;
+    };
+    let Cond::Near { lat, lng, km, .. } = cond else {
+        return elem_match(arr, param, t);
+    };
+    let cap = geo::Cap::new(*lat, *lng, *km);
+    // With grid cells in `k` to read, the entry test names no indexed path of its own:
+    // SecantusDB's `count` would otherwise read the parameter's whole number-index range
+    // instead of the cells.
+    let band = match (mongo_keys::cap_cell_keys(param, &cap), t) {
+        (Some(_), Q::Doc(mut t)) => {
+            t.insert("p", param);
+            Q::Doc(doc! {arr.field(): {"$elemMatch": t}})
+        }
+        (_, t) => elem_match(arr, param, t),
+    };
+    q_and(vec![band, near_expr(param, &cap)])
 }
 
 /// The overflow marker documents of `rtype` may carry instead of their keys of `param`;

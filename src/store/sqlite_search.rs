@@ -66,7 +66,9 @@ CREATE TABLE IF NOT EXISTS ix_position (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
     lat REAL NOT NULL, lng REAL NOT NULL, x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
     seq INTEGER NOT NULL, grp INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS ix_position_by_lat ON ix_position (partition, rtype, param, lat, seq);
+DROP INDEX IF EXISTS ix_position_by_lat;
+CREATE INDEX IF NOT EXISTS ix_position_by_band
+    ON ix_position (partition, rtype, param, lat, x, y, z, seq);
 CREATE INDEX IF NOT EXISTS ix_position_seq ON ix_position (seq, param, lat);
 CREATE TABLE IF NOT EXISTS ix_reference (
     partition TEXT NOT NULL, rtype TEXT NOT NULL, param TEXT NOT NULL,
@@ -1624,6 +1626,8 @@ fn seekable(cond: &Cond) -> bool {
         } => *prefix == Prefix::Eq,
         Cond::Token { code, system, .. } => code.is_some() || matches!(system, SystemMatch::Is(_)),
         Cond::String { mode, .. } => *mode != StringMode::Contains,
+        // The band's rows carry the unit vectors the chord test reads.
+        Cond::Near { .. } => true,
         _ => false,
     }
 }

@@ -35,7 +35,14 @@ pub struct Cap {
     /// Every position inside has its latitude in `lat_low..=lat_high`.
     pub lat_low: f64,
     pub lat_high: f64,
+    /// The centre's longitude, degrees.
+    pub lng: f64,
+    /// The distance as an angle at the Earth's centre, radians.
+    angle: f64,
 }
+
+/// Degrees the latitude band and the longitude width are widened by.
+const BAND_SLACK: f64 = 1e-9;
 
 impl Cap {
     pub fn new(lat: f64, lng: f64, km: f64) -> Cap {
@@ -47,9 +54,25 @@ impl Cap {
             // The centre itself must pass at distance 0 whatever the rounding of the stored
             // vector: 1e-18 is a chord of 1e-9 (6 mm).
             max_chord2: chord * chord + 1e-18,
-            lat_low: (lat - degrees).max(-90.0),
-            lat_high: (lat + degrees).min(90.0),
+            // Widened by far more than the rounding of any of this, so that the band (what
+            // an index reads) holds everything the chord test passes.
+            lat_low: (lat - degrees - BAND_SLACK).max(-90.0),
+            lat_high: (lat + degrees + BAND_SLACK).min(90.0),
+            lng,
+            angle,
         }
+    }
+
+    /// How far in longitude (degrees) a position inside may lie from the centre: 180 when the
+    /// cap holds a pole or reaches past a quarter of the globe.
+    pub fn lng_half_width(&self) -> f64 {
+        let centre_lat = self.centre[2].asin();
+        if self.angle >= std::f64::consts::FRAC_PI_2
+            || centre_lat.abs() + self.angle >= std::f64::consts::FRAC_PI_2
+        {
+            return 180.0;
+        }
+        ((self.angle.sin() / centre_lat.cos()).asin().to_degrees() + BAND_SLACK).min(180.0)
     }
 
     /// Whether a position with this unit vector lies inside (what the stores' tests compute).
@@ -109,5 +132,27 @@ mod tests {
         let world = Cap::new(0.0, 0.0, 30_000.0);
         assert!(world.contains(unit_vector(0.0, 180.0)));
         assert_eq!((world.lat_low, world.lat_high), (-90.0, 90.0));
+        assert_eq!(world.lng_half_width(), 180.0);
+        assert_eq!(pole.lng_half_width(), 180.0);
+    }
+
+    #[test]
+    fn the_longitude_width_holds_the_cap() {
+        // 10 km at 46° N: the widest point of the cap is ~0.1295° east and west.
+        let cap = Cap::new(46.0, -106.0, 10.0);
+        let w = cap.lng_half_width();
+        assert!((w - 0.1295).abs() < 0.0005, "{w}");
+        // The cap's easternmost point lies on that meridian, a little north of the centre.
+        let mut widest: f64 = 0.0;
+        for i in 0..2000 {
+            let lat = 45.9 + 0.0001 * f64::from(i);
+            for j in 0..400 {
+                let lng = -106.0 + 0.0005 * f64::from(j);
+                if cap.contains(unit_vector(lat, lng)) {
+                    widest = widest.max(lng + 106.0);
+                }
+            }
+        }
+        assert!(widest <= w && widest > w - 0.001, "{widest} {w}");
     }
 }
