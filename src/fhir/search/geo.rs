@@ -37,29 +37,31 @@ pub struct Cap {
     pub lat_high: f64,
     /// The centre's longitude, degrees.
     pub lng: f64,
-    /// The distance as an angle at the Earth's centre, radians.
-    angle: f64,
+    /// How far from the centre (an angle at the Earth's centre, radians) a position the chord
+    /// test passes may lie: the distance, widened by [`REACH_SLACK`].
+    reach: f64,
 }
 
-/// Degrees the latitude band and the longitude width are widened by.
-const BAND_SLACK: f64 = 1e-9;
+/// Radians (6.4 cm) the band and the longitude width are widened by: more than the chord
+/// test's own allowance (a chord of 1e-9, 6.4 mm) and the rounding of all this, so that what
+/// an index reads holds everything the chord test passes.
+const REACH_SLACK: f64 = 1e-8;
 
 impl Cap {
     pub fn new(lat: f64, lng: f64, km: f64) -> Cap {
         let angle = (km / EARTH_RADIUS_KM).min(std::f64::consts::PI);
         let chord = 2.0 * (angle / 2.0).sin();
-        let degrees = angle.to_degrees();
+        let reach = angle + REACH_SLACK;
+        let degrees = reach.to_degrees();
         Cap {
             centre: unit_vector(lat, lng),
             // The centre itself must pass at distance 0 whatever the rounding of the stored
-            // vector: 1e-18 is a chord of 1e-9 (6 mm).
+            // vector: 1e-18 is a chord of 1e-9 (6.4 mm).
             max_chord2: chord * chord + 1e-18,
-            // Widened by far more than the rounding of any of this, so that the band (what
-            // an index reads) holds everything the chord test passes.
-            lat_low: (lat - degrees - BAND_SLACK).max(-90.0),
-            lat_high: (lat + degrees + BAND_SLACK).min(90.0),
+            lat_low: (lat - degrees).max(-90.0),
+            lat_high: (lat + degrees).min(90.0),
             lng,
-            angle,
+            reach,
         }
     }
 
@@ -67,12 +69,10 @@ impl Cap {
     /// cap holds a pole or reaches past a quarter of the globe.
     pub fn lng_half_width(&self) -> f64 {
         let centre_lat = self.centre[2].asin();
-        if self.angle >= std::f64::consts::FRAC_PI_2
-            || centre_lat.abs() + self.angle >= std::f64::consts::FRAC_PI_2
-        {
+        if centre_lat.abs() + self.reach >= std::f64::consts::FRAC_PI_2 {
             return 180.0;
         }
-        ((self.angle.sin() / centre_lat.cos()).asin().to_degrees() + BAND_SLACK).min(180.0)
+        (self.reach.sin() / centre_lat.cos()).asin().to_degrees()
     }
 
     /// Whether a position with this unit vector lies inside (what the stores' tests compute).
