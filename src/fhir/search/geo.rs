@@ -75,7 +75,9 @@ impl Cap {
         (self.reach.sin() / centre_lat.cos()).asin().to_degrees()
     }
 
-    /// Whether a position with this unit vector lies inside (what the stores' tests compute).
+    /// Whether a position with this unit vector lies inside: the test both stores compute in
+    /// their own query languages, here as the reference the unit tests check them against.
+    #[cfg(test)]
     pub fn contains(&self, v: [f64; 3]) -> bool {
         let d: f64 = (0..3).map(|i| (v[i] - self.centre[i]).powi(2)).sum();
         d <= self.max_chord2

@@ -183,7 +183,7 @@ fn selects_positions(def: &Value, expression: &str) -> bool {
 }
 
 /// The element type a position search reads.
-pub const POSITION: &str = "Location.position";
+const POSITION: &str = "Location.position";
 
 impl Registry {
     /// The registry built from the vendored official definitions (built once, then shared).
