@@ -54,6 +54,10 @@ enum Command {
         /// both match more than 1,000 (400 above it).
         #[arg(long, env = "FHIRD_MAX_CHAIN_SWEEP", default_value_t = Limits::default().max_chain_sweep)]
         max_chain_sweep: usize,
+        /// Index and answer `_content` (every word of every resource: several times the
+        /// index entries of all other parameters; data written without it needs `$reindex`).
+        #[arg(long, env = "FHIRD_CONTENT_SEARCH")]
+        content_search: bool,
     },
     /// Load the sample data in seed/ into a store (idempotent).
     Seed {
@@ -79,11 +83,18 @@ enum Command {
         /// Files or directories (walked for *.json and *.ndjson).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Index and answer `_content` (every word of every resource: several times the
+        /// index entries of all other parameters; data written without it needs `$reindex`).
+        #[arg(long, env = "FHIRD_CONTENT_SEARCH")]
+        content_search: bool,
     },
     /// Print the CapabilityStatement (the checked-in copy is capability/CapabilityStatement.json).
     Capability {
         #[arg(long, default_value = "http://localhost:8080")]
         base_url: String,
+        /// As `serve --content-search`: list `_content`.
+        #[arg(long)]
+        content_search: bool,
     },
 }
 
@@ -106,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
             max_bundle_entries,
             max_conditional_delete,
             max_chain_sweep,
+            content_search,
         } => {
             let limits = HttpLimits {
                 max_body_bytes,
@@ -119,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
                 max_bundle_entries,
                 max_conditional_delete,
                 max_chain_sweep,
+                content_search,
                 ..Limits::default()
             };
             let server = config::Server::start_with(
@@ -154,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             max_bundle_entries,
             paths,
+            content_search,
         } => {
             let files = fhird::import::input_files(&paths)?;
             let total: u64 = files
@@ -164,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
             let store = store::open(&store).await?;
             let limits = Limits {
                 max_bundle_entries,
+                content_search,
                 ..Limits::default()
             };
             let fhir = std::sync::Arc::new(fhird::interactions::Fhir::new(
@@ -203,11 +218,14 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
-        Command::Capability { base_url } => {
-            let cs = fhird::fhir::capability::capability_statement(&format!(
-                "{}/fhir",
-                base_url.trim_end_matches('/')
-            ));
+        Command::Capability {
+            base_url,
+            content_search,
+        } => {
+            let cs = fhird::fhir::capability::capability_statement(
+                &format!("{}/fhir", base_url.trim_end_matches('/')),
+                content_search,
+            );
             println!("{}", serde_json::to_string_pretty(&cs)?);
         }
     }

@@ -7,6 +7,7 @@ mod hostile;
 
 use common::{expect, expect_outcome, link, TestServer};
 use fhird::http::HttpLimits;
+use fhird::interactions::Limits;
 use futures_util::{stream, StreamExt};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -577,6 +578,62 @@ const CASES: &[(&str, &[&str])] = &[
     // swapped (latitude -83.69471, longitude 42.2565). Great-circle distances (haversine,
     // R = 6,371.0088 km): Location/1 to 42.2565, -83.69471 is 0.1944 km, to Detroit
     // (42.3314, -83.0458) 54.04 km; Location/hl7 to -83, 42 is 77.32 km.
+    // --- _text (the narrative's words) and _content (every word of the resource): a search
+    // word starts a word of the text, case- and accent-insensitively; AND, OR, parentheses.
+    // Condition/f201's narrative: "code: Fever"; Condition/example's: "Severe burn of left ear".
+    ("Condition?_text=fever", &["Condition/f201"]),
+    ("Condition?_text=FEV", &["Condition/f201"]),
+    ("Condition?_text=burn", &["Condition/example"]),
+    (
+        "Condition?_text=fever,burn",
+        &["Condition/example", "Condition/f201"],
+    ),
+    (
+        "Condition?_text=fever%20OR%20burn",
+        &["Condition/example", "Condition/f201"],
+    ),
+    ("Condition?_text=severe%20burn", &["Condition/example"]),
+    ("Condition?_text=severe%20AND%20fever", &[]),
+    (
+        "Condition?_text=(severe%20OR%20fever)%20and%20burn",
+        &["Condition/example"],
+    ),
+    ("Condition?_text=burn&_text=fever", &[]),
+    // a word of the text, not a part of one
+    ("Condition?_text=urn", &[]),
+    // "Peter Chalmers" is the animal's owner and the example patient
+    (
+        "Patient?_text=P%C3%89TER",
+        &["Patient/animal", "Patient/example"],
+    ),
+    ("Patient?_text=kenzi", &["Patient/animal"]),
+    (
+        "Observation?_text=hemoglobin%20OR%20haemoglobin",
+        &["Observation/f005"],
+    ),
+    // Condition/example2's onsetString "approximately November 2012" is not in its narrative
+    ("Condition?_text=approximately", &[]),
+    ("Condition?_content=approximately", &["Condition/example2"]),
+    // an identifier system (http://www.maroondah.vic.gov.au/AnimalRegFees.aspx)
+    ("Patient?_content=animalregfees", &["Patient/animal"]),
+    (
+        "Patient?_content=animalregfees%20kenzi",
+        &["Patient/animal"],
+    ),
+    // an identifier system (http://www.amc.nl/zorgportal/identifiers/pre-admissions)
+    (
+        "Encounter?_content=admissions",
+        &["Encounter/f001", "Encounter/f002", "Encounter/f003"],
+    ),
+    ("?_text=kenzi", &["Patient/animal"]),
+    (
+        "Encounter?subject:Patient._content=pieter",
+        &["Encounter/f001", "Encounter/f002", "Encounter/f003"],
+    ),
+    (
+        "Patient?_has:Condition:subject:_content=approximately",
+        &["Patient/example"],
+    ),
     ("Location?near=42.2565|-83.69471|1|km", &["Location/1"]),
     ("Location?near=42.2565|-83.69471|0.2", &["Location/1"]),
     ("Location?near=42.2565|-83.69471|0.19|km", &[]),
@@ -3681,6 +3738,29 @@ async fn errors(s: &TestServer) {
     expect_outcome(s.get("Location?near=91|0|1|km").await, 400, "latitude").await;
     expect_outcome(s.get("Location?near=0|0|1|parsec").await, 400, "parsec").await;
     expect_outcome(s.get("Location?_sort=near").await, 400, "near").await;
+    // Text searches the index cannot answer exactly.
+    for (q, says) in [
+        ("Condition?_text=%22severe%20burn%22", "phrase"),
+        ("Condition?_text=NOT%20burn", "NOT"),
+        ("Condition?_text=(burn", "'('"),
+        ("Condition?_text=burn%20OR", "ends"),
+        ("Condition?_text=---", "no letter"),
+        ("Condition?_text:exact=burn", "modifier"),
+        ("Condition?_content:contains=burn", "modifier"),
+        ("Condition?_sort=_text", "_text"),
+        (
+            "Encounter?subject:Patient._text=peter%20chalmers",
+            "one word",
+        ),
+        (
+            "Condition?_text=(a%20b%20c%20d%20e)%20OR%20(f%20g%20h%20i%20j)",
+            "too complex",
+        ),
+    ] {
+        expect_outcome(s.get(q).await, 400, says).await;
+    }
+    let long = "x".repeat(fhird::fhir::search::text::MAX_WORD_CHARS + 1);
+    expect_outcome(s.get(&format!("Condition?_text={long}")).await, 400, "64").await;
     // `:contains` values are bounded (MongoDB's escaped pattern must fit SecantusDB's
     // 1,000 bytes): 500 bytes of regular-expression specials still search, one more is refused.
     let dots = ".".repeat(500);
@@ -3835,7 +3915,7 @@ async fn long_value_lists(s: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_over_the_official_examples_on_sqlite() {
-    let s = TestServer::sqlite_with(big_bodies()).await;
+    let s = examples_server("sqlite").await;
     load_examples(&s).await;
     run_cases(&s).await;
     result_parameters(&s).await;
@@ -3849,7 +3929,7 @@ async fn search_over_the_official_examples_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_over_the_official_examples_on_mongodb() {
-    let s = TestServer::mongodb_with(big_bodies()).await;
+    let s = examples_server("mongodb").await;
     load_examples(&s).await;
     run_cases(&s).await;
     result_parameters(&s).await;
@@ -3859,6 +3939,15 @@ async fn search_over_the_official_examples_on_mongodb() {
     hostile::hostile_searches(&s).await;
     reindex(&s).await;
     s.stop().await;
+}
+
+/// A server for the official examples (some are megabytes), with `_content` indexed.
+async fn examples_server(kind: &str) -> TestServer {
+    let fhir = Limits {
+        content_search: true,
+        ..Limits::default()
+    };
+    TestServer::fresh(kind, big_bodies(), fhir).await
 }
 
 fn big_bodies() -> HttpLimits {
@@ -3875,10 +3964,7 @@ fn big_bodies() -> HttpLimits {
 /// same matches in the same order).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stores_agree_over_the_official_examples() {
-    let (a, b) = tokio::join!(
-        TestServer::sqlite_with(big_bodies()),
-        TestServer::mongodb_with(big_bodies())
-    );
+    let (a, b) = tokio::join!(examples_server("sqlite"), examples_server("mongodb"));
     tokio::join!(load_examples(&a), load_examples(&b));
     let queries = generated_queries();
     assert!(queries.len() > 2_000, "only {} queries", queries.len());
@@ -3975,10 +4061,18 @@ fn generated_queries() -> Vec<(String, &'static str)> {
         // The first equality of each parameter of this resource, for AND searches.
         let mut equalities: Vec<String> = Vec::new();
         let mut extra: Vec<(&'static str, String)> = Vec::new();
-        for e in extract(Registry::r4(), rt, &v, "http://localhost/fhir") {
+        for e in extract(Registry::r4(), rt, &v, "http://localhost/fhir", true) {
             let p = e.param.as_str();
             let mut forms: Vec<(&'static str, String)> = Vec::new();
             match &e.value {
+                // `_text` / `_content`: one entry per word.
+                IndexValue::String { norm, .. } if matches!(p, "_text" | "_content") => {
+                    let prefix: String = norm.chars().take(3).collect();
+                    forms.push(("word", format!("{p}={}", enc(norm))));
+                    forms.push(("word prefix", format!("{p}={}", enc(&prefix))));
+                    let expression = format!("({prefix} OR qqqq) AND {norm}");
+                    forms.push(("words", format!("{p}={}", enc(&expression))));
+                }
                 IndexValue::String { norm, exact } => {
                     let prefix: String = norm.chars().take(3).collect();
                     forms.push(("prefix", format!("{p}={}", enc(&prefix))));
@@ -4102,7 +4196,7 @@ fn generated_queries() -> Vec<(String, &'static str)> {
             let sortable = !matches!(
                 e.value,
                 IndexValue::Composite(_) | IndexValue::Position { .. }
-            );
+            ) && !matches!(p, "_text" | "_content");
             if sortable {
                 forms.push(("sort", format!("{p}:missing=false&_sort={p}")));
                 forms.push(("sort desc", format!("_sort=-{p}&{p}:missing=false")));
@@ -4180,4 +4274,107 @@ fn composite_part(v: &fhird::fhir::search::IndexValue) -> Option<Vec<String>> {
         IndexValue::Uri { value } => Some(vec![value.clone()]),
         _ => None,
     }
+}
+
+/// `_text` is always indexed; `_content` only on a server started with `content_search`:
+/// otherwise it is a 400 (ignored, with an outcome, under lenient handling) and the
+/// CapabilityStatement leaves it out. Data written before it was switched on is found after
+/// a `$reindex`.
+async fn content_search_is_opt_in(kind: &str) {
+    let (spec, dir) = if kind == "sqlite" {
+        let dir = tempfile::tempdir().unwrap();
+        (format!("sqlite:{}", dir.path().display()), Some(dir))
+    } else {
+        (common::fresh_mongo_spec(), None)
+    };
+    let plain = TestServer::start(&spec, HttpLimits::default()).await;
+    let patient = serde_json::json!({
+        "resourceType": "Patient",
+        "id": "ada",
+        "text": {"status": "generated",
+                 "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Ada, analyst</div>"},
+        "name": [{"family": "Byron", "given": ["Augusta"]}]
+    });
+    expect(plain.put("Patient/ada", &patient).await, 201).await;
+    let found = |b: &Value| ids(b, "match");
+    let b = expect(plain.get("Patient?_text=analyst").await, 200).await;
+    assert_eq!(found(&b), ["Patient/ada"]);
+    let b = expect(plain.get("Patient?_text=byron").await, 200).await;
+    assert!(found(&b).is_empty(), "the name is not in the narrative");
+    expect_outcome(
+        plain.get("Patient?_content=byron").await,
+        400,
+        "--content-search",
+    )
+    .await;
+    expect_outcome(
+        plain
+            .get("Observation?subject:Patient._content=byron")
+            .await,
+        400,
+        "_content",
+    )
+    .await;
+    let resp = plain
+        .request(
+            reqwest::Method::GET,
+            "Patient?_content=byron&_text=ada",
+            None,
+            &[("prefer", "handling=lenient")],
+        )
+        .await;
+    let b = expect(resp, 200).await;
+    assert_eq!(found(&b), ["Patient/ada"]);
+    assert!(b.to_string().contains("_content"), "the outcome names it");
+    let params = |cs: &Value| -> Vec<String> {
+        let patient = cs["rest"][0]["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == "Patient")
+            .unwrap()
+            .clone();
+        patient["searchParam"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cs = expect(plain.get("metadata").await, 200).await;
+    assert!(params(&cs).contains(&"_text".to_string()));
+    assert!(!params(&cs).contains(&"_content".to_string()));
+    plain.stop().await;
+
+    let limits = Limits {
+        content_search: true,
+        ..Limits::default()
+    };
+    let s = TestServer::start_with(&spec, HttpLimits::default(), limits).await;
+    let cs = expect(s.get("metadata").await, 200).await;
+    assert!(params(&cs).contains(&"_content".to_string()));
+    let b = expect(s.get("Patient?_content=byron").await, 200).await;
+    assert!(found(&b).is_empty(), "written before _content was indexed");
+    let post = s.request(reqwest::Method::POST, "Patient/$reindex", None, &[]);
+    expect(post.await, 200).await;
+    for q in [
+        "Patient?_content=byron",
+        "Patient?_content=augusta%20analyst",
+        "Patient?_content=ada",
+    ] {
+        let b = expect(s.get(q).await, 200).await;
+        assert_eq!(found(&b), ["Patient/ada"], "{q}");
+    }
+    s.stop().await;
+    drop(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_search_is_opt_in_on_sqlite() {
+    content_search_is_opt_in("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_search_is_opt_in_on_mongodb() {
+    content_search_is_opt_in("mongodb").await;
 }

@@ -24,6 +24,7 @@ fn options(lenient: bool) -> ParseOptions<'static> {
         default_count: 20,
         max_count: 100,
         lenient,
+        content_search: true,
     }
 }
 
@@ -1005,19 +1006,110 @@ fn tag_security_profile_source() {
 
 #[test]
 fn unsupported_common_parameters() {
-    for p in [
-        "_text",
-        "_content",
-        "_filter",
-        "_query",
-        "_contained",
-        "_containedType",
-    ] {
+    for p in ["_filter", "_query", "_contained", "_containedType"] {
         assert_eq!(
             err("Patient", &[(p, "x")]),
             format!("Search parameter '{p}' is not supported")
         );
     }
+}
+
+/// search.html's own example, `_text=(bone OR liver) and metastases`: each AND-ed group of
+/// words is one filter whose values are its words, each a starts-with on the parameter's
+/// word entries.
+#[test]
+fn text_searches_become_groups_of_words() {
+    let word = |p: &str, w: &str| {
+        Criterion::Cond(Cond::String {
+            param: s(p),
+            mode: StringMode::StartsWith,
+            value: s(w),
+        })
+    };
+    let group = |p: &str, words: &[&str]| Filter {
+        any: words.iter().map(|w| word(p, w)).collect(),
+        negate: false,
+    };
+    let r = ok("Condition", &[("_text", "(bone OR liver) and Metastases")]);
+    assert_eq!(
+        r.filters,
+        [
+            group("_text", &["bone", "liver"]),
+            group("_text", &["metastases"])
+        ]
+    );
+    // Comma ORs whole expressions; repetition ANDs them.
+    let r = ok(
+        "Condition",
+        &[("_content", "bone,liver Ölz"), ("_content", "x")],
+    );
+    assert_eq!(
+        r.filters,
+        [
+            group("_content", &["bone", "liver"]),
+            group("_content", &["bone", "olz"]),
+            group("_content", &["x"])
+        ]
+    );
+    // At the end of a chain, one word per value.
+    let r = ok(
+        "Observation",
+        &[("subject:Patient._text", "Chalmers,peter")],
+    );
+    match &r.filters[0].any[0] {
+        Criterion::Chain { inner, .. } => {
+            assert_eq!(*inner[0].1, word("_text", "chalmers"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // `:missing` as for any parameter.
+    assert_eq!(
+        cond("Patient", "_text:missing", "true"),
+        Cond::Missing {
+            param: s("_text"),
+            kind: ParamType::String,
+            missing: true
+        }
+    );
+    assert!(err("Condition", &[("_text", "not bone")]).contains("NOT"));
+    assert!(err("Condition", &[("_text:exact", "bone")]).contains("modifier"));
+    assert!(err("Bundle", &[("_text", "bone")]).contains("_text"));
+    assert!(err("Patient", &[("_sort", "_content")]).contains("_content"));
+}
+
+/// `_content` is indexed only on a server that asks for it; elsewhere it is an unknown
+/// parameter (400, or ignored under lenient handling).
+#[test]
+fn content_search_needs_the_server_option() {
+    let off = ParseOptions {
+        content_search: false,
+        ..options(false)
+    };
+    for (k, v) in [
+        ("_content", "bone"),
+        ("_content:missing", "true"),
+        ("subject:Patient._content", "bone"),
+        ("_has:Observation:subject:_content", "bone"),
+    ] {
+        let e = parse(Registry::r4(), Some("Patient"), &pairs(&[(k, v)]), &off).unwrap_err();
+        assert!(
+            e.message().contains("--content-search"),
+            "{k}: {}",
+            e.message()
+        );
+    }
+    let lenient = ParseOptions {
+        lenient: true,
+        ..off
+    };
+    let r = parse(
+        Registry::r4(),
+        Some("Patient"),
+        &pairs(&[("_content", "bone"), ("_text", "bone")]),
+        &lenient,
+    )
+    .unwrap();
+    assert_eq!((r.ignored.len(), r.filters.len()), (1, 1));
 }
 
 #[test]
@@ -1689,7 +1781,7 @@ fn lenient_skips_unknown_parameters_and_modifiers() {
         &[
             ("foo", "1"),
             ("gender:exact", "male"),
-            ("_text", "x"),
+            ("_query", "x"),
             ("code:in", "y"),
             ("name", "eve"),
         ],
@@ -1704,7 +1796,7 @@ fn lenient_skips_unknown_parameters_and_modifiers() {
                 s("gender:exact"),
                 s("Modifier ':exact' is not allowed on token parameter 'gender'")
             ),
-            (s("_text"), s("Search parameter '_text' is not supported")),
+            (s("_query"), s("Search parameter '_query' is not supported")),
             (
                 s("code:in"),
                 s("Unknown search parameter 'code' for Patient")

@@ -26,12 +26,12 @@ const TYPE_INTERACTIONS: &[&str] = &[
 ];
 
 /// The search parameters of a type the server answers (unsupported ones are left out: using
-/// them gives 400).
-fn search_params(rt: &str) -> Vec<Value> {
+/// them gives 400, as does `_content` unless `content_search`).
+fn search_params(rt: &str, content_search: bool) -> Vec<Value> {
     Registry::r4()
         .params_of(rt)
         .into_iter()
-        .filter(|p| p.unsupported.is_none())
+        .filter(|p| p.unsupported.is_none() && (content_search || p.code != "_content"))
         .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.as_str()}))
         .collect()
 }
@@ -62,7 +62,7 @@ fn includes(rt: &str) -> Vec<String> {
     v
 }
 
-pub fn capability_statement(base_url: &str) -> Value {
+pub fn capability_statement(base_url: &str, content_search: bool) -> Value {
     let resources: Vec<Value> = element_types::resource_types()
         .iter()
         .map(|rt| {
@@ -79,7 +79,7 @@ pub fn capability_statement(base_url: &str) -> Value {
                 "conditionalDelete": "multiple",
                 "searchInclude": includes(rt),
                 "searchRevInclude": rev_includes(rt),
-                "searchParam": search_params(rt),
+                "searchParam": search_params(rt, content_search),
             })
         })
         .collect();

@@ -40,6 +40,10 @@ pub struct Limits {
     /// Most resources a chain or `_has` criterion may go through when neither it nor the rest
     /// of the search matches at most `CHAIN_CAP` (more: 400).
     pub max_chain_sweep: usize,
+    /// Whether `_content` is indexed and searchable. Off by default: its words are several
+    /// times as many index entries as all other parameters together (docs/search.md "Text
+    /// search"), a cost every write would pay for a search few clients send.
+    pub content_search: bool,
 }
 
 impl Default for Limits {
@@ -50,6 +54,7 @@ impl Default for Limits {
             max_conditional_delete: 1000,
             max_bundle_entries: 10_000,
             max_chain_sweep: 20_000,
+            content_search: false,
         }
     }
 }
@@ -137,6 +142,7 @@ impl Fhir {
             default_count: self.limits.default_count,
             max_count: self.limits.max_count,
             lenient,
+            content_search: self.limits.content_search,
         }
     }
 
@@ -169,6 +175,6 @@ impl Fhir {
     }
 
     pub fn capabilities(&self, p: &Partition) -> Value {
-        capability::capability_statement(&self.base_url(p))
+        capability::capability_statement(&self.base_url(p), self.limits.content_search)
     }
 }

@@ -15,12 +15,13 @@ use serde_json::{json, Value};
 /// Resources re-indexed per store round trip.
 const BATCH: usize = 200;
 
-fn entries_of(v: &Version, base: &str) -> FhirResult<Vec<IndexEntry>> {
+fn entries_of(v: &Version, base: &str, content_search: bool) -> FhirResult<Vec<IndexEntry>> {
     Ok(extract::extract(
         Registry::r4(),
         &v.resource_type,
         &stored_json(v)?,
         base,
+        content_search,
     ))
 }
 
@@ -38,7 +39,7 @@ impl Fhir {
             check_resource_type(rt)?;
             check_id(id)?;
             let v = self.read(p, rt, id).await?;
-            let index = entries_of(&v, &self.base_url(p))?;
+            let index = entries_of(&v, &self.base_url(p), self.limits.content_search)?;
             self.store
                 .reindex(p, rt, id, v.version, index)
                 .await
@@ -62,7 +63,7 @@ impl Fhir {
                 let page = self.store.search(p, &query).await.map_err(store_error)?;
                 for m in &page {
                     let v = &m.version;
-                    let index = entries_of(v, &base)?;
+                    let index = entries_of(v, &base, self.limits.content_search)?;
                     // A resource written since the page was read already has fresh entries.
                     if self
                         .store

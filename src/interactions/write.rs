@@ -333,7 +333,13 @@ impl Fhir {
                     let Some(value) = body else {
                         unreachable!("every Put has a body")
                     };
-                    let index = extract::extract(Registry::r4(), rt, &value, &base);
+                    let index = extract::extract(
+                        Registry::r4(),
+                        rt,
+                        &value,
+                        &base,
+                        self.limits.content_search,
+                    );
                     let Value::Object(body) = value else {
                         unreachable!("bodies are objects")
                     };

@@ -73,14 +73,19 @@ impl TestServer {
     /// A server on a fresh store of the same kind as `like` ("sqlite" or "mongodb") with
     /// the given interaction limits.
     pub async fn fresh_with(kind: &str, fhir: Limits) -> TestServer {
+        Self::fresh(kind, HttpLimits::default(), fhir).await
+    }
+
+    /// `fresh_with`, with HTTP limits too.
+    pub async fn fresh(kind: &str, http: HttpLimits, fhir: Limits) -> TestServer {
         if kind == "sqlite" {
             let dir = tempfile::tempdir().unwrap();
             let spec = format!("sqlite:{}", dir.path().display());
-            let mut s = Self::start_with(&spec, HttpLimits::default(), fhir).await;
+            let mut s = Self::start_with(&spec, http, fhir).await;
             s._dir = Some(dir);
             s
         } else {
-            Self::start_with(&fresh_mongo_spec(), HttpLimits::default(), fhir).await
+            Self::start_with(&fresh_mongo_spec(), http, fhir).await
         }
     }
 

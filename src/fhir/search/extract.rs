@@ -12,7 +12,8 @@
 //! - references to contained resources (`#id`) give no entry; `urn:uuid:`/`urn:oid:` ones give
 //!   a url-only entry; a Reference's `identifier` gives a token entry under `{code}:identifier`.
 
-use super::params::{Compiled, ParamType, Registry};
+use super::params::{Compiled, ParamType, Registry, Values};
+use super::text;
 use super::values::{date_range, decimal_range, normalize_string};
 use super::{IndexEntry, IndexValue};
 use crate::fhir::element_types;
@@ -25,16 +26,21 @@ use std::collections::HashSet;
 /// (`_id` and `_lastUpdated` are answered from the stored id and time, not from entries).
 /// `base` is the FHIR base the resource is stored under: an absolute reference below it is
 /// a local one (search.html: a relative and an absolute reference to the same resource
-/// match each other); one to another server is known by its url alone.
+/// match each other); one to another server is known by its url alone. `content_search`:
+/// whether `_content` is indexed (`text`: its words cost several times the other entries).
 pub fn extract(
     registry: &Registry,
     resource_type: &str,
     resource: &Value,
     base: &str,
+    content_search: bool,
 ) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     let root = Expression::root_item(resource);
     for param in registry.compiled(resource_type) {
+        if !content_search && matches!(param.values, Values::Words(text::Source::Content)) {
+            continue;
+        }
         extract_one(param, resource, &root, base, &mut out);
     }
     out
@@ -71,12 +77,25 @@ fn extract_one<'a>(
     base: &str,
     out: &mut Vec<IndexEntry>,
 ) {
+    let expression = match &param.values {
+        Values::Path(e) => e,
+        Values::Words(source) => {
+            let words = text::words(resource, *source)
+                .into_iter()
+                .map(|w| IndexValue::String {
+                    exact: w.clone(),
+                    norm: w,
+                });
+            out.extend(words.map(|value| IndexEntry {
+                param: param.code.clone(),
+                value,
+            }));
+            return;
+        }
+    };
     // An expression that fails on odd data (e.g. `is` over several items) indexes nothing for
     // that parameter rather than failing the write.
-    let Ok(items) = param
-        .expression
-        .evaluate_typed(resource, std::slice::from_ref(root))
-    else {
+    let Ok(items) = expression.evaluate_typed(resource, std::slice::from_ref(root)) else {
         return;
     };
     let mut values = Vec::new();

@@ -11,6 +11,7 @@ pub mod geo;
 pub mod params;
 pub mod query;
 pub mod subset;
+pub mod text;
 pub mod values;
 
 /// One searchable value of one resource, for one search parameter.

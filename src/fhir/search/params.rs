@@ -1,6 +1,7 @@
 //! The search parameters the server supports: the official R4 SearchParameter resources
 //! vendored in `profiles/search-parameters.json`, plus the common `Resource` parameters.
 
+use super::text;
 use crate::fhir::element_types;
 use crate::fhir::fhirpath::Expression;
 use serde_json::Value;
@@ -122,10 +123,19 @@ pub struct Registry {
 pub(crate) struct Compiled {
     pub code: String,
     pub kind: ParamType,
-    pub expression: Expression,
+    pub values: Values,
     pub components: Vec<(ParamType, Expression)>,
     /// See [`Registry::most_values`].
     pub most_values: Option<usize>,
+}
+
+/// Where a compiled parameter's values come from.
+#[derive(Debug)]
+pub(crate) enum Values {
+    /// Its FHIRPath expression, reduced to one resource type.
+    Path(Expression),
+    /// The words of the resource's text (`_text`, `_content`, which have no expression).
+    Words(text::Source),
 }
 
 /// Parameters whose expression parses but cannot be indexed faithfully, by URL, with the
@@ -148,6 +158,9 @@ fn unsupported_reason(def: &Value, kind: ParamType) -> Option<String> {
         return Some(why.to_string());
     }
     let Some(expression) = def["expression"].as_str() else {
+        if def["code"].as_str().and_then(text::Source::of).is_some() {
+            return None;
+        }
         return Some("the parameter has no FHIRPath expression".to_string());
     };
     if kind == ParamType::Special && !selects_positions(def, expression) {
@@ -360,6 +373,15 @@ fn compile(p: &SearchParam, resource_type: &str) -> Option<Compiled> {
     if p.unsupported.is_some() || matches!(p.code.as_str(), "_id" | "_lastUpdated") {
         return None;
     }
+    if p.expression.is_none() {
+        return Some(Compiled {
+            code: p.code.clone(),
+            kind: p.kind,
+            values: Values::Words(text::Source::of(&p.code)?),
+            components: Vec::new(),
+            most_values: None,
+        });
+    }
     let expression = Expression::parse(p.expression.as_deref()?)
         .ok()?
         .specialize(resource_type)?;
@@ -377,7 +399,7 @@ fn compile(p: &SearchParam, resource_type: &str) -> Option<Compiled> {
     Some(Compiled {
         code: p.code.clone(),
         kind: p.kind,
-        expression,
+        values: Values::Path(expression),
         components,
         most_values,
     })
@@ -402,7 +424,10 @@ mod tests {
         let cvq = r.param("Observation", "code-value-quantity").unwrap();
         assert_eq!(cvq.components.len(), 2);
         assert_eq!(cvq.components[1].kind, ParamType::Quantity);
-        assert!(r.param("Patient", "_text").unwrap().unsupported.is_some());
+        assert!(r.param("Patient", "_query").unwrap().unsupported.is_some());
+        assert_eq!(r.param("Patient", "_text").unwrap().unsupported, None);
+        assert_eq!(r.param("Bundle", "_content").unwrap().unsupported, None);
+        assert!(r.param("Bundle", "_text").is_none());
         let near = r.param("Location", "near").unwrap();
         assert_eq!((near.kind, &near.unsupported), (ParamType::Special, &None));
     }

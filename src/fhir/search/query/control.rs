@@ -6,6 +6,7 @@ use super::target::{describe, resolve};
 use super::{Include, Sort, SortKey, Summary, Total};
 use crate::fhir::element_types;
 use crate::fhir::search::params::{ParamType, Registry};
+use crate::fhir::search::text;
 
 /// `_type=Patient,Observation`.
 pub fn types(value: &str) -> Result<Vec<String>, Problem> {
@@ -52,6 +53,11 @@ pub fn sort(registry: &Registry, types: &[String], value: &str) -> Result<Vec<So
                         describe(types)
                     ))
                 })?;
+                if text::Source::of(code).is_some() {
+                    return Err(Problem::Unknown(format!(
+                        "Sorting by the text search parameter '{code}' is not supported"
+                    )));
+                }
                 if matches!(param.kind, ParamType::Composite | ParamType::Special) {
                     return Err(Problem::Unknown(format!(
                         "Sorting by {} parameter '{code}' is not supported",

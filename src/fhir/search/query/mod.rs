@@ -355,6 +355,8 @@ pub struct ParseOptions<'a> {
     pub max_count: usize,
     /// `Prefer: handling=lenient`.
     pub lenient: bool,
+    /// Whether `_content` is indexed (otherwise searching by it answers 400).
+    pub content_search: bool,
 }
 
 /// Parses a search's query parameters (already percent-decoded, in request order) for the

@@ -7,11 +7,13 @@ use super::problem::Problem;
 use super::target::{parse_path, Modifier, ParamRef, Path};
 use super::value::{cond, is_id};
 use super::{
-    CodeSetRef, Cond, Criterion, Cursor, Filter, ParseOptions, SearchRequest, Summary, Total,
+    CodeSetRef, Cond, Criterion, Cursor, Filter, ParseOptions, SearchRequest, StringMode, Summary,
+    Total,
 };
 use crate::fhir::element_types;
 use crate::fhir::outcome::FhirError;
 use crate::fhir::search::params::{ParamType, Registry};
+use crate::fhir::search::text;
 
 /// Result parameters that make no sense twice.
 const SINGLE: [&str; 7] = [
@@ -152,6 +154,13 @@ fn one(
             | "_include"
             | "_revinclude"
     );
+    if !options.content_search && key.split([':', '.']).any(|part| part == "_content") {
+        return Err(Problem::Unknown(
+            "Search parameter '_content' is not enabled on this server (it is when started \
+             with --content-search, after a $reindex of the data written before)"
+                .to_string(),
+        ));
+    }
     let iterate = matches!(modifier, ":iterate" | ":recurse");
     let include = matches!(name, "_include" | "_revinclude");
     if control && !modifier.is_empty() && !(include && iterate) {
@@ -230,6 +239,14 @@ fn one(
             request.filters.push(Filter { any, negate: false });
             Ok(true)
         }
+        "_text" | "_content" if modifier.is_empty() => {
+            let path = parse_path(registry, types, key, 0)?;
+            let Path::Leaf { param, .. } = &path else {
+                return Err(Problem::Invalid(format!("Invalid parameter '{key}'")));
+            };
+            text_search(&param.code, value, request)?;
+            Ok(true)
+        }
         _ => {
             let path = parse_path(registry, types, key, 0)?;
             let items: Vec<&str> = split_unescaped(value, ',')
@@ -256,6 +273,33 @@ fn one(
             Ok(true)
         }
     }
+}
+
+/// `_text` / `_content` with the text search syntax (`text`): each AND-ed group of words is
+/// one filter whose values are the group's words, as if each group were a parameter of its
+/// own with comma-separated values.
+fn text_search(code: &str, value: &str, request: &mut SearchRequest) -> Result<(), Problem> {
+    let groups = split_unescaped(value, ',')
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|raw| text::parse(&unescape(raw)))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(text::any_of)
+        .map_err(|e| Problem::Invalid(format!("Invalid value for '{code}': {e}")))?;
+    for group in groups {
+        let any = group
+            .into_iter()
+            .map(|word| {
+                Criterion::Cond(Cond::String {
+                    param: code.to_string(),
+                    mode: StringMode::StartsWith,
+                    value: word,
+                })
+            })
+            .collect();
+        request.filters.push(Filter { any, negate: false });
+    }
+    Ok(())
 }
 
 /// `_id=a,b,c` as one list of ids: an OR of single ids is one set membership test, which a

@@ -11,24 +11,21 @@ use crate::fhir::search::params::{Component, ParamType, Registry, SearchParam};
 pub const MAX_DEPTH: usize = 4;
 
 /// The parameters every resource has, searchable even without `_type` at system level.
-const RESOURCE_LEVEL: [&str; 6] = [
+/// (`_text` is a DomainResource parameter: Bundle, Binary and Parameters have no narrative,
+/// so over every type it finds none of them.)
+const RESOURCE_LEVEL: [&str; 8] = [
     "_id",
     "_lastUpdated",
     "_tag",
     "_profile",
     "_security",
     "_source",
+    "_text",
+    "_content",
 ];
 
 /// Named in search.html but not evaluated by this server.
-const NOT_SUPPORTED: [&str; 6] = [
-    "_text",
-    "_content",
-    "_filter",
-    "_query",
-    "_contained",
-    "_containedType",
-];
+const NOT_SUPPORTED: [&str; 4] = ["_filter", "_query", "_contained", "_containedType"];
 
 /// A parameter as it applies to all the searched types at once.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use crate::fhir::element_types;
 use crate::fhir::primitives;
 use crate::fhir::search::geo;
 use crate::fhir::search::params::ParamType;
+use crate::fhir::search::text;
 use crate::fhir::search::values;
 
 /// The longest `:contains` value (UTF-8 bytes, normalised). MongoDB answers `:contains` with
@@ -63,6 +64,21 @@ pub fn cond(
     }
     let code = param.code.clone();
     Ok(match param.kind {
+        ParamType::String if text::Source::of(&code).is_some() => {
+            // A top-level text search has its own syntax (`request`); here it ends a chain or
+            // `_has`, whose one criterion per value is one word.
+            if *modifier != Modifier::None {
+                return Err(Problem::Invalid(format!(
+                    "'{name}' takes no modifier but ':missing'"
+                )));
+            }
+            Cond::String {
+                param: code,
+                mode: StringMode::StartsWith,
+                value: text::single_word(&unescape(raw))
+                    .map_err(|e| Problem::Invalid(format!("Invalid value for '{name}': {e}")))?,
+            }
+        }
         ParamType::String => {
             let text = unescape(raw);
             let (mode, value) = match modifier {
