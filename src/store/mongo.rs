@@ -87,6 +87,9 @@ const COMPRESS_ABOVE: usize = 1024 * 1024;
 const MAX_STORED_BODY: usize = 16 * 1024 * 1024 - 64 * 1024;
 const WRITE_CONFLICT: i32 = 112;
 const TRANSACTION_TOO_LARGE_FOR_CACHE: i32 = 388;
+/// NoSuchTransaction: the server dropped the transaction before the commit, as it does with
+/// one open longer than `transactionLifetimeLimitSeconds` (60 s by default).
+const NO_SUCH_TRANSACTION: i32 = 251;
 /// MaxTimeMSExpired: a read ran past its `maxTimeMS`.
 const MAX_TIME_EXPIRED: i32 = 50;
 /// Retries of a commit that lost a write conflict (see `commit`).
@@ -115,6 +118,13 @@ fn classify(e: mongodb::error::Error) -> StoreError {
             "it does not fit the storage engine's cache".into(),
         );
     }
+    if code == Some(NO_SUCH_TRANSACTION) || reaped_on_secantus(&e) {
+        return StoreError::TransactionTooLarge(
+            "it took longer than the database lets a transaction live \
+             (transactionLifetimeLimitSeconds, 60 s by default)"
+                .into(),
+        );
+    }
     if let ErrorKind::InsertMany(m) = &*e.kind {
         if m.write_errors
             .iter()
@@ -132,6 +142,14 @@ fn classify(e: mongodb::error::Error) -> StoreError {
         _ if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => StoreError::Conflict,
         _ => StoreError::Other(e.to_string()),
     }
+}
+
+/// SecantusDB reports a transaction it reaped for its age as an internal error (code 1) with
+/// this text where MongoDB answers NoSuchTransaction; seen with 6,000-entry Bundles that wrote
+/// for more than 60 s. Without this it would reach the client as a 500.
+fn reaped_on_secantus(e: &mongodb::error::Error) -> bool {
+    matches!(&*e.kind, ErrorKind::Command(c)
+        if c.code == 1 && c.message.contains("transaction already closed"))
 }
 
 /// Splits our `db=` query parameter off a MongoDB URI (the driver rejects options it does not
@@ -1019,7 +1037,7 @@ impl Store for MongoStore {
             // Other large transactions in flight share the cache; alone, it may fit.
             Err(StoreError::TransactionTooLarge(_)) if self.large_commit_permits > 1 => {
                 tracing::info!(
-                    "a commit of {} writes did not fit the database cache beside other large ones; retrying it alone",
+                    "a commit of {} writes failed beside other large ones; retrying it alone",
                     writes.len()
                 );
                 drop(admitted);
@@ -1430,6 +1448,36 @@ mod tests {
             split_db("mongodb://h:1"),
             ("mongodb://h:1".to_string(), None)
         );
+    }
+
+    /// A transaction the server gave up on for its size or age is "too large" (retried alone,
+    /// then 413 "split the Bundle"), not a 500; an ordinary server error stays one.
+    #[test]
+    fn transactions_dropped_by_the_server_are_too_large() {
+        let command_error = |code: i32, message: &str| {
+            let e: mongodb::error::CommandError = mongodb::bson::from_document(doc! {
+                "code": code, "codeName": "X", "errmsg": message,
+            })
+            .unwrap();
+            mongodb::error::Error::from(ErrorKind::Command(e))
+        };
+        for (code, message) in [
+            (251, "Transaction with { txnNumber: 7 } has been aborted."),
+            (1, "Internal(\"transaction already closed\")"),
+            (388, "TransactionTooLargeForCache"),
+        ] {
+            assert!(
+                matches!(
+                    classify(command_error(code, message)),
+                    StoreError::TransactionTooLarge(_)
+                ),
+                "{code} {message}"
+            );
+        }
+        assert!(matches!(
+            classify(command_error(1, "something else")),
+            StoreError::Other(_)
+        ));
     }
 
     #[test]
