@@ -1062,6 +1062,9 @@ fn text_searches_become_groups_of_words() {
         }
         other => panic!("{other:?}"),
     }
+    // No item: ignored, like any parameter without a value.
+    let r = ok("Condition", &[("_text", ","), ("code", "x")]);
+    assert_eq!((r.filters.len(), r.canonical.len()), (1, 1));
     // `:missing` as for any parameter.
     assert_eq!(
         cond("Patient", "_text:missing", "true"),

@@ -318,3 +318,38 @@ def test_near_finds_locations_within_a_distance(fhirpy_client, uid):
     with pytest.raises(OperationOutcome) as e:
         locations.search(near="95|0|1|km").fetch()
     assert "latitude" in str(e.value)
+
+
+def test_text_searches_the_narrative_words(fhirpy_client, uid):
+    """``_text`` with search.html's syntax, sent by fhirpy: words (each starting a word of the
+    narrative, any case and accents), AND, OR, parentheses; NOT is refused with the reason.
+    The word made from this test's id keeps other tests' resources out."""
+    tag = "w" + uid.replace("-", "")[:12]
+    made = {}
+    for name, words in {
+        "bone": "Metastases to bone",
+        "liver": "Métastases in the LIVER",
+        "lung": "Lung nodule, no metastases",
+    }.items():
+        cond = fhirpy_client.resource(
+            "Condition",
+            subject={"reference": "Patient/x"},
+            text={
+                "status": "generated",
+                "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{words}</p> {tag}</div>',
+            },
+        )
+        cond.save()
+        made[name] = cond.id
+    conditions = fhirpy_client.resources("Condition")
+
+    def text(value):
+        return _ids(conditions.search(_text=value).fetch_all())
+
+    assert text(f"{tag} (bone OR liver) and metastases") == sorted([made["bone"], made["liver"]])
+    assert text(f"{tag} metast") == sorted(made.values())
+    assert text(f"{tag} liv") == [made["liver"]]
+    assert text(f"{tag} nodule bone") == []
+    with pytest.raises(OperationOutcome) as e:
+        conditions.search(_text=f"{tag} NOT bone").fetch()
+    assert "NOT" in str(e.value)

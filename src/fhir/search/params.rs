@@ -158,10 +158,14 @@ fn unsupported_reason(def: &Value, kind: ParamType) -> Option<String> {
         return Some(why.to_string());
     }
     let Some(expression) = def["expression"].as_str() else {
-        if def["code"].as_str().and_then(text::Source::of).is_some() {
-            return None;
-        }
-        return Some("the parameter has no FHIRPath expression".to_string());
+        return match def["code"].as_str() {
+            Some(code) if text::Source::of(code).is_some() => None,
+            Some("_query") => Some(
+                "names a query the server defines (search.html \"_query\"); this server defines none"
+                    .to_string(),
+            ),
+            _ => Some("the parameter has no FHIRPath expression".to_string()),
+        };
     };
     if kind == ParamType::Special && !selects_positions(def, expression) {
         return Some(

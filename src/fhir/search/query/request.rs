@@ -244,8 +244,7 @@ fn one(
             let Path::Leaf { param, .. } = &path else {
                 return Err(Problem::Invalid(format!("Invalid parameter '{key}'")));
             };
-            text_search(&param.code, value, request)?;
-            Ok(true)
+            text_search(&param.code, value, request)
         }
         _ => {
             let path = parse_path(registry, types, key, 0)?;
@@ -277,11 +276,17 @@ fn one(
 
 /// `_text` / `_content` with the text search syntax (`text`): each AND-ed group of words is
 /// one filter whose values are the group's words, as if each group were a parameter of its
-/// own with comma-separated values.
-fn text_search(code: &str, value: &str, request: &mut SearchRequest) -> Result<(), Problem> {
-    let groups = split_unescaped(value, ',')
+/// own with comma-separated values. `Ok(false)` when the value holds no item (`_text=,`).
+fn text_search(code: &str, value: &str, request: &mut SearchRequest) -> Result<bool, Problem> {
+    let items: Vec<&str> = split_unescaped(value, ',')
         .into_iter()
         .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Ok(false);
+    }
+    let groups = items
+        .into_iter()
         .map(|raw| text::parse(&unescape(raw)))
         .collect::<Result<Vec<_>, _>>()
         .and_then(text::any_of)
@@ -299,7 +304,7 @@ fn text_search(code: &str, value: &str, request: &mut SearchRequest) -> Result<(
             .collect();
         request.filters.push(Filter { any, negate: false });
     }
-    Ok(())
+    Ok(true)
 }
 
 /// `_id=a,b,c` as one list of ids: an OR of single ids is one set membership test, which a
