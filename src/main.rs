@@ -54,8 +54,8 @@ enum Command {
         /// both match more than 1,000 (400 above it).
         #[arg(long, env = "FHIRD_MAX_CHAIN_SWEEP", default_value_t = Limits::default().max_chain_sweep)]
         max_chain_sweep: usize,
-        /// Index and answer `_content` (every word of every resource: several times the
-        /// index entries of all other parameters; data written without it needs `$reindex`).
+        /// Index and answer `_content` (the words of every text value: more index entries than
+        /// all other parameters together; data written without it needs `$reindex`).
         #[arg(long, env = "FHIRD_CONTENT_SEARCH")]
         content_search: bool,
     },
@@ -83,8 +83,8 @@ enum Command {
         /// Files or directories (walked for *.json and *.ndjson).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Index and answer `_content` (every word of every resource: several times the
-        /// index entries of all other parameters; data written without it needs `$reindex`).
+        /// Index and answer `_content` (the words of every text value: more index entries than
+        /// all other parameters together; data written without it needs `$reindex`).
         #[arg(long, env = "FHIRD_CONTENT_SEARCH")]
         content_search: bool,
     },

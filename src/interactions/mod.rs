@@ -40,9 +40,9 @@ pub struct Limits {
     /// Most resources a chain or `_has` criterion may go through when neither it nor the rest
     /// of the search matches at most `CHAIN_CAP` (more: 400).
     pub max_chain_sweep: usize,
-    /// Whether `_content` is indexed and searchable. Off by default: its words are several
-    /// times as many index entries as all other parameters together (docs/search.md "Text
-    /// search"), a cost every write would pay for a search few clients send.
+    /// Whether `_content` is indexed and searchable. Off by default: its words outnumber the
+    /// entries of all other parameters together (docs/search.md "Text search"), a cost every
+    /// write would pay for a search few clients send.
     pub content_search: bool,
 }
 

@@ -27,7 +27,7 @@ use std::collections::HashSet;
 /// `base` is the FHIR base the resource is stored under: an absolute reference below it is
 /// a local one (search.html: a relative and an absolute reference to the same resource
 /// match each other); one to another server is known by its url alone. `content_search`:
-/// whether `_content` is indexed (`text`: its words cost several times the other entries).
+/// whether `_content` is indexed (`text`: its words outnumber all other entries).
 pub fn extract(
     registry: &Registry,
     resource_type: &str,
