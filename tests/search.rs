@@ -4378,3 +4378,61 @@ async fn content_search_is_opt_in_on_sqlite() {
 async fn content_search_is_opt_in_on_mongodb() {
     content_search_is_opt_in("mongodb").await;
 }
+
+/// A narrative of more distinct words than a resource indexes (`text::MAX_WORDS`) is stored
+/// on both stores and found by its first words. On MongoDB a resource whose index entries
+/// outgrow the 16 MiB document (a Group of 300,000 members) answers 413 and leaves nothing;
+/// SQLite has no such limit.
+async fn wide_texts_and_documents(kind: &str) {
+    use fhird::fhir::search::text::MAX_WORDS;
+    let s = TestServer::fresh(kind, big_bodies(), Limits::default()).await;
+    let words: Vec<String> = (0..MAX_WORDS + 100).map(|i| format!("w{i:06}")).collect();
+    let basic = serde_json::json!({
+        "resourceType": "Basic",
+        "code": {"text": "wide"},
+        "text": {"status": "generated",
+                 "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{}</div>", words.join(" "))}
+    });
+    let made = expect(s.post("Basic", &basic).await, 201).await;
+    let id = format!("Basic/{}", made["id"].as_str().unwrap());
+    let first = format!("Basic?_text={}", words[0]);
+    assert_eq!(
+        ids(&expect(s.get(&first).await, 200).await, "match"),
+        [id.clone()]
+    );
+    let last_kept = format!("Basic?_text={}", words[MAX_WORDS - 1]);
+    assert_eq!(
+        ids(&expect(s.get(&last_kept).await, 200).await, "match"),
+        [id]
+    );
+    let past = format!("Basic?_text={}", words[MAX_WORDS]);
+    assert!(ids(&expect(s.get(&past).await, 200).await, "match").is_empty());
+
+    let members: Vec<Value> = (0..300_000)
+        .map(|i| serde_json::json!({"entity": {"reference": format!("Patient/p{i}")}}))
+        .collect();
+    let group = serde_json::json!({
+        "resourceType": "Group", "id": "huge", "type": "person", "actual": true,
+        "member": members
+    });
+    let resp = s.put("Group/huge", &group).await;
+    if kind == "mongodb" {
+        expect_outcome(resp, 413, "document limit").await;
+        expect(s.get("Group/huge").await, 404).await;
+        let b = expect(s.get("Group?member=Patient/p7").await, 200).await;
+        assert!(ids(&b, "match").is_empty(), "nothing of it was written");
+    } else {
+        expect(resp, 201).await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_texts_and_documents_on_sqlite() {
+    wide_texts_and_documents("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_texts_and_documents_on_mongodb() {
+    wide_texts_and_documents("mongodb").await;
+}

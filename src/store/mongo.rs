@@ -125,6 +125,15 @@ fn classify(e: mongodb::error::Error) -> StoreError {
                 .into(),
         );
     }
+    // The driver refuses a document over the server's 16 MiB before sending it (the body is
+    // checked beforehand; this is the body with its index entries).
+    if let ErrorKind::InvalidArgument { message, .. } = &*e.kind {
+        if message.contains("document must be within") {
+            return StoreError::TooLarge(format!(
+                "with its search index entries it exceeds the database's document limit ({message})"
+            ));
+        }
+    }
     if let ErrorKind::InsertMany(m) = &*e.kind {
         if m.write_errors
             .iter()

@@ -14,7 +14,7 @@
 use super::values::normalize_string;
 use crate::fhir::element_types::{self, Primitive};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 /// Which text of a resource a parameter searches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,34 @@ impl Source {
 /// shortened words, which keeps the index entries small whatever the text.
 pub const MAX_WORD_CHARS: usize = 64;
 
+/// Most distinct words one resource indexes per parameter: the first ones met (in the order
+/// of the narrative, or of the resource's elements). Without a bound a 5 MB narrative of
+/// distinct words made a 37 MB MongoDB document (over its 16 MB limit: the write failed);
+/// with it such a resource is stored and its first words are found. Lucene bounded a field
+/// to its first 10,000 terms by default for the same reason. The official examples have at
+/// most 8,667 distinct narrative words.
+pub const MAX_WORDS: usize = 20_000;
+
+/// The distinct words met so far, in order, up to [`MAX_WORDS`].
+#[derive(Default)]
+struct Found {
+    seen: HashSet<String>,
+    order: Vec<String>,
+}
+
+impl Found {
+    fn full(&self) -> bool {
+        self.order.len() >= MAX_WORDS
+    }
+
+    fn insert(&mut self, word: String) {
+        if !self.full() && !self.seen.contains(&word) {
+            self.seen.insert(word.clone());
+            self.order.push(word);
+        }
+    }
+}
+
 /// Most AND-ed groups one text search value may expand to, and most words in one group:
 /// `(a OR b) (c OR d)` is two groups, `(a b) OR (c d)` four; the bound keeps a short query
 /// from expanding into a huge one.
@@ -49,9 +77,9 @@ pub const MAX_GROUPS: usize = 16;
 pub const MAX_GROUP_WORDS: usize = 32;
 
 /// The distinct words of `resource`'s text for `source`, normalised and shortened as the
-/// search words are, sorted.
+/// search words are (at most [`MAX_WORDS`], the first ones met), sorted.
 pub fn words(resource: &Value, source: Source) -> Vec<String> {
-    let mut found = BTreeSet::new();
+    let mut found = Found::default();
     match source {
         Source::Narrative => {
             if let Some(div) = resource
@@ -68,15 +96,20 @@ pub fn words(resource: &Value, source: Source) -> Vec<String> {
             }
         }
     }
-    found.into_iter().collect()
+    let mut words = found.order;
+    words.sort_unstable();
+    words
 }
 
 /// The words of every primitive value under `value`, an element of type `type_name`.
-fn content_words(type_name: &str, value: &Value, out: &mut BTreeSet<String>) {
+fn content_words(type_name: &str, value: &Value, out: &mut Found) {
     let Value::Object(fields) = value else {
         return;
     };
     for (name, v) in fields {
+        if out.full() {
+            return;
+        }
         // `_birthDate`: the id and extensions of a primitive, typed as the primitive's own
         // table (which holds just those).
         let (name, primitive_sibling) = match name.strip_prefix('_') {
@@ -142,10 +175,12 @@ fn is_text(p: Primitive) -> bool {
 
 /// The words of `text`: runs of letters and digits after normalisation, each shortened to
 /// [`MAX_WORD_CHARS`].
-fn push_words(text: &str, out: &mut BTreeSet<String>) {
+fn push_words(text: &str, out: &mut Found) {
     for word in split_words(&normalize_string(text)) {
-        let short: String = word.chars().take(MAX_WORD_CHARS).collect();
-        out.insert(short);
+        if out.full() {
+            return;
+        }
+        out.insert(word.chars().take(MAX_WORD_CHARS).collect());
     }
 }
 
@@ -491,6 +526,22 @@ mod tests {
                 "van",
                 "x"
             ]
+        );
+        let many: Vec<String> = (0..MAX_WORDS + 5)
+            .rev()
+            .map(|i| format!("w{i:06}"))
+            .collect();
+        let r = json!({"resourceType": "Basic", "text": {"div": many.join(" a ")}});
+        let w = words(&r, Source::Narrative);
+        assert_eq!(
+            w.len(),
+            MAX_WORDS,
+            "the first distinct words, `a` among them"
+        );
+        assert!(w.contains(&format!("w{:06}", MAX_WORDS + 4)) && w.contains(&"a".to_string()));
+        assert!(
+            !w.contains(&"w000000".to_string()),
+            "the last word is past the bound"
         );
         let long = json!({"resourceType": "Basic", "id": "b", "code": {"text": "y".repeat(100)}});
         assert!(words(&long, Source::Content).contains(&"y".repeat(MAX_WORD_CHARS)));
