@@ -4398,7 +4398,7 @@ async fn wide_texts_and_documents(kind: &str) {
     let first = format!("Basic?_text={}", words[0]);
     assert_eq!(
         ids(&expect(s.get(&first).await, 200).await, "match"),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     let last_kept = format!("Basic?_text={}", words[MAX_WORDS - 1]);
     assert_eq!(
