@@ -248,10 +248,7 @@ fn one(
         }
         _ => {
             let path = parse_path(registry, types, key, 0)?;
-            let items: Vec<&str> = split_unescaped(value, ',')
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect();
+            let items = value_items(value);
             if items.is_empty() {
                 return Ok(false);
             }
@@ -274,14 +271,19 @@ fn one(
     }
 }
 
+/// The comma-separated items of a value (still escaped), empty ones left out.
+fn value_items(value: &str) -> Vec<&str> {
+    split_unescaped(value, ',')
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// `_text` / `_content` with the text search syntax (`text`): each AND-ed group of words is
 /// one filter whose values are the group's words, as if each group were a parameter of its
 /// own with comma-separated values. `Ok(false)` when the value holds no item (`_text=,`).
 fn text_search(code: &str, value: &str, request: &mut SearchRequest) -> Result<bool, Problem> {
-    let items: Vec<&str> = split_unescaped(value, ',')
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect();
+    let items = value_items(value);
     if items.is_empty() {
         return Ok(false);
     }
