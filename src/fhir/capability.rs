@@ -6,6 +6,7 @@
 
 use super::element_types;
 use super::search::params::Registry;
+use super::search::text;
 use serde_json::{json, Value};
 
 /// Changes whenever the statement's content changes (the statement is not dated per request,
@@ -31,7 +32,9 @@ fn search_params(rt: &str, content_search: bool) -> Vec<Value> {
     Registry::r4()
         .params_of(rt)
         .into_iter()
-        .filter(|p| p.unsupported.is_none() && (content_search || p.code != "_content"))
+        .filter(|p| {
+            p.unsupported.is_none() && (content_search || p.code != text::Source::Content.code())
+        })
         .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.as_str()}))
         .collect()
 }

@@ -29,10 +29,16 @@ pub enum Source {
 impl Source {
     /// The text source of the text search parameter `code`, if it is one.
     pub fn of(code: &str) -> Option<Source> {
-        match code {
-            "_text" => Some(Source::Narrative),
-            "_content" => Some(Source::Content),
-            _ => None,
+        [Source::Narrative, Source::Content]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+
+    /// The parameter's code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Source::Narrative => "_text",
+            Source::Content => "_content",
         }
     }
 }
@@ -270,13 +276,8 @@ pub fn any_of(values: Vec<Groups>) -> Result<Groups, String> {
 
 /// The one search word of a value that must be a single word (a chained `_text`).
 pub fn single_word(value: &str) -> Result<String, String> {
-    let tokens = lex(value)?;
-    let words: Vec<&str> = match tokens.as_slice() {
-        [Token::Term(t)] => split_words(t).collect(),
-        _ => Vec::new(),
-    };
-    match words.as_slice() {
-        [w] => Ok(w.to_string()),
+    match parse(value)?.as_mut_slice() {
+        [group] if group.len() == 1 => Ok(group.remove(0)),
         _ => Err("in a chain or _has, a text search takes one word per value".to_string()),
     }
 }

@@ -154,7 +154,8 @@ fn one(
             | "_include"
             | "_revinclude"
     );
-    if !options.content_search && key.split([':', '.']).any(|part| part == "_content") {
+    let content = text::Source::Content.code();
+    if !options.content_search && key.split([':', '.']).any(|part| part == content) {
         return Err(Problem::Unknown(
             "Search parameter '_content' is not enabled on this server (it is when started \
              with --content-search, after a $reindex of the data written before)"
@@ -239,7 +240,7 @@ fn one(
             request.filters.push(Filter { any, negate: false });
             Ok(true)
         }
-        "_text" | "_content" if modifier.is_empty() => {
+        _ if modifier.is_empty() && text::Source::of(name).is_some() => {
             let path = parse_path(registry, types, key, 0)?;
             let Path::Leaf { param, .. } = &path else {
                 return Err(Problem::Invalid(format!("Invalid parameter '{key}'")));
