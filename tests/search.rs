@@ -634,6 +634,86 @@ const CASES: &[(&str, &[&str])] = &[
         "Patient?_has:Condition:subject:_content=approximately",
         &["Patient/example"],
     ),
+    // --- Bundle `composition` / `message`: the Composition or MessageHeader first in a
+    // document or message Bundle, searched by its own parameters (Bundle/father is the one
+    // document; Bundle/10bb… and Bundle/3a07… the two messages, whose MessageHeader only in
+    // 3a07… has a response).
+    (
+        "Bundle?composition.type=http://loinc.org|28655-9",
+        &["Bundle/father"],
+    ),
+    (
+        "Bundle?composition.subject=http://fhir.healthintersections.com.au/open/Patient/d1",
+        &["Bundle/father"],
+    ),
+    (
+        "Bundle?composition.author:Practitioner.family=careful",
+        &["Bundle/father"],
+    ),
+    ("Bundle?composition.author.family=carefree", &[]),
+    ("Bundle?composition.date=2013-02-01", &["Bundle/father"]),
+    ("Bundle?composition.date=gt2013-02-02", &[]),
+    ("Bundle?composition.title=discharge", &["Bundle/father"]),
+    (
+        "Bundle?type=document&composition.confidentiality=N",
+        &["Bundle/father"],
+    ),
+    (
+        "Bundle?composition=Composition/180f219f-97a8-486d-99d9-ed631fe4fc57",
+        &["Bundle/father"],
+    ),
+    (
+        "Bundle?composition=180f219f-97a8-486d-99d9-ed631fe4fc57",
+        &["Bundle/father"],
+    ),
+    (
+        "Bundle?composition._id=180f219f-97a8-486d-99d9-ed631fe4fc57",
+        &["Bundle/father"],
+    ),
+    ("Bundle?composition:missing=false", &["Bundle/father"]),
+    // Not a document: the searchset's first entry is no Composition.
+    ("Bundle?composition.status=final&_id=bundle-example", &[]),
+    (
+        "Bundle?message.event=http://example.org/fhir/message-events|patient-link",
+        &[
+            "Bundle/10bb101f-a121-4264-a920-67be9cb82c74",
+            "Bundle/3a0707d3-549e-4467-b8b8-5a2ab3800efe",
+        ],
+    ),
+    (
+        "Bundle?message.focus=http://acme.com/ehr/fhir/Patient/pat1",
+        &[
+            "Bundle/10bb101f-a121-4264-a920-67be9cb82c74",
+            "Bundle/3a0707d3-549e-4467-b8b8-5a2ab3800efe",
+        ],
+    ),
+    (
+        "Bundle?message.source-uri=http://acme.com/ehr/fhir",
+        &["Bundle/3a0707d3-549e-4467-b8b8-5a2ab3800efe"],
+    ),
+    (
+        "Bundle?message.response-id=efdd254b-0e09-4164-883e-35cf3871715f",
+        &["Bundle/3a0707d3-549e-4467-b8b8-5a2ab3800efe"],
+    ),
+    (
+        "Bundle?message.code=ok",
+        &["Bundle/3a0707d3-549e-4467-b8b8-5a2ab3800efe"],
+    ),
+    // `:missing=true` and `:not` inside a message match messages only, not every Bundle
+    // without a MessageHeader.
+    (
+        "Bundle?message.code:missing=true",
+        &["Bundle/10bb101f-a121-4264-a920-67be9cb82c74"],
+    ),
+    (
+        "Bundle?message.code:not=ok",
+        &["Bundle/10bb101f-a121-4264-a920-67be9cb82c74"],
+    ),
+    ("Bundle?composition.status:not=final", &[]),
+    (
+        "Bundle?message.event=http://example.org/fhir/message-events|patient-link&composition:missing=false",
+        &[],
+    ),
     ("Location?near=42.2565|-83.69471|1|km", &["Location/1"]),
     ("Location?near=42.2565|-83.69471|0.2", &["Location/1"]),
     ("Location?near=42.2565|-83.69471|0.19|km", &[]),
@@ -3756,6 +3836,28 @@ async fn errors(s: &TestServer) {
             "Condition?_text=(a%20b%20c%20d%20e)%20OR%20(f%20g%20h%20i%20j)",
             "too complex",
         ),
+    ] {
+        expect_outcome(s.get(q).await, 400, says).await;
+    }
+    // What a Bundle's composition / message cannot be searched by.
+    for (q, says) in [
+        ("Bundle?composition:exact=x", "composition.[parameter]"),
+        ("Bundle?composition:identifier=x", "composition.[parameter]"),
+        ("Bundle?composition._text=discharge", "composition._text"),
+        (
+            "Bundle?composition._lastUpdated=2013",
+            "composition._lastUpdated",
+        ),
+        ("Bundle?composition:MessageHeader.event=x", "MessageHeader"),
+        ("Bundle?composition.nosuch=x", "nosuch"),
+        ("Bundle?message.subject=Patient/example", "subject"),
+        ("Bundle?_include=Bundle:composition", "inside"),
+        ("Composition?_has:Bundle:composition:type=document", "_has"),
+        (
+            "Bundle?composition._has:Provenance:target:agent=Practitioner/x",
+            "composition._has",
+        ),
+        ("Bundle?_sort=composition.date", "composition.date"),
     ] {
         expect_outcome(s.get(q).await, 400, says).await;
     }

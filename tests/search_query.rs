@@ -2129,3 +2129,79 @@ fn tokens_without_a_system_refuse_the_pipe() {
         )
     );
 }
+
+/// A Bundle's `composition` / `message` lead into the resource first in it: its parameters
+/// are read under `composition.[parameter]`, chains go on from its references, and a
+/// criterion that matches where the inner parameter has no value also asks for the inner
+/// resource to be there.
+#[test]
+fn bundle_composition_and_message_read_the_resource_inside() {
+    assert_eq!(
+        cond("Bundle", "composition.subject", "Patient/1"),
+        reference("composition.subject", Some("Patient"), Some("1"), None)
+    );
+    assert_eq!(
+        cond("Bundle", "message.code", "ok"),
+        token("message.code", SystemMatch::Any, Some("ok"))
+    );
+    // A plain id names the one type the parameter selects.
+    assert_eq!(
+        cond("Bundle", "composition", "c1"),
+        reference("composition", Some("Composition"), Some("c1"), None)
+    );
+    match cond("Bundle", "composition._id", "c1") {
+        Cond::Token { param, code, .. } => {
+            assert_eq!(
+                (param.as_str(), code.as_deref()),
+                ("composition._id", Some("c1"))
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let f = filter("Bundle", "composition.subject:Patient.name", "eve");
+    match f.any.as_slice() {
+        [Criterion::Chain { param, inner }] => {
+            assert_eq!(param, "composition.subject");
+            assert_eq!(inner[0].0, "Patient");
+            assert_eq!(
+                *inner[0].1,
+                Criterion::Cond(string_cond("name", StringMode::StartsWith, "eve"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let present = Filter {
+        any: vec![Criterion::Cond(Cond::Missing {
+            param: s("message"),
+            kind: ParamType::Reference,
+            missing: false,
+        })],
+        negate: false,
+    };
+    for (key, value) in [
+        ("message.code:missing", "true"),
+        ("message.code:not", "ok"),
+        ("message.event:not-in", "ValueSet/x"),
+    ] {
+        let r = ok("Bundle", &[(key, value)]);
+        assert_eq!(r.filters.len(), 2, "{key}");
+        assert_eq!(r.filters[1], present, "{key}");
+    }
+    assert_eq!(ok("Bundle", &[("message.code", "ok")]).filters.len(), 1);
+    for (key, value, says) in [
+        ("composition:exact", "x", "composition.[parameter]"),
+        ("composition._text", "x", "composition._text"),
+        (
+            "composition._lastUpdated",
+            "2020",
+            "composition._lastUpdated",
+        ),
+        ("composition:MessageHeader.event", "x", "MessageHeader"),
+        ("_include", "Bundle:message", "inside"),
+    ] {
+        let e = err("Bundle", &[(key, value)]);
+        assert!(e.contains(says), "{key}: {e}");
+    }
+    let e = err("MessageHeader", &[("_has:Bundle:message:type", "message")]);
+    assert!(e.contains("_has"), "{e}");
+}

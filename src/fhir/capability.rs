@@ -35,7 +35,17 @@ fn search_params(rt: &str, content_search: bool) -> Vec<Value> {
         .filter(|p| {
             p.unsupported.is_none() && (content_search || p.code != text::Source::Content.code())
         })
-        .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.as_str()}))
+        .map(|p| {
+            let mut v = json!({"name": p.code, "definition": p.url, "type": p.kind.as_str()});
+            if let Some(inner) = &p.embedded {
+                v["documentation"] = json!(format!(
+                    "The {inner} first in the Bundle: search by its parameters as \
+                     {}.[parameter] (chains too), by its id as {0}={inner}/[id], or :missing",
+                    p.code
+                ));
+            }
+            v
+        })
         .collect()
 }
 
@@ -56,9 +66,7 @@ fn includes(rt: &str) -> Vec<String> {
     let mut v: Vec<String> = registry
         .params_of(rt)
         .into_iter()
-        .filter(|p| {
-            p.kind == super::search::params::ParamType::Reference && p.unsupported.is_none()
-        })
+        .filter(|p| p.follows_references())
         .map(|p| format!("{rt}:{}", p.code))
         .collect();
     v.insert(0, "*".to_string());

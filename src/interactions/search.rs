@@ -8,7 +8,7 @@ use crate::fhir::bundle::{searchset_bundle, EntryResource, Link, SearchEntry, Se
 use crate::fhir::instant;
 use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 use crate::fhir::resource::{check_id, check_resource_type};
-use crate::fhir::search::params::{ParamType, Registry};
+use crate::fhir::search::params::Registry;
 use crate::fhir::search::query::{
     self, Cond, Cursor, Include, SearchRequest, StoreFilter, StoreQuery, Summary, Total,
 };
@@ -70,7 +70,7 @@ fn include_params(registry: &Registry, inc: &Include, rt: &str) -> Vec<String> {
         None => registry
             .params_of(rt)
             .into_iter()
-            .filter(|p| p.kind == ParamType::Reference && p.unsupported.is_none())
+            .filter(|p| p.follows_references())
             .map(|p| p.code.clone())
             .collect(),
     }

@@ -38,12 +38,80 @@ pub fn extract(
     let mut out = Vec::new();
     let root = Expression::root_item(resource);
     for param in registry.compiled(resource_type) {
-        if !content_search && matches!(param.values, Values::Words(text::Source::Content)) {
-            continue;
+        match &param.values {
+            Values::Words(text::Source::Content) if !content_search => {}
+            Values::Embedded(expression, ty) => embedded(
+                registry, param, expression, ty, resource, &root, base, &mut out,
+            ),
+            _ => extract_one(param, resource, &root, base, &mut out),
         }
-        extract_one(param, resource, &root, base, &mut out);
     }
     out
+}
+
+/// The entries of a parameter that selects a resource inside `resource` (`Bundle`'s
+/// `composition`: its first entry, when that is a Composition): one reference entry under
+/// the parameter's own code, `Type/id` (`Type` alone without an id), which `:missing` and
+/// `composition=[id]` read; then every entry of the inner resource for its own type's
+/// parameters, with the code `{code}.{parameter}`, and its id as the token
+/// `{code}._id`. The inner resource's words (`_text`, `_content`) are not indexed: a
+/// document's narrative is its bulk, and no chain reads it.
+#[allow(clippy::too_many_arguments)]
+fn embedded<'a>(
+    registry: &Registry,
+    param: &Compiled,
+    expression: &Expression,
+    ty: &str,
+    resource: &'a Value,
+    root: &TItem<'a>,
+    base: &str,
+    out: &mut Vec<IndexEntry>,
+) {
+    let Ok(items) = expression.evaluate_typed(resource, std::slice::from_ref(root)) else {
+        return;
+    };
+    let Some(inner) = items
+        .iter()
+        .map(|i| i.value.as_ref())
+        .find(|v| str_field(v, "resourceType") == Some(ty))
+    else {
+        return;
+    };
+    let id = non_empty(str_field(inner, "id"));
+    out.push(IndexEntry {
+        param: param.code.clone(),
+        value: IndexValue::Reference {
+            target_type: Some(ty.to_string()),
+            url: match &id {
+                Some(id) => format!("{ty}/{id}"),
+                None => ty.to_string(),
+            },
+            id: id.clone(),
+            version: None,
+        },
+    });
+    let prefixed = |code: &str| format!("{}.{code}", param.code);
+    if let Some(id) = id {
+        out.push(IndexEntry {
+            param: prefixed("_id"),
+            value: IndexValue::Token {
+                system: None,
+                code: Some(id),
+                text: None,
+            },
+        });
+    }
+    let inner_root = Expression::root_item(inner);
+    let mut entries = Vec::new();
+    for p in registry.compiled(ty) {
+        if matches!(p.values, Values::Path(_)) {
+            extract_one(p, inner, &inner_root, base, &mut entries);
+        }
+    }
+    out.extend(entries.into_iter().map(|e| IndexEntry {
+        param: prefixed(&e.param),
+        value: e.value,
+    }));
 }
 
 /// The entries of the one parameter `code` (with its `{code}:identifier` entries for a
@@ -79,6 +147,8 @@ fn extract_one<'a>(
 ) {
     let expression = match &param.values {
         Values::Path(e) => e,
+        // What an inner resource yields is not this parameter's values (see `embedded`).
+        Values::Embedded(..) => return,
         Values::Words(source) => {
             let words = text::words(resource, *source)
                 .into_iter()

@@ -107,6 +107,18 @@ pub struct SearchParam {
     /// Set when the server cannot evaluate this parameter; searching by it answers 400 with
     /// this reason.
     pub unsupported: Option<String>,
+    /// For a parameter that selects a resource held inside this one rather than a reference
+    /// (`Bundle.composition`: the Composition first in a document), that resource's type.
+    /// Searches chain into it (`composition.subject=…`); includes cannot follow it.
+    pub embedded: Option<String>,
+}
+
+impl SearchParam {
+    /// Whether `_include`, `_revinclude` and their `*` forms follow this parameter: a
+    /// supported reference parameter that points at resources stored on their own.
+    pub fn follows_references(&self) -> bool {
+        self.kind == ParamType::Reference && self.unsupported.is_none() && self.embedded.is_none()
+    }
 }
 
 /// Every supported parameter by resource type and code.
@@ -136,27 +148,37 @@ pub(crate) enum Values {
     Path(Expression),
     /// The words of the resource's text (`_text`, `_content`, which have no expression).
     Words(text::Source),
+    /// The resource of the given type the expression selects inside this one, whose own
+    /// parameters are indexed under `{code}.{parameter}` (see [`SearchParam::embedded`]).
+    Embedded(Expression, String),
 }
 
-/// Parameters whose expression parses but cannot be indexed faithfully, by URL, with the
-/// reason searching by them is refused.
-const NOT_INDEXABLE: &[(&str, &str)] = &[
+/// Reference parameters whose expression selects a resource held inside the resource (the
+/// first entry of a Bundle) rather than a Reference, by URL, with that resource's type: the
+/// definitions say so in words ("this parameter provides access to search its contents").
+const EMBEDDED: &[(&str, &str)] = &[
     (
         "http://hl7.org/fhir/SearchParameter/Bundle-composition",
-        "selects the Composition inside the Bundle, not a reference; searching inside Bundle entries is not supported",
+        "Composition",
     ),
     (
         "http://hl7.org/fhir/SearchParameter/Bundle-message",
-        "selects the MessageHeader inside the Bundle, not a reference; searching inside Bundle entries is not supported",
+        "MessageHeader",
     ),
 ];
 
+/// The type of the resource an official SearchParameter selects inside its base, if it
+/// selects one (see [`EMBEDDED`]).
+fn embedded_type(def: &Value) -> Option<String> {
+    let url = def["url"].as_str()?;
+    EMBEDDED
+        .iter()
+        .find(|(u, _)| *u == url)
+        .map(|(_, t)| t.to_string())
+}
+
 /// Why `def` (an official SearchParameter) cannot be evaluated, if it cannot.
 fn unsupported_reason(def: &Value, kind: ParamType) -> Option<String> {
-    let url = def["url"].as_str().unwrap_or_default();
-    if let Some((_, why)) = NOT_INDEXABLE.iter().find(|(u, _)| *u == url) {
-        return Some(why.to_string());
-    }
     let Some(expression) = def["expression"].as_str() else {
         return match def["code"].as_str() {
             Some(code) if text::Source::of(code).is_some() => None,
@@ -268,6 +290,7 @@ impl Registry {
                 implied_target: None,
                 components,
                 unsupported,
+                embedded: embedded_type(def),
             };
             for base in def["base"].as_array().into_iter().flatten() {
                 let Some(base) = base.as_str() else { continue };
@@ -338,6 +361,15 @@ impl Registry {
         compiled[at].most_values
     }
 
+    /// Whether parameter `code` of `resource_type` has index entries read from its FHIRPath
+    /// expression (not from text words, nor from a resource held inside).
+    pub fn has_path_entries(&self, resource_type: &str, code: &str) -> bool {
+        let compiled = self.compiled(resource_type);
+        compiled
+            .binary_search_by(|c| c.code.as_str().cmp(code))
+            .is_ok_and(|at| matches!(compiled[at].values, Values::Path(_)))
+    }
+
     /// How many parameters of `resource_type` have index entries.
     pub fn indexed_count(&self, resource_type: &str) -> usize {
         self.compiled(resource_type).len()
@@ -352,8 +384,7 @@ impl Registry {
             .iter()
             .flat_map(|(source, params)| params.values().map(move |p| (source.as_str(), p)))
             .filter(|(_, p)| {
-                p.kind == ParamType::Reference
-                    && p.unsupported.is_none()
+                p.follows_references()
                     && (p.targets.is_empty() || p.targets.iter().any(|t| t == target))
             })
             .collect();
@@ -400,10 +431,14 @@ fn compile(p: &SearchParam, resource_type: &str) -> Option<Compiled> {
     let most_values = matches!(p.kind, ParamType::Reference | ParamType::Uri)
         .then(|| expression.max_items(resource_type))
         .flatten();
+    let values = match &p.embedded {
+        Some(t) => Values::Embedded(expression, t.clone()),
+        None => Values::Path(expression),
+    };
     Some(Compiled {
         code: p.code.clone(),
         kind: p.kind,
-        values: Values::Path(expression),
+        values,
         components,
         most_values,
     })

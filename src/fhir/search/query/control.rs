@@ -207,6 +207,12 @@ pub fn includes(
                 "'{code}' of {source} is not a reference parameter, so it cannot be used in {name}"
             )));
         }
+        if let Some(inner) = &param.embedded {
+            return Err(Problem::Invalid(format!(
+                "'{code}' of {source} selects the {inner} inside it, which is returned with it, \
+                 so it cannot be used in {name}"
+            )));
+        }
         if let Some(t) = target {
             let known = element_types::is_resource_type(t)
                 && (param.targets.is_empty() || param.targets.iter().any(|x| x == t));

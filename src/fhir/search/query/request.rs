@@ -267,8 +267,32 @@ fn one(
                 any,
                 negate: path.negated(),
             });
+            if let Some(within) = needs_presence(&path) {
+                request.filters.push(Filter {
+                    any: vec![Criterion::Cond(Cond::Missing {
+                        param: within.to_string(),
+                        kind: ParamType::Reference,
+                        missing: false,
+                    })],
+                    negate: false,
+                });
+            }
             Ok(true)
         }
+    }
+}
+
+/// The parameter that selects the inner resource a criterion reads, when the criterion would
+/// also match a resource without that inner resource: `:missing`, `:not` and `:not-in` match
+/// where the inner parameter has no entry, but `Bundle?composition.status:not=final` is about
+/// documents (search.html: a chain only matches where the reference leads somewhere).
+fn needs_presence(path: &Path) -> Option<&str> {
+    match path {
+        Path::Leaf {
+            param,
+            modifier: Modifier::Missing | Modifier::Not | Modifier::NotIn,
+        } => param.within.as_deref(),
+        _ => None,
     }
 }
 

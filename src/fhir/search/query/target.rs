@@ -46,6 +46,12 @@ pub struct ParamRef {
     /// Every expression selects ContactPoint, boolean or uri values, which have no system:
     /// search.html allows only `[parameter]=[code]` for them, never a `|`.
     pub system_less: bool,
+    /// The type of the resource the parameter selects inside the searched one
+    /// (`SearchParam::embedded`): chains lead into it.
+    pub embedded: Option<String>,
+    /// For a parameter of such an inner resource (`composition.status`): the code of the
+    /// parameter that selects it (`composition`), whose entry says the resource is there.
+    pub within: Option<String>,
 }
 
 impl ParamRef {
@@ -59,6 +65,8 @@ impl ParamRef {
             components: Vec::new(),
             identifier: false,
             system_less: false,
+            embedded: None,
+            within: None,
         }
     }
 }
@@ -192,6 +200,13 @@ pub fn resolve(registry: &Registry, types: &[String], code: &str) -> Result<Para
             }
         }
     }
+    let embedded = first.embedded.clone();
+    if defs.iter().any(|(_, d)| d.embedded != embedded) {
+        return Err(Problem::Unknown(format!(
+            "Search parameter '{code}' selects different things across the searched types ({})",
+            describe(types)
+        )));
+    }
     let implied_target = first.implied_target.clone().filter(|t| {
         defs.iter()
             .all(|(_, d)| d.implied_target.as_ref() == Some(t))
@@ -215,6 +230,8 @@ pub fn resolve(registry: &Registry, types: &[String], code: &str) -> Result<Para
                         .all(|x| matches!(x.as_str(), "ContactPoint" | "boolean" | "uri"))
                 })
             }),
+        embedded,
+        within: None,
     })
 }
 
@@ -285,6 +302,15 @@ pub fn parse_path(
                 None => (key, None),
             };
             let param = resolve(registry, types, name)?;
+            if let (Some(inner), Some(m)) = (&param.embedded, modifier) {
+                if m != "missing" {
+                    return Err(Problem::Unknown(format!(
+                        "Modifier ':{m}' is not allowed on '{name}', which selects the \
+                         {inner} inside the resource: search by one of its parameters \
+                         ('{name}.[parameter]')"
+                    )));
+                }
+            }
             let modifier = parse_modifier(&param, modifier, depth > 0)?;
             Ok(Path::Leaf { param, modifier })
         }
@@ -324,6 +350,12 @@ fn parse_has(
             "'{code}' of {source} is not a reference parameter, so it cannot be used in _has"
         )));
     }
+    if let Some(inner) = &param.embedded {
+        return Err(Problem::Invalid(format!(
+            "'{code}' of {source} selects the {inner} inside it, not a resource stored on its \
+             own, so it cannot be used in _has"
+        )));
+    }
     if !types.is_empty()
         && !param.targets.is_empty()
         && !types.iter().any(|t| param.targets.contains(t))
@@ -357,6 +389,15 @@ fn parse_chain(
         return Err(Problem::Invalid(format!(
             "'{name}' is not a reference parameter, so it cannot be chained"
         )));
+    }
+    if let Some(inner) = &param.embedded {
+        if type_modifier.is_some_and(|t| t != inner) {
+            return Err(Problem::Unknown(format!(
+                "'{name}' selects a {inner}, so ':{}' cannot follow it",
+                type_modifier.unwrap_or_default()
+            )));
+        }
+        return parse_inner(registry, name, inner, tail, depth);
     }
     let candidates: Vec<String> = match type_modifier {
         Some(t) => {
@@ -403,6 +444,50 @@ fn parse_chain(
     Ok(Path::Chain {
         param: name.to_string(),
         inner,
+    })
+}
+
+/// `{name}.{tail}` where `name` selects a resource of type `inner` held inside the searched
+/// one: `tail` is a parameter (or chain) of `inner`, read from the entries extraction keeps
+/// under `{name}.{parameter}` (`extract::embedded`). Its words (`_text`, `_content`) and
+/// `_lastUpdated` are not kept, nor can `_has` point into a resource that is not stored on
+/// its own.
+fn parse_inner(
+    registry: &Registry,
+    name: &str,
+    inner: &str,
+    tail: &str,
+    depth: usize,
+) -> Result<Path, Problem> {
+    let not_kept = |code: &str| {
+        Problem::Unknown(format!(
+            "'{name}.{code}' is not supported: the {inner} inside the resource is searched by \
+             its other parameters"
+        ))
+    };
+    // Not a level of its own: the inner entries are the searched resource's, so its criteria
+    // stay top-level ones (`:not-in` included) and only chains from here on count.
+    let path = parse_path(registry, &[inner.to_string()], tail, depth)?;
+    let prefixed = |code: &str| format!("{name}.{code}");
+    Ok(match path {
+        Path::Leaf {
+            mut param,
+            modifier,
+        } => {
+            let code = param.code.as_str();
+            if code != "_id" && !registry.has_path_entries(inner, code) {
+                return Err(not_kept(code));
+            }
+            param.code = prefixed(&param.code);
+            param.display = prefixed(&param.display);
+            param.within = Some(name.to_string());
+            Path::Leaf { param, modifier }
+        }
+        Path::Chain { param, inner } => Path::Chain {
+            param: prefixed(&param),
+            inner,
+        },
+        Path::Has { .. } => return Err(not_kept("_has")),
     })
 }
 
