@@ -714,6 +714,116 @@ const CASES: &[(&str, &[&str])] = &[
         "Bundle?message.event=http://example.org/fhir/message-events|patient-link&composition:missing=false",
         &[],
     ),
+    // --- _filter (search_filter.html): spaces as %20, quotes as %22
+    ("Patient?_filter=family%20eq%20%22chalmers%22", &["Patient/example"]),
+    // `eq` is equality (case-insensitive), `sw` starts-with, `co` contains.
+    ("Patient?_filter=family%20eq%20chalm", &[]),
+    ("Patient?_filter=family%20EQ%20CHALMERS", &["Patient/example"]),
+    ("Patient?_filter=family%20sw%20chalm", &["Patient/example"]),
+    (
+        "Patient?_filter=name%20co%20olo",
+        &[
+            "Patient/infant-mom",
+            "Patient/infant-twin-1",
+            "Patient/infant-twin-2",
+        ],
+    ),
+    (
+        "Patient?_filter=family%20eq%20solo%20or%20family%20eq%20chalmers",
+        &[
+            "Patient/example",
+            "Patient/infant-mom",
+            "Patient/infant-twin-1",
+            "Patient/infant-twin-2",
+        ],
+    ),
+    (
+        "Patient?_filter=family%20eq%20solo%20and%20gender%20eq%20female",
+        &["Patient/infant-mom", "Patient/infant-twin-1"],
+    ),
+    (
+        "Patient?_filter=family%20eq%20solo%20and%20not%20(gender%20eq%20female)",
+        &["Patient/infant-twin-2"],
+    ),
+    // Left to right, no precedence: (solo or chalmers) and male.
+    (
+        "Patient?_filter=family%20eq%20solo%20or%20family%20eq%20chalmers%20and%20gender%20eq%20male",
+        &["Patient/example", "Patient/infant-twin-2"],
+    ),
+    // (solo and born 2017) or chalmers: an `or` over an `and`.
+    (
+        "Patient?_filter=(family%20eq%20solo%20and%20birthdate%20ge%202017)%20or%20family%20eq%20chalmers",
+        &[
+            "Patient/example",
+            "Patient/infant-twin-1",
+            "Patient/infant-twin-2",
+        ],
+    ),
+    (
+        "Patient?_filter=family%20eq%20chalmers%20and%20birthdate%20lt%201975",
+        &["Patient/example"],
+    ),
+    (
+        "Patient?_filter=family%20eq%20chalmers%20and%20birthdate%20ge%201975",
+        &[],
+    ),
+    // With other parameters, AND.
+    (
+        "Patient?gender=female&_filter=family%20eq%20solo",
+        &["Patient/infant-mom", "Patient/infant-twin-1"],
+    ),
+    (
+        "Patient?_filter=identifier%20eq%20urn:oid:1.2.36.146.595.217.0.1|12345",
+        &["Patient/example"],
+    ),
+    (
+        "Patient?_filter=_id%20eq%20example%20or%20_id%20eq%20f001",
+        &["Patient/example", "Patient/f001"],
+    ),
+    // `loinc` stands for http://loinc.org.
+    (
+        "Observation?_filter=code%20eq%20loinc|85354-9%20and%20status%20eq%20final",
+        &[
+            "Observation/blood-pressure",
+            "Observation/blood-pressure-dar",
+        ],
+    ),
+    (
+        "Observation?_filter=code%20eq%20http://loinc.org|85354-9%20and%20status%20ne%20final",
+        &["Observation/blood-pressure-cancel"],
+    ),
+    (
+        "Observation?_filter=code%20eq%20loinc|85354-9%20and%20not%20(status%20eq%20final%20or%20status%20eq%20cancelled)",
+        &[],
+    ),
+    // Chains, as in the URL form.
+    (
+        "DiagnosticReport?_filter=result.subject.name%20co%20donald",
+        &["DiagnosticReport/102"],
+    ),
+    (
+        "Encounter?_filter=service-provider.name%20sw%20artis",
+        &["Encounter/f201", "Encounter/f202"],
+    ),
+    (
+        "Observation?_filter=subject._id%20eq%20f201%20and%20code%20pr%20true",
+        &[
+            "Observation/f202",
+            "Observation/f203",
+            "Observation/f204",
+            "Observation/f205",
+            "Observation/f206",
+        ],
+    ),
+    ("Bundle?_filter=composition.title%20co%20charge", &["Bundle/father"]),
+    (
+        "Bundle?_filter=message.code%20pr%20false",
+        &["Bundle/10bb101f-a121-4264-a920-67be9cb82c74"],
+    ),
+    (
+        "Bundle?_filter=not%20(message.code%20eq%20ok)",
+        &["Bundle/10bb101f-a121-4264-a920-67be9cb82c74"],
+    ),
     ("Location?near=42.2565|-83.69471|1|km", &["Location/1"]),
     ("Location?near=42.2565|-83.69471|0.2", &["Location/1"]),
     ("Location?near=42.2565|-83.69471|0.19|km", &[]),
@@ -3838,6 +3948,44 @@ async fn errors(s: &TestServer) {
         ),
     ] {
         expect_outcome(s.get(q).await, 400, says).await;
+    }
+    // _filter expressions the server cannot answer exactly, or that are malformed: 400 even
+    // when lenient.
+    for (q, says) in [
+        ("Patient?_filter=family%20ew%20ers", "'ew' does not apply"),
+        (
+            "Patient?_filter=birthdate%20po%202020",
+            "'po' does not apply",
+        ),
+        ("Patient?_filter=gender%20co%20mal", "'co' does not apply"),
+        (
+            "Patient?_filter=gender%20eq%20male%20or%20not%20(family%20eq%20x)",
+            "ORed",
+        ),
+        ("Patient?_filter=family%20eq", "no value"),
+        ("Patient?_filter=(family%20eq%20x", "not closed"),
+        ("Patient?_filter=nosuch%20eq%20x", "nosuch"),
+        ("Patient?_filter=_id%20pr%20true", "'pr' does not apply"),
+        ("Patient?_filter=family%20pr%20maybe", "true or false"),
+        ("Patient?_filter=_text%20eq%20x", "text search"),
+        (
+            "Observation?_filter=related[type%20eq%20has-member].target%20pr%20true",
+            "not supported",
+        ),
+        ("Patient?_filter:exact=family%20eq%20x", "_filter"),
+    ] {
+        expect_outcome(s.get(q).await, 400, says).await;
+        if !q.contains("_filter:") {
+            let lenient = s
+                .request(
+                    reqwest::Method::GET,
+                    q,
+                    None,
+                    &[("prefer", "handling=lenient")],
+                )
+                .await;
+            expect_outcome(lenient, 400, says).await;
+        }
     }
     // What a Bundle's composition / message cannot be searched by.
     for (q, says) in [

@@ -1006,7 +1006,7 @@ fn tag_security_profile_source() {
 
 #[test]
 fn unsupported_common_parameters() {
-    for p in ["_filter", "_query", "_contained", "_containedType"] {
+    for p in ["_query", "_contained", "_containedType"] {
         assert_eq!(
             err("Patient", &[(p, "x")]),
             format!("Search parameter '{p}' is not supported")
@@ -2204,4 +2204,99 @@ fn bundle_composition_and_message_read_the_resource_inside() {
     }
     let e = err("MessageHeader", &[("_has:Bundle:message:type", "message")]);
     assert!(e.contains("_has"), "{e}");
+}
+
+/// `_filter` tests mean what the URL forms with the matching modifier or prefix mean.
+#[test]
+fn filter_tests_are_the_url_forms() {
+    for (rt, expr, url) in [
+        (
+            "Patient",
+            "birthdate ge 2014-10-10",
+            ("birthdate", "ge2014-10-10"),
+        ),
+        ("Patient", "family sw chal", ("family", "chal")),
+        ("Patient", "name co \"pet\"", ("name:contains", "pet")),
+        ("Patient", "gender ne male", ("gender:not", "male")),
+        ("Patient", "family pr true", ("family:missing", "false")),
+        ("Patient", "family pr false", ("family:missing", "true")),
+        (
+            "Condition",
+            "code ss http://snomed.info/sct|123",
+            ("code:below", "http://snomed.info/sct|123"),
+        ),
+        (
+            "Condition",
+            "code sb loinc|1-8",
+            ("code:above", "http://loinc.org|1-8"),
+        ),
+        ("Condition", "code in ValueSet/x", ("code:in", "ValueSet/x")),
+        (
+            "Condition",
+            "code ni ValueSet/x",
+            ("code:not-in", "ValueSet/x"),
+        ),
+        (
+            "Observation",
+            "value-quantity lt 5.4|ucum|mg",
+            ("value-quantity", "lt5.4|http://unitsofmeasure.org|mg"),
+        ),
+        (
+            "Observation",
+            "subject re Patient/1",
+            ("subject", "Patient/1"),
+        ),
+        (
+            "Observation",
+            "subject.name co pet",
+            ("subject.name:contains", "pet"),
+        ),
+        ("Observation", "_id eq a", ("_id", "a")),
+        (
+            "Observation",
+            "_lastUpdated gt 2020-01-01",
+            ("_lastUpdated", "gt2020-01-01"),
+        ),
+    ] {
+        assert_eq!(
+            ok(rt, &[("_filter", expr)]).filters,
+            ok(rt, &[url]).filters,
+            "{expr}"
+        );
+    }
+    // String `eq` is equality of the folded text, with `,` `|` `$` taken literally.
+    assert_eq!(
+        cond("Patient", "_filter", "family eq \"Ölz, a|b\""),
+        string_cond("family", StringMode::Equals, "olz, a|b")
+    );
+    // `or` across parameters is one filter; `and` two; `not (a or b)` two negated ones.
+    let r = ok("Patient", &[("_filter", "family eq x or given eq y")]);
+    assert_eq!((r.filters.len(), r.filters[0].any.len()), (1, 2));
+    let r = ok(
+        "Patient",
+        &[(
+            "_filter",
+            "not (family eq x or given eq y) and gender eq male",
+        )],
+    );
+    assert_eq!(
+        r.filters.iter().map(|f| f.negate).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    // A negated test inside a Bundle's message also asks for the message.
+    let r = ok("Bundle", &[("_filter", "message.code ne ok")]);
+    assert_eq!(r.filters.len(), 2);
+    assert!(r.filters[0].negate && !r.filters[1].negate);
+    // Unknown names are bad values of _filter, so lenient handling does not drop them.
+    let e = run(Some("Patient"), &[("_filter", "nosuch eq 1")], true).unwrap_err();
+    assert!(e.contains("nosuch"), "{e}");
+    for (expr, says) in [
+        ("gender eq male or not (family eq x)", "ORed"),
+        ("family ew x", "'ew' does not apply"),
+        ("birthdate co 2020", "'co' does not apply"),
+        ("_id ss a|b", "'ss' does not apply"),
+    ] {
+        let e = err("Patient", &[("_filter", expr)]);
+        assert!(e.contains(says), "{expr}: {e}");
+    }
 }

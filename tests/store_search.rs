@@ -537,6 +537,17 @@ fn cases() -> Vec<(&'static str, StoreQuery, Vec<&'static str>)> {
             one(PATIENT, string("name", StringMode::Exact, "müller")),
             vec![],
         ),
+        // `_filter`'s `eq`: the whole value, case- and accent-insensitively.
+        (
+            "string equals",
+            one(PATIENT, string("name", StringMode::Equals, "MULLER")),
+            vec!["p1"],
+        ),
+        (
+            "string equals is not starts-with",
+            one(PATIENT, string("name", StringMode::Equals, "mul")),
+            vec![],
+        ),
         // tokens
         (
             "token in",
@@ -1346,6 +1357,7 @@ async fn update_replaces_and_delete_removes(store: &dyn Store) {
         string("name", StringMode::StartsWith, "smi"),
         string("name", StringMode::Contains, "mit"),
         string("name", StringMode::Exact, "Bob"),
+        string("name", StringMode::Equals, "bob"),
         token(
             "identifier",
             SystemMatch::Is("http://other.org".into()),

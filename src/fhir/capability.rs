@@ -123,7 +123,8 @@ pub fn capability_statement(base_url: &str, content_search: bool) -> Value {
                 {"name": "_security", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-security"},
                 {"name": "_source", "type": "uri", "definition": "http://hl7.org/fhir/SearchParameter/Resource-source"},
                 {"name": "_type", "type": "token"},
-                {"name": "_list", "type": "special", "documentation": "The resources a List lists (List.entry.item, entries marked deleted left out), by the List's id; functional lists ($current-…) are not supported"}
+                {"name": "_list", "type": "special", "documentation": "The resources a List lists (List.entry.item, entries marked deleted left out), by the List's id; functional lists ($current-…) are not supported"},
+                {"name": "_filter", "type": "special", "documentation": "search_filter.html: tests of any search parameter of the searched types (chains too) with eq ne co sw gt lt ge le sa eb ap pr ss sb in ni re, joined by and/or, grouped, negated with not(…); no filters inside a path ([…]), no ew or po"}
             ],
         }],
     })

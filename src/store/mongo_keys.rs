@@ -495,6 +495,11 @@ pub fn cond_match(cond: &Cond) -> Option<(KeyMatch, Coverage)> {
         } => (KeyMatch::Prefix(key(STRING, param, &[value])), Exact),
         Cond::String {
             param,
+            mode: StringMode::Equals,
+            value,
+        } => (one(key(STRING, param, &[value])), Exact),
+        Cond::String {
+            param,
             mode: StringMode::Exact,
             value,
         } => (

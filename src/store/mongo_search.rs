@@ -442,6 +442,7 @@ fn entry_test(cond: &Cond, now: i64) -> Option<Q> {
                 options: String::new(),
             }},
             StringMode::Exact => doc! {"n": normalize_string(value), "e": value.as_str()},
+            StringMode::Equals => doc! {"n": value.as_str()},
         }),
         Cond::Token { system, code, .. } => {
             let mut d = Document::new();

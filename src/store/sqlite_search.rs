@@ -660,6 +660,9 @@ fn entry_test(cond: &Cond, a: &str, ctx: &Ctx<'_>, sql: &mut Sql) -> Option<&'st
                         .bind(value.clone())
                         .push(") > 0");
                 }
+                StringMode::Equals => {
+                    sql.push(&format!(" AND {a}.norm = ")).bind(value.clone());
+                }
                 StringMode::Exact => {
                     sql.push(&format!(" AND {a}.norm = "))
                         .bind(normalize_string(value))

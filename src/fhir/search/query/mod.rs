@@ -8,6 +8,7 @@
 mod control;
 mod cursor;
 mod escape;
+mod filter;
 mod problem;
 mod request;
 mod target;
@@ -43,6 +44,9 @@ pub enum StringMode {
     Contains,
     /// `:exact`: the value as written equals the search text exactly.
     Exact,
+    /// `_filter`'s `eq`: the normalised value equals the normalised search text (the same
+    /// character sequence, case-insensitively: search_filter.html).
+    Equals,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 use super::control;
 use super::escape::{split_unescaped, unescape};
+use super::filter;
 use super::problem::Problem;
 use super::target::{parse_path, Modifier, ParamRef, Path};
 use super::value::{cond, is_id};
@@ -240,6 +241,14 @@ fn one(
             request.filters.push(Filter { any, negate: false });
             Ok(true)
         }
+        "_filter" => {
+            if !modifier.is_empty() {
+                return Err(Problem::Unknown(format!(
+                    "Modifier '{modifier}' is not allowed on '_filter'"
+                )));
+            }
+            filter_search(registry, types, value, options.base_url, request)
+        }
         _ if modifier.is_empty() && text::Source::of(name).is_some() => {
             let path = parse_path(registry, types, key, 0)?;
             let Path::Leaf { param, .. } = &path else {
@@ -267,15 +276,8 @@ fn one(
                 any,
                 negate: path.negated(),
             });
-            if let Some(within) = needs_presence(&path) {
-                request.filters.push(Filter {
-                    any: vec![Criterion::Cond(Cond::Missing {
-                        param: within.to_string(),
-                        kind: ParamType::Reference,
-                        missing: false,
-                    })],
-                    negate: false,
-                });
+            if let Some(within) = needs_presence(&path, false) {
+                request.filters.push(presence(within));
             }
             Ok(true)
         }
@@ -283,17 +285,85 @@ fn one(
 }
 
 /// The parameter that selects the inner resource a criterion reads, when the criterion would
-/// also match a resource without that inner resource: `:missing`, `:not` and `:not-in` match
-/// where the inner parameter has no entry, but `Bundle?composition.status:not=final` is about
-/// documents (search.html: a chain only matches where the reference leads somewhere).
-fn needs_presence(path: &Path) -> Option<&str> {
+/// also match a resource without that inner resource: `:missing`, `:not`, `:not-in` and a
+/// negated criterion match where the inner parameter has no entry, but
+/// `Bundle?composition.status:not=final` is about documents (search.html: a chain only
+/// matches where the reference leads somewhere).
+fn needs_presence(path: &Path, negated: bool) -> Option<&str> {
     match path {
-        Path::Leaf {
-            param,
-            modifier: Modifier::Missing | Modifier::Not | Modifier::NotIn,
-        } => param.within.as_deref(),
+        Path::Leaf { param, modifier }
+            if negated
+                || matches!(
+                    modifier,
+                    Modifier::Missing | Modifier::Not | Modifier::NotIn
+                ) =>
+        {
+            param.within.as_deref()
+        }
         _ => None,
     }
+}
+
+/// The filter that keeps resources holding the inner resource `within` selects.
+fn presence(within: &str) -> Filter {
+    Filter {
+        any: vec![Criterion::Cond(Cond::Missing {
+            param: within.to_string(),
+            kind: ParamType::Reference,
+            missing: false,
+        })],
+        negate: false,
+    }
+}
+
+/// `_filter` (`filter`): each AND-ed group of its expression is one filter, of ORed tests
+/// or of one negated test.
+fn filter_search(
+    registry: &Registry,
+    types: &[String],
+    value: &str,
+    base_url: &str,
+    request: &mut SearchRequest,
+) -> Result<bool, Problem> {
+    for group in filter::parse(registry, types, value)? {
+        let criteria = group
+            .iter()
+            .map(|t| criterion(&t.path, &t.raw, base_url))
+            .collect::<Result<Vec<_>, _>>()?;
+        let negate = match group.as_slice() {
+            [one] => one.negated,
+            many if many.iter().all(|t| !t.negated) => false,
+            _ => {
+                return Err(Problem::Invalid(
+                    "Invalid _filter: a negated test ORed with other tests (as in `a eq 1 or \
+                     not (b eq 2)`) is not supported"
+                        .to_string(),
+                ))
+            }
+        };
+        let within = group
+            .iter()
+            .find_map(|t| needs_presence(&t.path, t.negated));
+        if within.is_some() && group.len() > 1 {
+            return Err(Problem::Invalid(
+                "Invalid _filter: a test that matches where a Bundle's inner resource has no \
+                 value (pr false, ne, ni, not) cannot be ORed with other tests"
+                    .to_string(),
+            ));
+        }
+        request.filters.push(Filter {
+            any: if negate {
+                criteria
+            } else {
+                merge_ids(criteria)
+            },
+            negate,
+        });
+        if let Some(within) = within {
+            request.filters.push(presence(within));
+        }
+    }
+    Ok(true)
 }
 
 /// The comma-separated items of a value (still escaped), empty ones left out.

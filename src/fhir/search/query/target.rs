@@ -25,7 +25,7 @@ const RESOURCE_LEVEL: [&str; 8] = [
 ];
 
 /// Named in search.html but not evaluated by this server.
-const NOT_SUPPORTED: [&str; 4] = ["_filter", "_query", "_contained", "_containedType"];
+const NOT_SUPPORTED: [&str; 3] = ["_query", "_contained", "_containedType"];
 
 /// A parameter as it applies to all the searched types at once.
 #[derive(Debug, Clone)]
@@ -88,6 +88,8 @@ pub enum Modifier {
     NotIn,
     /// `:[Type]` on a reference parameter.
     Type(String),
+    /// String equality, case- and accent-insensitive: `_filter`'s `eq` (no URL modifier).
+    Equals,
 }
 
 /// A resolved parameter name, before values.
@@ -109,6 +111,30 @@ pub enum Path {
 }
 
 impl Path {
+    /// The innermost parameter(s) the name leads to: the leaf, or each leaf of a chain's
+    /// target types, or the leaf of a `_has`.
+    pub fn leaves(&self) -> Vec<&ParamRef> {
+        match self {
+            Path::Leaf { param, .. } => vec![param],
+            Path::Chain { inner, .. } => inner.iter().flat_map(|(_, p)| p.leaves()).collect(),
+            Path::Has { inner, .. } => inner.leaves(),
+        }
+    }
+
+    /// This name with `modifier` on its innermost parameter(s), for `_filter`, whose
+    /// operators say what URL modifiers say (and one, string `eq`, that none does).
+    pub fn with_modifier(mut self, modifier: &Modifier) -> Path {
+        fn set(p: &mut Path, m: &Modifier) {
+            match p {
+                Path::Leaf { modifier, .. } => *modifier = m.clone(),
+                Path::Chain { inner, .. } => inner.iter_mut().for_each(|(_, p)| set(p, m)),
+                Path::Has { inner, .. } => set(inner, m),
+            }
+        }
+        set(&mut self, modifier);
+        self
+    }
+
     /// `:not` ends this chain or `_has` (its inner criterion then negates all the values).
     pub fn ends_negated(&self) -> bool {
         match self {

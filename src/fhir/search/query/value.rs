@@ -83,6 +83,7 @@ pub fn cond(
             let text = unescape(raw);
             let (mode, value) = match modifier {
                 Modifier::Exact => (StringMode::Exact, text),
+                Modifier::Equals => (StringMode::Equals, values::normalize_string(&text)),
                 Modifier::Contains => {
                     let value = values::normalize_string(&text);
                     if value.len() > MAX_CONTAINS_BYTES {
