@@ -353,3 +353,94 @@ def test_text_searches_the_narrative_words(fhirpy_client, uid):
     with pytest.raises(OperationOutcome) as e:
         conditions.search(_text=f"{tag} NOT bone").fetch()
     assert "NOT" in str(e.value)
+
+
+def test_filter_expressions(fhirpy_client, uid):
+    """``_filter`` (search_filter.html) sent by fhirpy: equality, starts-with, dates, and/or
+    left to right, ``not (…)``; an operator the server cannot answer exactly is refused with
+    the reason. The family name made from this test's id keeps other tests' patients out."""
+    family = "F" + uid.replace("-", "")[:12]
+    made = {}
+    for key, given, gender, born in [
+        ("ann", "Ann", "female", "1970-05-01"),
+        ("bob", "Bob", "male", "1985-02-03"),
+        ("cy", "Cyrus", "male", "2001-11-30"),
+    ]:
+        p = fhirpy_client.resource(
+            "Patient",
+            name=[{"family": family, "given": [given]}],
+            gender=gender,
+            birthDate=born,
+        )
+        p.save()
+        made[key] = p.id
+    patients = fhirpy_client.resources("Patient")
+
+    def found(expr):
+        return _ids(patients.search(_filter=f'family eq "{family}" and ({expr})').fetch_all())
+
+    def ids(*keys):
+        return sorted(made[k] for k in keys)
+
+    assert found("given eq bob") == ids("bob")
+    assert found("given eq bo") == []
+    assert found("given sw cy or given eq ANN") == ids("ann", "cy")
+    assert found("gender eq male and birthdate ge 2000") == ids("cy")
+    assert found("not (gender eq male)") == ids("ann")
+    assert found("gender eq female or gender eq male and birthdate lt 1990") == ids("ann", "bob")
+    # The same search with the filter ANDed to an ordinary parameter.
+    assert _ids(
+        patients.search(gender="male", _filter=f"family eq {family}").fetch_all()
+    ) == ids("bob", "cy")
+    with pytest.raises(OperationOutcome) as e:
+        patients.search(_filter=f"family ew {family[-4:]}").fetch()
+    assert "'ew' does not apply" in str(e.value)
+
+
+def test_documents_are_found_by_their_composition(fhirpy_client, uid):
+    """``Bundle?composition.…`` searches the Composition first in a document Bundle (chains
+    from it and ``_filter`` included), sent by fhirpy."""
+    family = "D" + uid.replace("-", "")[:12]
+    patient = fhirpy_client.resource("Patient", name=[{"family": family}])
+    patient.save()
+    doc_type = {"coding": [{"system": LOINC, "code": "60591-5"}]}
+    # fhirpy's save() posts a Bundle to the base as a transaction; a document is stored at
+    # [base]/Bundle.
+    document = fhirpy_client.execute(
+        "Bundle",
+        method="post",
+        data=dict(
+            resourceType="Bundle",
+            type="document",
+            identifier={"system": "urn:fhird:doc", "value": uid},
+            timestamp="2024-01-02T03:04:05Z",
+            entry=[
+                {
+                    "fullUrl": f"urn:uuid:{uid}",
+                    "resource": {
+                        "resourceType": "Composition",
+                        "id": "c-" + uid[:8],
+                        "status": "final",
+                        "type": doc_type,
+                        "subject": {"reference": f"Patient/{patient.id}"},
+                        "date": "2024-01-02",
+                        "author": [{"display": "Dr. A"}],
+                        "title": f"Summary {family}",
+                    },
+                }
+            ],
+        ),
+    )
+    bundles = fhirpy_client.resources("Bundle")
+
+    def found(**criteria):
+        return _ids(bundles.search(**criteria).fetch_all())
+
+    assert found(**{"composition.subject": f"Patient/{patient.id}"}) == [document["id"]]
+    assert found(**{"composition.subject:Patient.family": family}) == [document["id"]]
+    assert found(**{"composition.title": f"summary {family}", "type": "document"}) == [document["id"]]
+    assert found(_filter=f'composition.title eq "Summary {family}"') == [document["id"]]
+    assert found(**{"composition.subject:Patient.family": family + "x"}) == []
+    with pytest.raises(OperationOutcome) as e:
+        bundles.search(_include="Bundle:composition").fetch()
+    assert "inside" in str(e.value)
