@@ -47,6 +47,26 @@ fn observation(id: &str, code: &str, patient: &str, date: &str) -> Value {
     })
 }
 
+fn document(id: &str, patient: &str) -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "id": id,
+        "type": "document",
+        "entry": [{
+            "fullUrl": format!("urn:uuid:{id}"),
+            "resource": {
+                "resourceType": "Composition",
+                "status": "final",
+                "type": {"text": "note"},
+                "subject": {"reference": format!("Patient/{patient}")},
+                "date": "2020-01-01",
+                "author": [{"display": "x"}],
+                "title": "Note",
+            },
+        }],
+    })
+}
+
 async fn load(s: &TestServer) {
     let mut resources = vec![
         json!({"resourceType": "Organization", "id": "acme", "name": "Acme"}),
@@ -64,6 +84,9 @@ async fn load(s: &TestServer) {
         // m1 and m3 also have a common one; m2 and m4 have none.
         observation("common-m1", "common", "m1", "2019-06-01"),
         observation("common-m3", "common", "m3", "2019-06-01"),
+        // Documents about f0001 and m1: a chain through the Composition inside.
+        document("doc-f", "f0001"),
+        document("doc-m", "m1"),
     ];
     for i in 0..MANY {
         let id = format!("f{i:04}");
@@ -114,6 +137,15 @@ async fn chains_past_the_cap(s: &TestServer) {
     assert_eq!(
         found(s, "Observation?code=rare&subject.gender=female&_sort=-date").await,
         ["rare-3", "rare-5", "rare-1"]
+    );
+    // Through a Bundle's Composition: the candidates' inner references are read too.
+    assert_eq!(
+        found(
+            s,
+            "Bundle?type=document&composition.subject:Patient.gender=female"
+        )
+        .await,
+        ["doc-f"]
     );
     // None of the candidates passes: an empty page, not an error.
     assert!(found(

@@ -184,6 +184,19 @@ fn a_bundle_indexes_the_resource_first_in_it() {
             if url == "http://fhir.healthintersections.com.au/open/Patient/d1"
     ));
     assert!(!of("composition.author").is_empty());
+    // What a chain through it reads from a candidate (`chains::local_targets`).
+    let bundle_json = read("Bundle-father.json");
+    let one = fhird::fhir::search::extract::extract_param(
+        registry,
+        "Bundle",
+        "composition.author",
+        &bundle_json,
+        BASE,
+    );
+    assert_eq!(
+        one.iter().map(|e| &e.value).collect::<Vec<_>>(),
+        of("composition.author")
+    );
     assert!(of("composition._text").is_empty() && of("composition._content").is_empty());
     assert!(!father.iter().any(|e| e.param.starts_with("message")));
     // The Bundle's own parameters are there as for any Bundle.

@@ -115,8 +115,9 @@ fn embedded<'a>(
 }
 
 /// The entries of the one parameter `code` (with its `{code}:identifier` entries for a
-/// reference parameter); empty when the type has no such supported parameter, and for `_id`
-/// and `_lastUpdated` (answered from stored columns).
+/// reference parameter), `code` also naming a parameter of a resource held inside
+/// (`composition.subject`); empty when the type has no such supported parameter, and for
+/// `_id` and `_lastUpdated` (answered from stored columns).
 pub fn extract_param(
     registry: &Registry,
     resource_type: &str,
@@ -126,14 +127,23 @@ pub fn extract_param(
 ) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     let params = registry.compiled(resource_type);
-    if let Ok(i) = params.binary_search_by(|p| p.code.as_str().cmp(code)) {
-        extract_one(
-            &params[i],
-            resource,
-            &Expression::root_item(resource),
-            base,
-            &mut out,
-        );
+    let root = Expression::root_item(resource);
+    let find = |c: &str| params.binary_search_by(|p| p.code.as_str().cmp(c)).ok();
+    if let Some(i) = find(code) {
+        extract_one(&params[i], resource, &root, base, &mut out);
+    } else if let Some(i) = code.split_once('.').and_then(|(outer, _)| find(outer)) {
+        // `composition.subject`: a parameter of the resource held inside.
+        if let Values::Embedded(expression, ty) = &params[i].values {
+            let mut all = Vec::new();
+            embedded(
+                registry, &params[i], expression, ty, resource, &root, base, &mut all,
+            );
+            let identifiers = format!("{code}:identifier");
+            out.extend(
+                all.into_iter()
+                    .filter(|e| e.param == code || e.param == identifiers),
+            );
+        }
     }
     out
 }
