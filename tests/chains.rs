@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 const MANY: usize = CHAIN_CAP + 50;
 
 /// The servers' `max_chain_sweep`: the female patients (MANY) and the Observations with the
-/// common code (MANY + 2) are listed; all patients (MANY + 4) and all Observations
-/// (MANY + 7) are more.
+/// common code (MANY + 2) are listed; all patients (MANY + 5) and all Observations
+/// (MANY + 9) are more.
 const SWEEP: usize = MANY + 3;
 
 fn entry(resource: Value) -> Value {
@@ -84,6 +84,29 @@ async fn load(s: &TestServer) {
         // m1 and m3 also have a common one; m2 and m4 have none.
         observation("common-m1", "common", "m1", "2019-06-01"),
         observation("common-m3", "common", "m3", "2019-06-01"),
+        // A contained female patient (of Organization/acme), and a stored male patient with
+        // a contained Organization: chains read inside contained resources.
+        json!({
+            "resourceType": "Observation",
+            "id": "obs-contained",
+            "status": "final",
+            "code": {"coding": [{"system": "http://example.org/codes", "code": "inside"}]},
+            "contained": [{
+                "resourceType": "Patient",
+                "id": "p",
+                "gender": "female",
+                "managingOrganization": {"reference": "Organization/acme"},
+            }],
+            "subject": {"reference": "#p"},
+        }),
+        json!({
+            "resourceType": "Patient",
+            "id": "pc",
+            "gender": "male",
+            "contained": [{"resourceType": "Organization", "id": "o", "name": "Inner Org"}],
+            "managingOrganization": {"reference": "#o"},
+        }),
+        observation("obs-pc", "inside", "pc", "2020-02-02"),
         // Documents about f0001 and m1: a chain through the Composition inside.
         document("doc-f", "f0001"),
         document("doc-m", "m1"),
@@ -146,6 +169,31 @@ async fn chains_past_the_cap(s: &TestServer) {
         )
         .await,
         ["doc-f"]
+    );
+    // Inside contained resources, through the candidates (female patients are too many to
+    // list): obs-contained's contained Patient is female; pc is male.
+    assert_eq!(
+        found(s, "Observation?code=inside&subject:Patient.gender=female").await,
+        ["obs-contained"]
+    );
+    // Acme's patients are too many too; obs-contained's contained Patient is one of them,
+    // pc's Organization is its own contained one.
+    assert_eq!(
+        found(
+            s,
+            "Observation?code=inside&subject:Patient.organization.name=acme"
+        )
+        .await,
+        ["obs-contained"]
+    );
+    // A stored Patient's contained Organization, one level down the chain.
+    assert_eq!(
+        found(s, "Observation?subject:Patient.organization.name=inner").await,
+        ["obs-pc"]
+    );
+    assert_eq!(
+        found(s, "Patient?organization.name=inner%20org").await,
+        ["pc"]
     );
     // None of the candidates passes: an empty page, not an error.
     assert!(found(
@@ -239,10 +287,10 @@ async fn chains_past_the_cap(s: &TestServer) {
     let count = |q: &'static str| async move {
         expect(s.get(&format!("{q}&_summary=count")).await, 200).await["total"].clone()
     };
-    // The rest of the search is every Observation.
+    // The rest of the search is every Observation (obs-contained's Patient is contained).
     assert_eq!(
         count("Observation?subject:Patient.gender=female").await,
-        MANY + 3
+        MANY + 4
     );
     assert_eq!(
         count("Patient?_has:Observation:subject:code=common").await,
@@ -266,10 +314,10 @@ async fn chains_past_the_cap(s: &TestServer) {
         ["acme", "other"]
     );
     // Past max_chain_sweep: refused, naming the criterion. (ORed values are criteria of their
-    // own: `gender=female,male` lists MANY and then 4.)
+    // own: `gender=female,male` lists MANY and then 5.)
     assert_eq!(
         count("Observation?subject:Patient.gender=female,male").await,
-        MANY + 7
+        MANY + 9
     );
     expect_outcome(
         s.get("Observation?subject:Patient.gender:not=other").await,

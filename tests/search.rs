@@ -824,6 +824,29 @@ const CASES: &[(&str, &[&str])] = &[
         "Bundle?_filter=not%20(message.code%20eq%20ok)",
         &["Bundle/10bb101f-a121-4264-a920-67be9cb82c74"],
     ),
+    // --- chains read inside contained resources (search.html "Contained Resources"): Claims
+    // 100152 and 100155 hold their patient Donald Duck as a contained Patient.
+    (
+        "Claim?patient.name=donald",
+        &["Claim/100152", "Claim/100155"],
+    ),
+    (
+        "Claim?patient:Patient.family=donald",
+        &["Claim/100152", "Claim/100155"],
+    ),
+    ("Claim?patient.name=donalds", &[]),
+    (
+        "Claim?_filter=patient.name%20co%20%22nald%22",
+        &["Claim/100152", "Claim/100155"],
+    ),
+    // medadmin0301's Medication is contained; so is med0301's manufacturer (Pfizer).
+    (
+        "MedicationAdministration?medication.code=http://hl7.org/fhir/sid/ndc|0069-2587-10",
+        &["MedicationAdministration/medadmin0301"],
+    ),
+    ("Medication?manufacturer.name=pfizer", &["Medication/med0301"]),
+    // The contained Location's local id.
+    ("Encounter?location._id=home", &["Encounter/home"]),
     ("Location?near=42.2565|-83.69471|1|km", &["Location/1"]),
     ("Location?near=42.2565|-83.69471|0.2", &["Location/1"]),
     ("Location?near=42.2565|-83.69471|0.19|km", &[]),

@@ -250,13 +250,24 @@ fn extraction_over_every_official_example() {
                 .strip_suffix(":identifier")
                 .or_else(|| e.param.strip_suffix(":of-type"))
                 .unwrap_or(&e.param);
-            // `composition.type`: a parameter of the Composition inside a Bundle.
+            // `composition.type`: a parameter of the Composition inside a Bundle;
+            // `subject:Patient.name`: of a contained Patient `subject` points at, and
+            // `subject:contained` the marker of that.
             let known = match code.split_once('.') {
-                Some((outer, inner)) => registry
-                    .param(rt, outer)
-                    .and_then(|p| p.embedded.as_deref())
-                    .is_some_and(|t| inner == "_id" || registry.param(t, inner).is_some()),
-                None => registry.param(rt, code).is_some(),
+                Some((outer, inner)) => match outer.split_once(':') {
+                    Some((reference, ty)) => {
+                        registry.param(rt, reference).is_some()
+                            && (inner == "_id" || registry.param(ty, inner).is_some())
+                    }
+                    None => registry
+                        .param(rt, outer)
+                        .and_then(|p| p.embedded.as_deref())
+                        .is_some_and(|t| inner == "_id" || registry.param(t, inner).is_some()),
+                },
+                None => match code.strip_suffix(":contained") {
+                    Some(reference) => registry.param(rt, reference).is_some(),
+                    None => registry.param(rt, code).is_some(),
+                },
             };
             assert!(known, "{}: {}", path.display(), e.param);
             if let IndexValue::Date { low, high } = e.value {

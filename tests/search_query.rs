@@ -57,10 +57,38 @@ fn err(rt: &str, query: &[(&str, &str)]) -> String {
 }
 
 /// The one filter of a one-parameter request.
+/// The one filter of a one-parameter request, with a chain's own criteria only (its
+/// `Contained` alternatives are checked in `chains_are_also_read_inside_contained_resources`).
 fn filter(rt: &str, key: &str, value: &str) -> Filter {
     let r = ok(rt, &[(key, value)]);
     assert_eq!(r.filters.len(), 1, "{key}={value}");
-    r.filters[0].clone()
+    Filter {
+        any: own(r.filters[0].any.clone()),
+        negate: r.filters[0].negate,
+    }
+}
+
+fn own(criteria: Vec<Criterion>) -> Vec<Criterion> {
+    criteria
+        .into_iter()
+        .filter(|c| !matches!(c, Criterion::Contained { .. }))
+        .map(|c| match c {
+            Criterion::Chain { param, inner } => Criterion::Chain {
+                param,
+                inner: inner
+                    .into_iter()
+                    .map(|(t, c)| {
+                        let c = match *c {
+                            Criterion::AnyOf(v) => own(v).remove(0),
+                            other => own(vec![other]).remove(0),
+                        };
+                        (t, Box::new(c))
+                    })
+                    .collect(),
+            },
+            other => other,
+        })
+        .collect()
 }
 
 /// The one condition of a one-value, one-parameter request.
@@ -2299,4 +2327,90 @@ fn filter_tests_are_the_url_forms() {
         let e = err("Patient", &[("_filter", expr)]);
         assert!(e.contains(says), "{expr}: {e}");
     }
+}
+
+/// search.html: "a chained condition will be evaluated inside contained resources". Each
+/// chain also reads the contained resources its references may point at, from the
+/// searched resources' own `{reference}:{Type}.{parameter}` entries, at every level, where
+/// the `{reference}:contained` marker says some resource has one.
+#[test]
+fn chains_are_also_read_inside_contained_resources() {
+    let r = ok("Observation", &[("subject:Patient.name", "peter")]);
+    assert_eq!(
+        r.filters[0].any,
+        [
+            Criterion::Chain {
+                param: s("subject"),
+                inner: vec![(
+                    s("Patient"),
+                    leaf(string_cond("name", StringMode::StartsWith, "peter"))
+                )],
+            },
+            Criterion::Contained {
+                markers: vec![s("subject:contained")],
+                alternatives: vec![Criterion::Cond(string_cond(
+                    "subject:Patient.name",
+                    StringMode::StartsWith,
+                    "peter"
+                ))],
+            }
+        ]
+    );
+    // Two levels: a contained Patient's stored Organization, and a stored Patient's
+    // contained Organization.
+    let r = ok("Observation", &[("patient.organization.name", "acme")]);
+    let name = || leaf(string_cond("name", StringMode::StartsWith, "acme"));
+    let stored_org = || Criterion::Chain {
+        param: s("organization"),
+        inner: vec![(s("Organization"), name())],
+    };
+    assert_eq!(
+        r.filters[0].any,
+        [
+            Criterion::Chain {
+                param: s("patient"),
+                inner: vec![(
+                    s("Patient"),
+                    Box::new(Criterion::AnyOf(vec![
+                        stored_org(),
+                        Criterion::Contained {
+                            markers: vec![s("organization:contained")],
+                            alternatives: vec![Criterion::Cond(string_cond(
+                                "organization:Organization.name",
+                                StringMode::StartsWith,
+                                "acme"
+                            ))],
+                        }
+                    ]))
+                )],
+            },
+            Criterion::Contained {
+                markers: vec![s("patient:contained")],
+                alternatives: vec![Criterion::Chain {
+                    param: s("patient:Patient.organization"),
+                    inner: vec![(s("Organization"), name())],
+                }],
+            }
+        ]
+    );
+    // Not where extraction keeps nothing to read: `:missing`, `_lastUpdated`, a trailing
+    // `:not` (one criterion for all values), a Bundle's Composition.
+    for (rt, key, value) in [
+        ("Observation", "subject:Patient.name:missing", "true"),
+        ("Observation", "subject:Patient._lastUpdated", "gt2020"),
+        ("Observation", "subject:Patient.gender:not", "male"),
+        ("Bundle", "composition.subject:Patient.name", "eve"),
+    ] {
+        let r = ok(rt, &[(key, value)]);
+        assert!(
+            !r.filters[0]
+                .any
+                .iter()
+                .any(|c| matches!(c, Criterion::Contained { .. })),
+            "{key}"
+        );
+    }
+    // Alternatives are not values of their own: the bound counts what the client sent.
+    let values: Vec<String> = (0..1000).map(|i| format!("v{i}")).collect();
+    ok("Observation", &[("subject.name", &values.join(","))]);
 }

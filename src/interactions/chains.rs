@@ -11,7 +11,7 @@
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::outcome::{FhirError, FhirResult};
 use crate::fhir::search::extract;
-use crate::fhir::search::params::Registry;
+use crate::fhir::search::params::{ParamType, Registry};
 use crate::fhir::search::query::{
     Cond, Criterion, Cursor, Filter, SearchRequest, StoreFilter, StoreQuery,
 };
@@ -95,8 +95,15 @@ impl Fhir {
         req: &SearchRequest,
     ) -> FhirResult<Vec<StoreFilter>> {
         let mut filters = Vec::with_capacity(req.filters.len() + 1);
-        let mut unlisted: Vec<&Filter> = Vec::new();
+        let mut expanded = Vec::with_capacity(req.filters.len());
         for f in &req.filters {
+            expanded.push(Filter {
+                any: self.with_contained(p, &req.resource_types, &f.any).await?,
+                negate: f.negate,
+            });
+        }
+        let mut unlisted: Vec<&Filter> = Vec::new();
+        for f in &expanded {
             let mut any = Vec::with_capacity(f.any.len());
             for c in &f.any {
                 match self.listed(p, c, CHAIN_CAP).await? {
@@ -166,7 +173,7 @@ impl Fhir {
             Criterion::Chain { param, inner } => {
                 let mut targets = Vec::new();
                 for (ty, crit) in inner {
-                    let filter = self.inner_filter(p, crit).await?;
+                    let filter = self.inner_filter(p, ty, crit).await?;
                     let left = cap.saturating_sub(targets.len());
                     let mut take = |batch: Vec<Version>| {
                         targets.extend(batch.into_iter().map(|v| (ty.clone(), v.id)));
@@ -186,7 +193,7 @@ impl Fhir {
                 param,
                 inner,
             } => {
-                let filter = self.inner_filter(p, inner).await?;
+                let filter = self.inner_filter(p, resource_type, inner).await?;
                 let registry = Registry::r4();
                 let base = self.base_url(p);
                 let mut targets = HashSet::new();
@@ -288,7 +295,7 @@ impl Fhir {
                     };
                     let n = ids.len();
                     let filters = vec![
-                        self.inner_filter(p, crit).await?,
+                        self.inner_filter(p, ty, crit).await?,
                         only(Cond::Id(ids.into_iter().collect())),
                     ];
                     let q = plain_query(ty, filters, n);
@@ -307,7 +314,7 @@ impl Fhir {
                 param,
                 inner,
             } => {
-                let filter = self.inner_filter(p, inner).await?;
+                let filter = self.inner_filter(p, resource_type, inner).await?;
                 let mut out = Vec::new();
                 for v in candidates {
                     let refers = only(Cond::Reference {
@@ -352,6 +359,9 @@ impl Fhir {
                 Criterion::NoneOf(_) => Err(FhirError::invalid(
                     "':not' is only meaningful at the end of a chain or _has",
                 )),
+                Criterion::AnyOf(_) | Criterion::Contained { .. } => Err(FhirError::invalid(
+                    "alternatives of a chain are only meaningful inside the chain",
+                )),
                 Criterion::Chain { .. } | Criterion::Has { .. } => {
                     let cap = self.limits.max_chain_sweep;
                     self.listed(p, c, cap)
@@ -385,9 +395,15 @@ impl Fhir {
         Ok(Cond::IdIn(members))
     }
 
-    /// The filter a chain or `_has` applies to the resources it goes through: the resolved
-    /// inner criterion, or for a trailing `:not` none of its values.
-    async fn inner_filter(&self, p: &Partition, inner: &Criterion) -> FhirResult<StoreFilter> {
+    /// The filter a chain or `_has` applies to the resources (of type `rt`) it goes through:
+    /// the resolved inner criterion, or for a trailing `:not` none of its values, or any of
+    /// its alternatives.
+    async fn inner_filter(
+        &self,
+        p: &Partition,
+        rt: &str,
+        inner: &Criterion,
+    ) -> FhirResult<StoreFilter> {
         Ok(match inner {
             Criterion::NoneOf(values) => {
                 let mut any = Vec::with_capacity(values.len());
@@ -396,8 +412,71 @@ impl Fhir {
                 }
                 StoreFilter { any, negate: true }
             }
+            Criterion::AnyOf(values) => {
+                let types = [rt.to_string()];
+                let mut any = Vec::with_capacity(values.len());
+                for v in self.with_contained(p, &types, values).await? {
+                    any.push(self.resolve(p, &v).await?);
+                }
+                StoreFilter { any, negate: false }
+            }
             other => only(self.resolve(p, other).await?),
         })
+    }
+
+    /// `criteria` with each `Contained` one replaced by its alternatives where some resource
+    /// of `types` has one of its markers, and left out where none has.
+    async fn with_contained(
+        &self,
+        p: &Partition,
+        types: &[String],
+        criteria: &[Criterion],
+    ) -> FhirResult<Vec<Criterion>> {
+        let mut out = Vec::with_capacity(criteria.len());
+        for c in criteria {
+            let Criterion::Contained {
+                markers,
+                alternatives,
+            } = c
+            else {
+                out.push(c.clone());
+                continue;
+            };
+            if self.any_marked(p, types, markers).await? {
+                out.extend(alternatives.iter().cloned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether some resource of `types` has an entry of one of the `markers` parameters:
+    /// one index look-up per type and marker.
+    async fn any_marked(
+        &self,
+        p: &Partition,
+        types: &[String],
+        markers: &[String],
+    ) -> FhirResult<bool> {
+        for rt in types {
+            for m in markers {
+                let marked = only(Cond::Missing {
+                    param: m.clone(),
+                    kind: ParamType::Token,
+                    missing: false,
+                });
+                let q = plain_query(rt, vec![marked], 1);
+                if !self
+                    .store
+                    .search(p, &q)
+                    .await
+                    .map_err(store_error)?
+                    .is_empty()
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// The resources of `rt` matching every filter; `None` when they are more than

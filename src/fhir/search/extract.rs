@@ -9,7 +9,8 @@
 //! - `Money` is a quantity with the currency as code and system `urn:iso:std:iso:4217`;
 //! - a ContactPoint as token is its `value` as code, without system (the `phone`/`email`
 //!   parameters already pick the kind with `where(system=…)`);
-//! - references to contained resources (`#id`) give no entry; `urn:uuid:`/`urn:oid:` ones give
+//! - references to contained resources (`#id`) give no reference entry; the contained
+//!   resource's own entries are kept for chains instead (`contained`); `urn:uuid:`/`urn:oid:` ones give
 //!   a url-only entry; a Reference's `identifier` gives a token entry under `{code}:identifier`.
 
 use super::params::{Compiled, ParamType, Registry, Values};
@@ -46,7 +47,126 @@ pub fn extract(
             _ => extract_one(param, resource, &root, base, &mut out),
         }
     }
+    contained(
+        registry,
+        resource_type,
+        resource,
+        &root,
+        base,
+        None,
+        &mut out,
+    );
     out
+}
+
+/// The entries of the contained resources `resource`'s reference parameters point at
+/// (`"subject": {"reference": "#p1"}` with a Patient `p1` in `contained`): search.html has a
+/// chain evaluated inside contained resources, so `Observation?subject.name=x` finds an
+/// Observation whose subject is a contained Patient named x. Each is indexed as the chain
+/// reads it: `{parameter}:{Type}.{its parameter}` (`subject:Patient.name`), plus its local
+/// id as the token `subject:Patient._id`, and once per parameter the marker
+/// (`contained_marker`). The contained resource's own references to other
+/// contained resources are not followed, and its words are not indexed. `only`: just the
+/// entries of that code (`extract_param`).
+fn contained<'a>(
+    registry: &Registry,
+    resource_type: &str,
+    resource: &'a Value,
+    root: &TItem<'a>,
+    base: &str,
+    only: Option<&str>,
+    out: &mut Vec<IndexEntry>,
+) {
+    let Some(list) = resource
+        .get("contained")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+    else {
+        return;
+    };
+    for param in registry.compiled(resource_type) {
+        let Values::Path(expression) = &param.values else {
+            continue;
+        };
+        let wanted = only.is_none_or(|o| {
+            o.strip_prefix(param.code.as_str())
+                .is_some_and(|rest| rest.starts_with(':'))
+        });
+        if param.kind != ParamType::Reference || !wanted {
+            continue;
+        }
+        let Ok(items) = expression.evaluate_typed(resource, std::slice::from_ref(root)) else {
+            continue;
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        for item in &items {
+            let local = item
+                .value
+                .get("reference")
+                .and_then(Value::as_str)
+                .and_then(|r| r.trim().strip_prefix('#'))
+                .filter(|id| !id.is_empty());
+            let Some(id) = local.filter(|id| item.ty == "Reference" && !seen.contains(id)) else {
+                continue;
+            };
+            seen.push(id);
+            let Some(inner) = list.iter().find(|c| str_field(c, "id") == Some(id)) else {
+                continue;
+            };
+            let Some(ty) =
+                str_field(inner, "resourceType").filter(|t| element_types::is_resource_type(t))
+            else {
+                continue;
+            };
+            let marker = contained_marker(&param.code);
+            if only.is_none_or(|o| o == marker) {
+                out.push(IndexEntry {
+                    param: marker,
+                    value: IndexValue::Token {
+                        system: None,
+                        code: Some(ty.to_string()),
+                        text: None,
+                    },
+                });
+            }
+            let prefix = format!("{}:{ty}.", param.code);
+            let mut entries = vec![IndexEntry {
+                param: "_id".to_string(),
+                value: IndexValue::Token {
+                    system: None,
+                    code: Some(id.to_string()),
+                    text: None,
+                },
+            }];
+            let inner_root = Expression::root_item(inner);
+            for p in registry.compiled(ty) {
+                if matches!(p.values, Values::Path(_)) {
+                    extract_one(p, inner, &inner_root, base, &mut entries);
+                }
+            }
+            out.extend(
+                entries
+                    .into_iter()
+                    .map(|e| IndexEntry {
+                        param: format!("{prefix}{}", e.param),
+                        value: e.value,
+                    })
+                    .filter(|e| only.is_none_or(|o| e.param == o || is_identifier_of(&e.param, o))),
+            );
+        }
+    }
+}
+
+/// The entry that says a resource's reference parameter `param` points at a contained
+/// resource (its code the contained resource's type): what a search checks before it also
+/// looks for a chain's test inside contained resources (`Criterion::Contained`).
+pub fn contained_marker(param: &str) -> String {
+    format!("{param}:contained")
+}
+
+/// Whether entry code `code` is the `:identifier` entry of reference parameter `of`.
+fn is_identifier_of(code: &str, of: &str) -> bool {
+    code.strip_prefix(of) == Some(":identifier")
 }
 
 /// The entries of a parameter that selects a resource inside `resource` (`Bundle`'s
@@ -138,12 +258,22 @@ pub fn extract_param(
             embedded(
                 registry, &params[i], expression, ty, resource, &root, base, &mut all,
             );
-            let identifiers = format!("{code}:identifier");
             out.extend(
                 all.into_iter()
-                    .filter(|e| e.param == code || e.param == identifiers),
+                    .filter(|e| e.param == code || is_identifier_of(&e.param, code)),
             );
         }
+    } else if code.contains(':') {
+        // `subject:Patient.organization`: a parameter of a contained resource.
+        contained(
+            registry,
+            resource_type,
+            resource,
+            &root,
+            base,
+            Some(code),
+            &mut out,
+        );
     }
     out
 }

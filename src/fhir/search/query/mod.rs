@@ -213,6 +213,21 @@ pub enum Criterion {
     /// values of the parameter, so `gender:not=male,female` is neither). Only ever the inner
     /// criterion of a `Chain` or `Has`.
     NoneOf(Vec<Criterion>),
+    /// Any of these: a chain's inner criterion together with its `Contained` form
+    /// (`Observation?subject.organization.name=x` where a Patient contains its
+    /// Organization). Only ever the inner criterion of a `Chain`; at the top of a search the
+    /// alternatives are values of the filter itself.
+    AnyOf(Vec<Criterion>),
+    /// A chain's test read inside the contained resources its references point at
+    /// (`subject:Patient.name` entries of the searched resources themselves, search.html
+    /// "a chained condition will be evaluated inside contained resources"), used only where
+    /// some resource of the searched type has one of the `markers` entries
+    /// (`extract::contained_marker`): otherwise the alternatives can match nothing, and
+    /// leaving them out keeps the chain's own query as it was.
+    Contained {
+        markers: Vec<String>,
+        alternatives: Vec<Criterion>,
+    },
     /// `_list=id`: the resources List/`id` lists (search.html "_list": its `entry.item`,
     /// entries marked deleted left out). A List that does not exist lists nothing.
     List(String),

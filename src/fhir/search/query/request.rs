@@ -5,7 +5,7 @@ use super::control;
 use super::escape::{split_unescaped, unescape};
 use super::filter;
 use super::problem::Problem;
-use super::target::{parse_path, Modifier, ParamRef, Path};
+use super::target::{self, parse_path, Modifier, ParamRef, Path};
 use super::value::{cond, is_id};
 use super::{
     CodeSetRef, Cond, Criterion, Cursor, Filter, ParseOptions, SearchRequest, StringMode, Summary,
@@ -13,6 +13,7 @@ use super::{
 };
 use crate::fhir::element_types;
 use crate::fhir::outcome::FhirError;
+use crate::fhir::search::extract;
 use crate::fhir::search::params::{ParamType, Registry};
 use crate::fhir::search::text;
 
@@ -115,6 +116,9 @@ fn value_count(c: &Criterion) -> usize {
             inner.iter().map(|(_, c)| value_count(c)).max().unwrap_or(1)
         }
         Criterion::NoneOf(values) => values.iter().map(value_count).sum(),
+        // A chain's own criterion and the same test inside contained resources: one value.
+        Criterion::AnyOf(values) => values.iter().map(value_count).max().unwrap_or(1),
+        Criterion::Contained { .. } => 0,
         Criterion::Has { inner, .. } => value_count(inner),
     }
 }
@@ -265,12 +269,11 @@ fn one(
             let any = if !path.negated() && path.ends_negated() {
                 vec![negated_criterion(&path, &items, options.base_url)?]
             } else {
-                merge_ids(
-                    items
-                        .iter()
-                        .map(|raw| criterion(&path, raw, options.base_url))
-                        .collect::<Result<Vec<_>, _>>()?,
-                )
+                let mut any = Vec::new();
+                for raw in &items {
+                    any.extend(criteria(&path, raw, options.base_url)?);
+                }
+                merge_ids(any)
             };
             request.filters.push(Filter {
                 any,
@@ -326,10 +329,10 @@ fn filter_search(
     request: &mut SearchRequest,
 ) -> Result<bool, Problem> {
     for group in filter::parse(registry, types, value)? {
-        let criteria = group
-            .iter()
-            .map(|t| criterion(&t.path, &t.raw, base_url))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut any = Vec::new();
+        for t in &group {
+            any.extend(criteria(&t.path, &t.raw, base_url)?);
+        }
         let negate = match group.as_slice() {
             [one] => one.negated,
             many if many.iter().all(|t| !t.negated) => false,
@@ -352,11 +355,7 @@ fn filter_search(
             ));
         }
         request.filters.push(Filter {
-            any: if negate {
-                criteria
-            } else {
-                merge_ids(criteria)
-            },
+            any: if negate { any } else { merge_ids(any) },
             negate,
         });
         if let Some(within) = within {
@@ -424,8 +423,12 @@ fn merge_ids(any: Vec<Criterion>) -> Vec<Criterion> {
     out
 }
 
-fn criterion(path: &Path, raw: &str, base_url: &str) -> Result<Criterion, Problem> {
-    walk(path, &|param, modifier| {
+/// The criteria of one value of a parameter, ORed: the parameter's own, and where it chains,
+/// the same test on the contained resources the references may point at (search.html: "a
+/// chained condition will be evaluated inside contained resources"; extraction indexes them
+/// as `{reference}:{Type}.{parameter}`), at every level of the chain.
+fn criteria(path: &Path, raw: &str, base_url: &str) -> Result<Vec<Criterion>, Problem> {
+    let leaf = |param: &ParamRef, modifier: &Modifier| {
         if param.kind == ParamType::Token {
             if let Some(set) = code_set(param, modifier, raw)? {
                 return Ok(Criterion::Codes {
@@ -435,7 +438,49 @@ fn criterion(path: &Path, raw: &str, base_url: &str) -> Result<Criterion, Proble
             }
         }
         Ok(Criterion::Cond(cond(param, modifier, raw, base_url)?))
-    })
+    };
+    with_contained(path, &leaf, true)
+}
+
+/// `path`'s criterion and, when `contained` and it chains, those of its contained forms.
+fn with_contained(
+    path: &Path,
+    leaf: &Leaf<'_>,
+    contained: bool,
+) -> Result<Vec<Criterion>, Problem> {
+    let Path::Chain { param, inner } = path else {
+        return Ok(vec![walk(path, leaf)?]);
+    };
+    let mut own = Vec::with_capacity(inner.len());
+    for (t, p) in inner {
+        let mut alternatives = with_contained(p, leaf, true)?;
+        let one = if alternatives.len() == 1 {
+            alternatives.remove(0)
+        } else {
+            Criterion::AnyOf(alternatives)
+        };
+        own.push((t.clone(), Box::new(one)));
+    }
+    let mut out = vec![Criterion::Chain {
+        param: param.clone(),
+        inner: own,
+    }];
+    if contained {
+        let mut alternatives = Vec::new();
+        for (t, p) in inner {
+            if let Some(inside) = target::contained_form(param, t, p) {
+                // A contained resource's references to other contained ones are not indexed.
+                alternatives.extend(with_contained(&inside, leaf, false)?);
+            }
+        }
+        if !alternatives.is_empty() {
+            out.push(Criterion::Contained {
+                markers: vec![extract::contained_marker(param)],
+                alternatives,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// A chain or `_has` ending in `:not`: one criterion for all the values, whose innermost

@@ -5,6 +5,7 @@
 use super::problem::Problem;
 use crate::fhir::element_types;
 use crate::fhir::search::params::{Component, ParamType, Registry, SearchParam};
+use crate::fhir::search::text;
 
 /// How deep chains and `_has` may nest: each resolves to a sub-search, so depth multiplies
 /// the work of one request.
@@ -154,6 +155,48 @@ impl Path {
             }
         )
     }
+}
+
+/// `param:{ty}.{rest}` as a name read from the container's own entries: what extraction
+/// keeps of a contained resource of type `ty` that `param` points at
+/// (`extract::contained`). `None` for what it does not keep: `_lastUpdated`, the words,
+/// `:missing` (a container without such a contained resource lacks the entry too) and `_has`.
+pub fn contained_form(param: &str, ty: &str, path: &Path) -> Option<Path> {
+    // A resource held inside a Bundle (`composition.subject`) has no contained entries of
+    // its own indexed.
+    if param.contains('.') {
+        return None;
+    }
+    let prefixed = |code: &str| format!("{param}:{ty}.{code}");
+    Some(match path {
+        Path::Leaf {
+            param: leaf,
+            modifier,
+        } => {
+            let code = leaf.code.as_str();
+            if *modifier == Modifier::Missing
+                || code == "_lastUpdated"
+                || leaf.within.is_some()
+                || text::Source::of(code).is_some()
+            {
+                return None;
+            }
+            let mut leaf = leaf.clone();
+            leaf.code = prefixed(code);
+            Path::Leaf {
+                param: leaf,
+                modifier: modifier.clone(),
+            }
+        }
+        Path::Chain {
+            param: inner,
+            inner: targets,
+        } => Path::Chain {
+            param: prefixed(inner),
+            inner: targets.clone(),
+        },
+        Path::Has { .. } => return None,
+    })
 }
 
 pub fn is_not_supported(name: &str) -> bool {
