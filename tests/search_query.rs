@@ -2347,7 +2347,8 @@ fn chains_are_also_read_inside_contained_resources() {
                 )],
             },
             Criterion::Contained {
-                markers: vec![s("subject:contained")],
+                marker: s("subject:contained"),
+                types: vec![s("Patient")],
                 alternatives: vec![Criterion::Cond(string_cond(
                     "subject:Patient.name",
                     StringMode::StartsWith,
@@ -2374,7 +2375,8 @@ fn chains_are_also_read_inside_contained_resources() {
                     Box::new(Criterion::AnyOf(vec![
                         stored_org(),
                         Criterion::Contained {
-                            markers: vec![s("organization:contained")],
+                            marker: s("organization:contained"),
+                            types: vec![s("Organization")],
                             alternatives: vec![Criterion::Cond(string_cond(
                                 "organization:Organization.name",
                                 StringMode::StartsWith,
@@ -2385,7 +2387,8 @@ fn chains_are_also_read_inside_contained_resources() {
                 )],
             },
             Criterion::Contained {
-                markers: vec![s("patient:contained")],
+                marker: s("patient:contained"),
+                types: vec![s("Patient")],
                 alternatives: vec![Criterion::Chain {
                     param: s("patient:Patient.organization"),
                     inner: vec![(s("Organization"), name())],

@@ -11,9 +11,9 @@
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::outcome::{FhirError, FhirResult};
 use crate::fhir::search::extract;
-use crate::fhir::search::params::{ParamType, Registry};
+use crate::fhir::search::params::Registry;
 use crate::fhir::search::query::{
-    Cond, Criterion, Cursor, Filter, SearchRequest, StoreFilter, StoreQuery,
+    Cond, Criterion, Cursor, Filter, SearchRequest, StoreFilter, StoreQuery, SystemMatch,
 };
 use crate::fhir::search::IndexValue;
 use crate::partition::Partition;
@@ -425,7 +425,7 @@ impl Fhir {
     }
 
     /// `criteria` with each `Contained` one replaced by its alternatives where some resource
-    /// of `types` has one of its markers, and left out where none has.
+    /// of `types` has its marker, and left out where none has.
     async fn with_contained(
         &self,
         p: &Partition,
@@ -435,45 +435,52 @@ impl Fhir {
         let mut out = Vec::with_capacity(criteria.len());
         for c in criteria {
             let Criterion::Contained {
-                markers,
+                marker,
+                types: inner_types,
                 alternatives,
             } = c
             else {
                 out.push(c.clone());
                 continue;
             };
-            if self.any_marked(p, types, markers).await? {
+            if self.any_marked(p, types, marker, inner_types).await? {
                 out.extend(alternatives.iter().cloned());
             }
         }
         Ok(out)
     }
 
-    /// Whether some resource of `types` has an entry of one of the `markers` parameters:
-    /// one index look-up per type and marker.
+    /// Whether some resource of `types` has the `marker` entry of a contained resource of
+    /// one of `inner_types`: one exact token look-up per searched type (a test of presence
+    /// alone, `:missing=false`, would walk the type in id order where nothing has it).
     async fn any_marked(
         &self,
         p: &Partition,
         types: &[String],
-        markers: &[String],
+        marker: &str,
+        inner_types: &[String],
     ) -> FhirResult<bool> {
+        let marked = StoreFilter {
+            any: inner_types
+                .iter()
+                .map(|t| Cond::Token {
+                    param: marker.to_string(),
+                    system: SystemMatch::Any,
+                    code: Some(t.clone()),
+                })
+                .collect(),
+            negate: false,
+        };
         for rt in types {
-            for m in markers {
-                let marked = only(Cond::Missing {
-                    param: m.clone(),
-                    kind: ParamType::Token,
-                    missing: false,
-                });
-                let q = plain_query(rt, vec![marked], 1);
-                if !self
-                    .store
-                    .search(p, &q)
-                    .await
-                    .map_err(store_error)?
-                    .is_empty()
-                {
-                    return Ok(true);
-                }
+            let q = plain_query(rt, vec![marked.clone()], 1);
+            if !self
+                .store
+                .search(p, &q)
+                .await
+                .map_err(store_error)?
+                .is_empty()
+            {
+                return Ok(true);
             }
         }
         Ok(false)

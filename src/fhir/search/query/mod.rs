@@ -221,11 +221,12 @@ pub enum Criterion {
     /// A chain's test read inside the contained resources its references point at
     /// (`subject:Patient.name` entries of the searched resources themselves, search.html
     /// "a chained condition will be evaluated inside contained resources"), used only where
-    /// some resource of the searched type has one of the `markers` entries
-    /// (`extract::contained_marker`): otherwise the alternatives can match nothing, and
-    /// leaving them out keeps the chain's own query as it was.
+    /// some resource of the searched type has the `marker` entry (`extract::contained_marker`)
+    /// for one of `types`: otherwise the alternatives can match nothing, and leaving them out
+    /// keeps the chain's own query as it was.
     Contained {
-        markers: Vec<String>,
+        marker: String,
+        types: Vec<String>,
         alternatives: Vec<Criterion>,
     },
     /// `_list=id`: the resources List/`id` lists (search.html "_list": its `entry.item`,

@@ -467,15 +467,18 @@ fn with_contained(
     }];
     if contained {
         let mut alternatives = Vec::new();
+        let mut types = Vec::new();
         for (t, p) in inner {
             if let Some(inside) = target::contained_form(param, t, p) {
                 // A contained resource's references to other contained ones are not indexed.
                 alternatives.extend(with_contained(&inside, leaf, false)?);
+                types.push(t.clone());
             }
         }
         if !alternatives.is_empty() {
             out.push(Criterion::Contained {
-                markers: vec![extract::contained_marker(param)],
+                marker: extract::contained_marker(param),
+                types,
                 alternatives,
             });
         }
