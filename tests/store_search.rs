@@ -1419,6 +1419,36 @@ async fn update_replaces_and_delete_removes(store: &dyn Store) {
     );
     assert_eq!(ids(store, &p, &since).await, ["p1", "p3", "p4"]);
     assert_eq!(store.count(&p, &since).await.unwrap(), 3);
+    // `may_match`: true where a current resource holds one of the values (ORed), false
+    // where none does, a deleted resource's values included.
+    let p = &p;
+    let may = |any: Vec<Cond>| async move { store.may_match(p, "Patient", &any).await.unwrap() };
+    let other_111 = || {
+        token(
+            "identifier",
+            SystemMatch::Is("http://other.org".into()),
+            Some("111"),
+        )
+    };
+    assert!(may(vec![token("gender", SystemMatch::Any, Some("male"))]).await);
+    assert!(
+        may(vec![
+            token("gender", SystemMatch::Any, Some("nosuch")),
+            token("gender", SystemMatch::Any, Some("female")),
+        ])
+        .await
+    );
+    // Not a key look-up on MongoDB: answered as a search.
+    assert!(may(vec![string("name", StringMode::StartsWith, "eve")]).await);
+    // p1's identifier went with its update, p2's with its deletion.
+    assert!(!may(vec![token("identifier", SystemMatch::Any, Some("111"))]).await);
+    assert!(!may(vec![token("gender", SystemMatch::Any, Some("nosuch"))]).await);
+    assert!(!may(vec![other_111()]).await);
+    assert!(!may(vec![]).await);
+    assert!(!store
+        .may_match(&p, "Observation", &[other_111()])
+        .await
+        .unwrap());
 }
 
 async fn failed_commit_leaves_no_entries(store: &dyn Store) {

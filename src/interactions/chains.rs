@@ -451,7 +451,7 @@ impl Fhir {
     }
 
     /// Whether some resource of `types` has the `marker` entry of a contained resource of
-    /// one of `inner_types`: one exact token look-up per searched type (a test of presence
+    /// one of `inner_types`: one exact token probe per searched type (a test of presence
     /// alone, `:missing=false`, would walk the type in id order where nothing has it).
     async fn any_marked(
         &self,
@@ -460,25 +460,20 @@ impl Fhir {
         marker: &str,
         inner_types: &[String],
     ) -> FhirResult<bool> {
-        let marked = StoreFilter {
-            any: inner_types
-                .iter()
-                .map(|t| Cond::Token {
-                    param: marker.to_string(),
-                    system: SystemMatch::Any,
-                    code: Some(t.clone()),
-                })
-                .collect(),
-            negate: false,
-        };
+        let marked: Vec<Cond> = inner_types
+            .iter()
+            .map(|t| Cond::Token {
+                param: marker.to_string(),
+                system: SystemMatch::Any,
+                code: Some(t.clone()),
+            })
+            .collect();
         for rt in types {
-            let q = plain_query(rt, vec![marked.clone()], 1);
-            if !self
+            if self
                 .store
-                .search(p, &q)
+                .may_match(p, rt, &marked)
                 .await
                 .map_err(store_error)?
-                .is_empty()
             {
                 return Ok(true);
             }

@@ -18,7 +18,7 @@ pub use search_common::merge_pages;
 pub mod sqlite;
 pub mod sqlite_search;
 
-use crate::fhir::search::query::{SortValue, StoreQuery};
+use crate::fhir::search::query::{Cond, SortValue, StoreFilter, StoreQuery};
 use crate::fhir::search::IndexEntry;
 use crate::partition::Partition;
 use async_trait::async_trait;
@@ -256,6 +256,29 @@ pub trait Store: Send + Sync {
     /// How many current, not deleted resources match `query` (its sort, cursor and limit are
     /// ignored).
     async fn count(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<u64>;
+
+    /// Whether some current resource of `resource_type` may satisfy one of `any` (ORed):
+    /// `false` only when none does. The question a search asks before it adds a costlier
+    /// alternative (a chain read inside contained resources): no order, no page, so a store
+    /// may answer it from one index probe and err on the side of `true`.
+    async fn may_match(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        any: &[Cond],
+    ) -> StoreResult<bool> {
+        let query = StoreQuery {
+            resource_types: vec![resource_type.to_string()],
+            filters: vec![StoreFilter {
+                any: any.to_vec(),
+                negate: false,
+            }],
+            sort: Vec::new(),
+            after: None,
+            limit: 1,
+        };
+        Ok(!self.search(partition, &query).await?.is_empty())
+    }
 
     /// The current, not deleted versions of the given (type, id) pairs that exist, in any
     /// order (for `_include`).

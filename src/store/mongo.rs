@@ -16,6 +16,7 @@
 //! A commit is one multi-document transaction (replica set or sharded cluster required).
 
 use super::mongo_first_reads::FirstReads;
+use super::mongo_keys;
 use super::mongo_layout::HullLayout;
 use super::mongo_lookups::{self, Batcher, IdRead, Lookup};
 use super::mongo_search;
@@ -26,7 +27,7 @@ use super::{
     Guard, HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError,
     StoreResult, Version, Write,
 };
-use crate::fhir::search::query::{SortValue, StoreQuery};
+use crate::fhir::search::query::{Cond, SortValue, StoreFilter, StoreQuery};
 use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -1152,6 +1153,50 @@ impl Store for MongoStore {
             backward,
             query.limit,
         ))
+    }
+
+    /// One probe of the match keys (`k`), with the overflow markers of the parameters: a
+    /// document carrying a marker may hold the value too, so it counts as a possible match.
+    /// (A search with a limit of one would read a wide key's range window by window.)
+    async fn may_match(
+        &self,
+        partition: &Partition,
+        resource_type: &str,
+        any: &[Cond],
+    ) -> StoreResult<bool> {
+        let mut keys = Vec::new();
+        for cond in any {
+            let (Some((mongo_keys::KeyMatch::AnyOf(k), _)), Some(param)) =
+                (mongo_keys::cond_match(cond), cond.param())
+            else {
+                // Not a key look-up: the general answer.
+                let query = StoreQuery {
+                    resource_types: vec![resource_type.to_string()],
+                    filters: vec![StoreFilter {
+                        any: any.to_vec(),
+                        negate: false,
+                    }],
+                    sort: Vec::new(),
+                    after: None,
+                    limit: 1,
+                };
+                return Ok(!self.search(partition, &query).await?.is_empty());
+            };
+            keys.extend(k);
+            if !mongo_keys::always_keyed(resource_type, param) {
+                keys.push(mongo_keys::overflow_marker(param));
+            }
+        }
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        let coll = self.current_coll(partition, resource_type);
+        let found = coll
+            .find_one(doc! {mongo_keys::FIELD: {"$in": keys}})
+            .projection(doc! {"_id": 1})
+            .await
+            .map_err(classify)?;
+        Ok(found.is_some())
     }
 
     async fn count(&self, partition: &Partition, query: &StoreQuery) -> StoreResult<u64> {
