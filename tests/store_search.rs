@@ -1446,7 +1446,7 @@ async fn update_replaces_and_delete_removes(store: &dyn Store) {
     assert!(!may(vec![other_111()]).await);
     assert!(!may(vec![]).await);
     assert!(!store
-        .may_match(&p, "Observation", &[other_111()])
+        .may_match(p, "Observation", &[other_111()])
         .await
         .unwrap());
 }
