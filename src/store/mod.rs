@@ -267,17 +267,10 @@ pub trait Store: Send + Sync {
         resource_type: &str,
         any: &[Cond],
     ) -> StoreResult<bool> {
-        let query = StoreQuery {
-            resource_types: vec![resource_type.to_string()],
-            filters: vec![StoreFilter {
-                any: any.to_vec(),
-                negate: false,
-            }],
-            sort: Vec::new(),
-            after: None,
-            limit: 1,
-        };
-        Ok(!self.search(partition, &query).await?.is_empty())
+        Ok(!self
+            .search(partition, &first_of(resource_type, any))
+            .await?
+            .is_empty())
     }
 
     /// The current, not deleted versions of the given (type, id) pairs that exist, in any
@@ -315,6 +308,21 @@ pub trait Store: Send + Sync {
 
 /// Opens the store a `--store` spec names: `sqlite:DIR` or a `mongodb://` / `mongodb+srv://` URI
 /// (its `db` query parameter names the database, default `fhird`).
+/// The query of `may_match` as a search: the first resource of `resource_type` satisfying
+/// one of `any`.
+pub(crate) fn first_of(resource_type: &str, any: &[Cond]) -> StoreQuery {
+    StoreQuery {
+        resource_types: vec![resource_type.to_string()],
+        filters: vec![StoreFilter {
+            any: any.to_vec(),
+            negate: false,
+        }],
+        sort: Vec::new(),
+        after: None,
+        limit: 1,
+    }
+}
+
 pub async fn open(spec: &str) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(dir) = spec.strip_prefix("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(dir)?))

@@ -27,7 +27,7 @@ use super::{
     Guard, HistoryCursor, HistoryQuery, HistoryScope, Match, Method, Store, StoreError,
     StoreResult, Version, Write,
 };
-use crate::fhir::search::query::{Cond, SortValue, StoreFilter, StoreQuery};
+use crate::fhir::search::query::{Cond, SortValue, StoreQuery};
 use crate::partition::Partition;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -1170,16 +1170,7 @@ impl Store for MongoStore {
                 (mongo_keys::cond_match(cond), cond.param())
             else {
                 // Not a key look-up: the general answer.
-                let query = StoreQuery {
-                    resource_types: vec![resource_type.to_string()],
-                    filters: vec![StoreFilter {
-                        any: any.to_vec(),
-                        negate: false,
-                    }],
-                    sort: Vec::new(),
-                    after: None,
-                    limit: 1,
-                };
+                let query = super::first_of(resource_type, any);
                 return Ok(!self.search(partition, &query).await?.is_empty());
             };
             keys.extend(k);
