@@ -186,13 +186,7 @@ fn a_bundle_indexes_the_resource_first_in_it() {
     assert!(!of("composition.author").is_empty());
     // What a chain through it reads from a candidate (`chains::local_targets`).
     let bundle_json = read("Bundle-father.json");
-    let one = fhird::fhir::search::extract::extract_param(
-        registry,
-        "Bundle",
-        "composition.author",
-        &bundle_json,
-        BASE,
-    );
+    let one = extract_param(registry, "Bundle", "composition.author", &bundle_json, BASE);
     assert_eq!(
         one.iter().map(|e| &e.value).collect::<Vec<_>>(),
         of("composition.author")
@@ -764,4 +758,62 @@ fn bounded_parameters_hold_their_bound_on_every_example() {
     );
     assert!(bounded.len() > 300, "{}", bounded.len());
     assert!(checked > 1_000, "{checked}");
+}
+
+/// A contained resource a reference parameter points at is indexed for chains: its own
+/// parameters under `{reference}:{Type}.`, its local id, one marker per parameter and type;
+/// a contained resource nothing points at, and words, are not.
+#[test]
+fn contained_resources_are_indexed_where_referenced() {
+    let registry = Registry::r4();
+    let obs = json!({
+        "resourceType": "Observation",
+        "id": "o",
+        "status": "final",
+        "code": {"text": "x"},
+        "contained": [
+            {"resourceType": "Practitioner", "id": "a", "name": [{"family": "Ames"}]},
+            {"resourceType": "Practitioner", "id": "b", "name": [{"family": "Bell"}]},
+            {"resourceType": "Patient", "id": "p", "gender": "female",
+             "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">words</div>"}},
+            {"resourceType": "Device", "id": "unused", "lotNumber": "L1"}
+        ],
+        "subject": {"reference": "#p"},
+        "performer": [{"reference": "#a"}, {"reference": "#b"}, {"reference": "#a"}]
+    });
+    let entries = extract(registry, "Observation", &obs, BASE, true);
+    let of = |code: &str| -> Vec<&IndexValue> {
+        entries
+            .iter()
+            .filter(|e| e.param == code)
+            .map(|e| &e.value)
+            .collect()
+    };
+    let token = |c: &str| IndexValue::Token {
+        system: None,
+        code: Some(c.into()),
+        text: None,
+    };
+    assert_eq!(of("performer:contained"), [&token("Practitioner")]);
+    assert_eq!(of("subject:contained"), [&token("Patient")]);
+    assert_eq!(of("patient:contained"), [&token("Patient")]);
+    assert_eq!(of("performer:Practitioner._id"), [&token("a"), &token("b")]);
+    assert_eq!(of("performer:Practitioner.family").len(), 2);
+    assert_eq!(of("subject:Patient.gender").len(), 1);
+    assert!(of("subject:Patient._text").is_empty());
+    assert!(!entries.iter().any(|e| e.param.contains("Device")));
+    // No reference entry for a `#` reference itself.
+    assert!(of("subject").is_empty());
+    // What a chain's candidate check reads (`extract_param`).
+    let one = extract_param(
+        registry,
+        "Observation",
+        "performer:Practitioner.family",
+        &obs,
+        BASE,
+    );
+    assert_eq!(one.len(), 2);
+    assert!(one
+        .iter()
+        .all(|e| e.param == "performer:Practitioner.family"));
 }

@@ -99,6 +99,7 @@ fn contained<'a>(
             continue;
         };
         let mut seen: Vec<&str> = Vec::new();
+        let mut marked: Vec<&str> = Vec::new();
         for item in &items {
             let local = item
                 .value
@@ -119,33 +120,16 @@ fn contained<'a>(
                 continue;
             };
             let marker = contained_marker(&param.code);
-            if only.is_none_or(|o| o == marker) {
+            if !marked.contains(&ty) && only.is_none_or(|o| o == marker) {
+                marked.push(ty);
                 out.push(IndexEntry {
                     param: marker,
-                    value: IndexValue::Token {
-                        system: None,
-                        code: Some(ty.to_string()),
-                        text: None,
-                    },
+                    value: id_token(ty),
                 });
             }
             let prefix = format!("{}:{ty}.", param.code);
-            let mut entries = vec![IndexEntry {
-                param: "_id".to_string(),
-                value: IndexValue::Token {
-                    system: None,
-                    code: Some(id.to_string()),
-                    text: None,
-                },
-            }];
-            let inner_root = Expression::root_item(inner);
-            for p in registry.compiled(ty) {
-                if matches!(p.values, Values::Path(_)) {
-                    extract_one(p, inner, &inner_root, base, &mut entries);
-                }
-            }
             out.extend(
-                entries
+                inner_entries(registry, ty, inner, Some(id), base)
                     .into_iter()
                     .map(|e| IndexEntry {
                         param: format!("{prefix}{}", e.param),
@@ -154,6 +138,41 @@ fn contained<'a>(
                     .filter(|e| only.is_none_or(|o| e.param == o || is_identifier_of(&e.param, o))),
             );
         }
+    }
+}
+
+/// The entries of a resource held inside another (contained, or first in a Bundle) for its
+/// own type's parameters, with its `id` as the token `_id`; not its words, which no chain
+/// reads and which are most of a document.
+fn inner_entries(
+    registry: &Registry,
+    ty: &str,
+    inner: &Value,
+    id: Option<&str>,
+    base: &str,
+) -> Vec<IndexEntry> {
+    let mut entries: Vec<IndexEntry> = id
+        .map(|id| IndexEntry {
+            param: "_id".to_string(),
+            value: id_token(id),
+        })
+        .into_iter()
+        .collect();
+    let root = Expression::root_item(inner);
+    for p in registry.compiled(ty) {
+        if matches!(p.values, Values::Path(_)) {
+            extract_one(p, inner, &root, base, &mut entries);
+        }
+    }
+    entries
+}
+
+/// A token of a code alone (an id, a type name).
+fn id_token(code: &str) -> IndexValue {
+    IndexValue::Token {
+        system: None,
+        code: Some(code.to_string()),
+        text: None,
     }
 }
 
@@ -174,8 +193,7 @@ fn is_identifier_of(code: &str, of: &str) -> bool {
 /// the parameter's own code, `Type/id` (`Type` alone without an id), which `:missing` and
 /// `composition=[id]` read; then every entry of the inner resource for its own type's
 /// parameters, with the code `{code}.{parameter}`, and its id as the token
-/// `{code}._id`. The inner resource's words (`_text`, `_content`) are not indexed: a
-/// document's narrative is its bulk, and no chain reads it.
+/// `{code}._id` (`inner_entries`).
 #[allow(clippy::too_many_arguments)]
 fn embedded<'a>(
     registry: &Registry,
@@ -210,28 +228,14 @@ fn embedded<'a>(
             version: None,
         },
     });
-    let prefixed = |code: &str| format!("{}.{code}", param.code);
-    if let Some(id) = id {
-        out.push(IndexEntry {
-            param: prefixed("_id"),
-            value: IndexValue::Token {
-                system: None,
-                code: Some(id),
-                text: None,
-            },
-        });
-    }
-    let inner_root = Expression::root_item(inner);
-    let mut entries = Vec::new();
-    for p in registry.compiled(ty) {
-        if matches!(p.values, Values::Path(_)) {
-            extract_one(p, inner, &inner_root, base, &mut entries);
-        }
-    }
-    out.extend(entries.into_iter().map(|e| IndexEntry {
-        param: prefixed(&e.param),
-        value: e.value,
-    }));
+    out.extend(
+        inner_entries(registry, ty, inner, id.as_deref(), base)
+            .into_iter()
+            .map(|e| IndexEntry {
+                param: format!("{}.{}", param.code, e.param),
+                value: e.value,
+            }),
+    );
 }
 
 /// The entries of the one parameter `code` (with its `{code}:identifier` entries for a
