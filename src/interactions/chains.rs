@@ -76,17 +76,6 @@ fn only(cond: Cond) -> StoreFilter {
     }
 }
 
-/// The resources of `rt` matching every filter, in no particular order, at most `limit`.
-fn plain_query(rt: &str, filters: Vec<StoreFilter>, limit: usize) -> StoreQuery {
-    StoreQuery {
-        resource_types: vec![rt.to_string()],
-        filters,
-        sort: Vec::new(),
-        after: None,
-        limit,
-    }
-}
-
 impl Fhir {
     /// The request's filters as a store evaluates them (chains and `_has` resolved).
     pub(super) async fn store_filters(
@@ -98,7 +87,7 @@ impl Fhir {
         let mut expanded = Vec::with_capacity(req.filters.len());
         for f in &req.filters {
             expanded.push(Filter {
-                any: self.with_contained(p, &req.resource_types, &f.any).await?,
+                any: self.expand_contained(p, &req.resource_types, &f.any).await?,
                 negate: f.negate,
             });
         }
@@ -239,7 +228,7 @@ impl Fhir {
             let limit = (cap - seen + 1).min(CHAIN_CAP + 1);
             let q = StoreQuery {
                 after: after.take(),
-                ..plain_query(rt, filters.clone(), limit)
+                ..StoreQuery::of_type(rt, filters.clone(), limit)
             };
             let found = self.store.search(p, &q).await.map_err(store_error)?;
             let n = found.len();
@@ -298,7 +287,7 @@ impl Fhir {
                         self.inner_filter(p, ty, crit).await?,
                         only(Cond::Id(ids.into_iter().collect())),
                     ];
-                    let q = plain_query(ty, filters, n);
+                    let q = StoreQuery::of_type(ty, filters, n);
                     for m in self.store.search(p, &q).await.map_err(store_error)? {
                         found.insert((ty.clone(), m.version.id));
                     }
@@ -324,7 +313,7 @@ impl Fhir {
                         url: None,
                         version: None,
                     });
-                    let q = plain_query(resource_type, vec![filter.clone(), refers], 1);
+                    let q = StoreQuery::of_type(resource_type, vec![filter.clone(), refers], 1);
                     if !self
                         .store
                         .search(p, &q)
@@ -341,7 +330,7 @@ impl Fhir {
                 let ids: Vec<String> = candidates.iter().map(|v| v.id.clone()).collect();
                 let n = ids.len();
                 let filters = vec![only(self.resolve(p, other).await?), only(Cond::Id(ids))];
-                let q = plain_query(rt, filters, n);
+                let q = StoreQuery::of_type(rt, filters, n);
                 let found = self.store.search(p, &q).await.map_err(store_error)?;
                 Ok(found.into_iter().map(|m| m.version.id).collect())
             }
@@ -415,7 +404,7 @@ impl Fhir {
             Criterion::AnyOf(values) => {
                 let types = [rt.to_string()];
                 let mut any = Vec::with_capacity(values.len());
-                for v in self.with_contained(p, &types, values).await? {
+                for v in self.expand_contained(p, &types, values).await? {
                     any.push(self.resolve(p, &v).await?);
                 }
                 StoreFilter { any, negate: false }
@@ -426,7 +415,7 @@ impl Fhir {
 
     /// `criteria` with each `Contained` one replaced by its alternatives where some resource
     /// of `types` has its marker, and left out where none has.
-    async fn with_contained(
+    async fn expand_contained(
         &self,
         p: &Partition,
         types: &[String],

@@ -311,16 +311,11 @@ pub trait Store: Send + Sync {
 /// The query of `may_match` as a search: the first resource of `resource_type` satisfying
 /// one of `any`.
 pub(crate) fn first_of(resource_type: &str, any: &[Cond]) -> StoreQuery {
-    StoreQuery {
-        resource_types: vec![resource_type.to_string()],
-        filters: vec![StoreFilter {
-            any: any.to_vec(),
-            negate: false,
-        }],
-        sort: Vec::new(),
-        after: None,
-        limit: 1,
-    }
+    let filter = StoreFilter {
+        any: any.to_vec(),
+        negate: false,
+    };
+    StoreQuery::of_type(resource_type, vec![filter], 1)
 }
 
 pub async fn open(spec: &str) -> anyhow::Result<Arc<dyn Store>> {

@@ -38,26 +38,34 @@ pub fn extract(
 ) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     let root = Expression::root_item(resource);
+    // Only a resource with contained resources can reference one (`#id`).
+    let mut locals = contained_list(resource).map(|_| Vec::new());
     for param in registry.compiled(resource_type) {
         match &param.values {
             Values::Words(text::Source::Content) if !content_search => {}
             Values::Embedded(expression, ty) => embedded(
                 registry, param, expression, ty, resource, &root, base, &mut out,
             ),
-            _ => extract_one(param, resource, &root, base, &mut out),
+            _ => extract_one(param, resource, &root, base, locals.as_mut(), &mut out),
         }
     }
-    contained(
-        registry,
-        resource_type,
-        resource,
-        &root,
-        base,
-        None,
-        &mut out,
-    );
+    if let Some(locals) = locals {
+        contained(registry, resource, base, &locals, None, &mut out);
+    }
     out
 }
+
+/// The resources `resource` contains, when it contains any.
+fn contained_list(resource: &Value) -> Option<&Vec<Value>> {
+    resource
+        .get("contained")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+}
+
+/// A reference to a contained resource met during extraction: the reference parameter's
+/// code and the local id (`#id`).
+type Local = (String, String);
 
 /// The entries of the contained resources `resource`'s reference parameters point at
 /// (`"subject": {"reference": "#p1"}` with a Patient `p1` in `contained`): search.html has a
@@ -67,77 +75,57 @@ pub fn extract(
 /// id as the token `subject:Patient._id`, and once per parameter the marker
 /// (`contained_marker`). The contained resource's own references to other
 /// contained resources are not followed, and its words are not indexed. `only`: just the
-/// entries of that code (`extract_param`).
-fn contained<'a>(
+/// entries of that code (`extract_param`). `locals`: the `#id` references extraction met, by
+/// parameter, in order.
+fn contained(
     registry: &Registry,
-    resource_type: &str,
-    resource: &'a Value,
-    root: &TItem<'a>,
+    resource: &Value,
     base: &str,
+    locals: &[Local],
     only: Option<&str>,
     out: &mut Vec<IndexEntry>,
 ) {
-    let Some(list) = resource
-        .get("contained")
-        .and_then(Value::as_array)
-        .filter(|l| !l.is_empty())
-    else {
+    let Some(list) = contained_list(resource) else {
         return;
     };
-    for param in registry.compiled(resource_type) {
-        let Values::Path(expression) = &param.values else {
-            continue;
-        };
+    let mut seen: Vec<&Local> = Vec::new();
+    let mut marked: Vec<(&str, &str)> = Vec::new();
+    for local in locals {
+        let (code, id) = (local.0.as_str(), local.1.as_str());
         let wanted = only.is_none_or(|o| {
-            o.strip_prefix(param.code.as_str())
+            o.strip_prefix(code)
                 .is_some_and(|rest| rest.starts_with(':'))
         });
-        if param.kind != ParamType::Reference || !wanted {
+        if !wanted || seen.contains(&local) {
             continue;
         }
-        let Ok(items) = expression.evaluate_typed(resource, std::slice::from_ref(root)) else {
+        seen.push(local);
+        let Some(inner) = list.iter().find(|c| str_field(c, "id") == Some(id)) else {
             continue;
         };
-        let mut seen: Vec<&str> = Vec::new();
-        let mut marked: Vec<&str> = Vec::new();
-        for item in &items {
-            let local = item
-                .value
-                .get("reference")
-                .and_then(Value::as_str)
-                .and_then(|r| r.trim().strip_prefix('#'))
-                .filter(|id| !id.is_empty());
-            let Some(id) = local.filter(|id| item.ty == "Reference" && !seen.contains(id)) else {
-                continue;
-            };
-            seen.push(id);
-            let Some(inner) = list.iter().find(|c| str_field(c, "id") == Some(id)) else {
-                continue;
-            };
-            let Some(ty) =
-                str_field(inner, "resourceType").filter(|t| element_types::is_resource_type(t))
-            else {
-                continue;
-            };
-            let marker = contained_marker(&param.code);
-            if !marked.contains(&ty) && only.is_none_or(|o| o == marker) {
-                marked.push(ty);
-                out.push(IndexEntry {
-                    param: marker,
-                    value: id_token(ty),
-                });
-            }
-            let prefix = format!("{}:{ty}.", param.code);
-            out.extend(
-                inner_entries(registry, ty, inner, Some(id), base)
-                    .into_iter()
-                    .map(|e| IndexEntry {
-                        param: format!("{prefix}{}", e.param),
-                        value: e.value,
-                    })
-                    .filter(|e| only.is_none_or(|o| e.param == o || is_identifier_of(&e.param, o))),
-            );
+        let Some(ty) =
+            str_field(inner, "resourceType").filter(|t| element_types::is_resource_type(t))
+        else {
+            continue;
+        };
+        let marker = contained_marker(code);
+        if !marked.contains(&(code, ty)) && only.is_none_or(|o| o == marker) {
+            marked.push((code, ty));
+            out.push(IndexEntry {
+                param: marker,
+                value: id_token(ty),
+            });
         }
+        let prefix = format!("{code}:{ty}.");
+        out.extend(
+            inner_entries(registry, ty, inner, Some(id), base)
+                .into_iter()
+                .map(|e| IndexEntry {
+                    param: format!("{prefix}{}", e.param),
+                    value: e.value,
+                })
+                .filter(|e| only.is_none_or(|o| e.param == o || is_identifier_of(&e.param, o))),
+        );
     }
 }
 
@@ -161,7 +149,7 @@ fn inner_entries(
     let root = Expression::root_item(inner);
     for p in registry.compiled(ty) {
         if matches!(p.values, Values::Path(_)) {
-            extract_one(p, inner, &root, base, &mut entries);
+            extract_one(p, inner, &root, base, None, &mut entries);
         }
     }
     entries
@@ -250,43 +238,49 @@ pub fn extract_param(
     base: &str,
 ) -> Vec<IndexEntry> {
     let mut out = Vec::new();
-    let params = registry.compiled(resource_type);
     let root = Expression::root_item(resource);
-    let find = |c: &str| params.binary_search_by(|p| p.code.as_str().cmp(c)).ok();
-    if let Some(i) = find(code) {
-        extract_one(&params[i], resource, &root, base, &mut out);
-    } else if let Some(i) = code.split_once('.').and_then(|(outer, _)| find(outer)) {
+    let find = |c: &str| registry.compiled_param(resource_type, c);
+    if let Some(param) = find(code) {
+        extract_one(param, resource, &root, base, None, &mut out);
+    } else if let Some(param) = code.split_once('.').and_then(|(outer, _)| find(outer)) {
         // `composition.subject`: a parameter of the resource held inside.
-        if let Values::Embedded(expression, ty) = &params[i].values {
+        if let Values::Embedded(expression, ty) = &param.values {
             let mut all = Vec::new();
             embedded(
-                registry, &params[i], expression, ty, resource, &root, base, &mut all,
+                registry, param, expression, ty, resource, &root, base, &mut all,
             );
             out.extend(
                 all.into_iter()
                     .filter(|e| e.param == code || is_identifier_of(&e.param, code)),
             );
         }
-    } else if code.contains(':') {
+    } else if let Some(param) = code
+        .split_once(':')
+        .and_then(|(reference, _)| find(reference))
+    {
         // `subject:Patient.organization`: a parameter of a contained resource.
-        contained(
-            registry,
-            resource_type,
+        let mut locals = Vec::new();
+        extract_one(
+            param,
             resource,
             &root,
             base,
-            Some(code),
-            &mut out,
+            Some(&mut locals),
+            &mut Vec::new(),
         );
+        contained(registry, resource, base, &locals, Some(code), &mut out);
     }
     out
 }
 
+/// `locals`, when given, collects the references to contained resources (`#id`) a
+/// reference parameter selects (they give no entry of their own; see `contained`).
 fn extract_one<'a>(
     param: &Compiled,
     resource: &'a Value,
     root: &TItem<'a>,
     base: &str,
+    mut locals: Option<&mut Vec<Local>>,
     out: &mut Vec<IndexEntry>,
 ) {
     let expression = match &param.values {
@@ -318,6 +312,14 @@ fn extract_one<'a>(
     for item in &items {
         if param.kind == ParamType::Token && item.ty == "Identifier" {
             of_type_tokens(&item.value, &mut of_types);
+        }
+        if let (Some(locals), ParamType::Reference, "Reference") =
+            (locals.as_deref_mut(), param.kind, item.ty)
+        {
+            let id = str_field(&item.value, "reference").and_then(|r| r.trim().strip_prefix('#'));
+            if let Some(id) = id.filter(|id| !id.is_empty()) {
+                locals.push((param.code.clone(), id.to_string()));
+            }
         }
         if param.kind == ParamType::Composite {
             composite(param, resource, item, base, &mut values);

@@ -354,20 +354,23 @@ impl Registry {
     /// where FHIR's cardinalities bound it: a reference or uri parameter indexes at most one
     /// value per item its expression selects (`Encounter.subject`: 1). `None` otherwise.
     pub fn most_values(&self, resource_type: &str, code: &str) -> Option<usize> {
-        let compiled = self.compiled(resource_type);
-        let at = compiled
-            .binary_search_by(|c| c.code.as_str().cmp(code))
-            .ok()?;
-        compiled[at].most_values
+        self.compiled_param(resource_type, code)?.most_values
     }
 
     /// Whether parameter `code` of `resource_type` has index entries read from its FHIRPath
     /// expression (not from text words, nor from a resource held inside).
     pub fn has_path_entries(&self, resource_type: &str, code: &str) -> bool {
+        self.compiled_param(resource_type, code)
+            .is_some_and(|c| matches!(c.values, Values::Path(_)))
+    }
+
+    /// The compiled parameter `code` of `resource_type`, when it has index entries.
+    pub(crate) fn compiled_param(&self, resource_type: &str, code: &str) -> Option<&Compiled> {
         let compiled = self.compiled(resource_type);
-        compiled
+        let at = compiled
             .binary_search_by(|c| c.code.as_str().cmp(code))
-            .is_ok_and(|at| matches!(compiled[at].values, Values::Path(_)))
+            .ok()?;
+        Some(&compiled[at])
     }
 
     /// How many parameters of `resource_type` have index entries.

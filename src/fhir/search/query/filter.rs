@@ -47,54 +47,40 @@ enum Op {
     Re,
 }
 
+/// Each operator and its code.
+const OPS: [(Op, &str); 19] = [
+    (Op::Eq, "eq"),
+    (Op::Ne, "ne"),
+    (Op::Co, "co"),
+    (Op::Sw, "sw"),
+    (Op::Ew, "ew"),
+    (Op::Gt, "gt"),
+    (Op::Lt, "lt"),
+    (Op::Ge, "ge"),
+    (Op::Le, "le"),
+    (Op::Ap, "ap"),
+    (Op::Sa, "sa"),
+    (Op::Eb, "eb"),
+    (Op::Pr, "pr"),
+    (Op::Po, "po"),
+    (Op::Ss, "ss"),
+    (Op::Sb, "sb"),
+    (Op::In, "in"),
+    (Op::Ni, "ni"),
+    (Op::Re, "re"),
+];
+
 impl Op {
     fn parse(s: &str) -> Option<Op> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "eq" => Op::Eq,
-            "ne" => Op::Ne,
-            "co" => Op::Co,
-            "sw" => Op::Sw,
-            "ew" => Op::Ew,
-            "gt" => Op::Gt,
-            "lt" => Op::Lt,
-            "ge" => Op::Ge,
-            "le" => Op::Le,
-            "ap" => Op::Ap,
-            "sa" => Op::Sa,
-            "eb" => Op::Eb,
-            "pr" => Op::Pr,
-            "po" => Op::Po,
-            "ss" => Op::Ss,
-            "sb" => Op::Sb,
-            "in" => Op::In,
-            "ni" => Op::Ni,
-            "re" => Op::Re,
-            _ => return None,
-        })
+        OPS.iter()
+            .find(|(_, code)| code.eq_ignore_ascii_case(s))
+            .map(|(op, _)| *op)
     }
 
     fn code(self) -> &'static str {
-        match self {
-            Op::Eq => "eq",
-            Op::Ne => "ne",
-            Op::Co => "co",
-            Op::Sw => "sw",
-            Op::Ew => "ew",
-            Op::Gt => "gt",
-            Op::Lt => "lt",
-            Op::Ge => "ge",
-            Op::Le => "le",
-            Op::Ap => "ap",
-            Op::Sa => "sa",
-            Op::Eb => "eb",
-            Op::Pr => "pr",
-            Op::Po => "po",
-            Op::Ss => "ss",
-            Op::Sb => "sb",
-            Op::In => "in",
-            Op::Ni => "ni",
-            Op::Re => "re",
-        }
+        OPS.iter()
+            .find(|(op, _)| *op == self)
+            .map_or("", |(_, code)| code)
     }
 }
 

@@ -335,6 +335,20 @@ pub struct StoreQuery {
     pub limit: usize,
 }
 
+impl StoreQuery {
+    /// The first `limit` resources of `resource_type` matching every filter, in the default
+    /// order, from the start: the look-ups chains, `_has` and `Store::may_match` make.
+    pub fn of_type(resource_type: &str, filters: Vec<StoreFilter>, limit: usize) -> StoreQuery {
+        StoreQuery {
+            resource_types: vec![resource_type.to_string()],
+            filters,
+            sort: Vec::new(),
+            after: None,
+            limit,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreFilter {
     pub any: Vec<Cond>,
