@@ -87,7 +87,9 @@ impl Fhir {
         let mut expanded = Vec::with_capacity(req.filters.len());
         for f in &req.filters {
             expanded.push(Filter {
-                any: self.expand_contained(p, &req.resource_types, &f.any).await?,
+                any: self
+                    .expand_contained(p, &req.resource_types, &f.any)
+                    .await?,
                 negate: f.negate,
             });
         }
