@@ -652,6 +652,48 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     ("Bundle?composition.author.family=carefree", &[]),
     ("Bundle?composition.date=2013-02-01", &["Bundle/father"]),
+    // --- _contained: contained resources as answers, returned as their containers. The
+    // Medication med0303 (rxnorm 1594660) is contained in four resources and stands alone.
+    (
+        "Medication?code=http://www.nlm.nih.gov/research/umls/rxnorm|1594660&_contained=true",
+        &[
+            "MedicationAdministration/medadmin0304",
+            "MedicationAdministration/medadminexample03",
+            "MedicationDispense/meddisp0306",
+            "MedicationRequest/medrx0317",
+        ],
+    ),
+    (
+        "Medication?code=http://www.nlm.nih.gov/research/umls/rxnorm|1594660&_contained=both",
+        &[
+            "Medication/med0303",
+            "MedicationAdministration/medadmin0304",
+            "MedicationAdministration/medadminexample03",
+            "MedicationDispense/meddisp0306",
+            "MedicationRequest/medrx0317",
+        ],
+    ),
+    // CarePlan/f202 contains four Medications: cisp has code 57066004, doce does not.
+    ("Medication?code=57066004&_id=cisp&_contained=true", &["CarePlan/f202"]),
+    ("Medication?code=57066004&_id=doce&_contained=true", &[]),
+    // PlanDefinition/example-cardiology-os contains three tablets (385055001).
+    (
+        "Medication?code=866435&form=385055001&_contained=true",
+        &["PlanDefinition/example-cardiology-os"],
+    ),
+    (
+        "Goal?lifecycle-status=active&_contained=true",
+        &["CarePlan/f202", "CarePlan/integrate", "CarePlan/preg"],
+    ),
+    // List/prognosis holds 21 FamilyMemberHistories; one criterion reads them all.
+    (
+        "FamilyMemberHistory?relationship=MUNCLE&_contained=true",
+        &[
+            "List/example-double-cousin-relationship",
+            "List/genetic",
+            "List/prognosis",
+        ],
+    ),
     ("Bundle?composition.date=gt2013-02-02", &[]),
     ("Bundle?composition.title=discharge", &["Bundle/father"]),
     (
@@ -3951,6 +3993,15 @@ async fn errors(s: &TestServer) {
     expect_outcome(s.get("Location?near=91|0|1|km").await, 400, "latitude").await;
     expect_outcome(s.get("Location?near=0|0|1|parsec").await, 400, "parsec").await;
     expect_outcome(s.get("Location?_sort=near").await, 400, "near").await;
+    // List/prognosis holds 21 FamilyMemberHistories: two criteria, one of which each must
+    // meet together, are 2^21 combinations.
+    expect_outcome(
+        s.get("FamilyMemberHistory?relationship=MCOUSN&sex=female&_contained=true")
+            .await,
+        400,
+        "combinations",
+    )
+    .await;
     // Text searches the index cannot answer exactly.
     for (q, says) in [
         ("Condition?_text=%22severe%20burn%22", "phrase"),

@@ -7,6 +7,7 @@
 mod common;
 
 mod chains;
+mod contained;
 mod examples;
 mod import;
 mod mongo_layout;

@@ -4,6 +4,7 @@
 mod bundle;
 mod chains;
 mod conditional;
+mod contained;
 mod history;
 mod read;
 mod reindex;

@@ -3,6 +3,7 @@
 //! `_revinclude` resources and builds the searchset Bundle with keyset paging links.
 
 use super::chains::local_targets;
+use super::contained;
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::bundle::{searchset_bundle, EntryResource, Link, SearchEntry, SearchMode};
 use crate::fhir::instant;
@@ -10,7 +11,8 @@ use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 use crate::fhir::resource::{check_id, check_resource_type};
 use crate::fhir::search::params::Registry;
 use crate::fhir::search::query::{
-    self, Cond, Cursor, Include, SearchRequest, StoreFilter, StoreQuery, Summary, Total,
+    self, Cond, ContainedSearch, ContainedType, Cursor, Include, SearchRequest, StoreFilter,
+    StoreQuery, Summary, Total,
 };
 use crate::fhir::search::{compartment, subset};
 use crate::partition::Partition;
@@ -115,14 +117,46 @@ impl Fhir {
                 ));
             }
         }
-        let filters = self.store_filters(p, &req).await?;
-        let queries = self.scoped_queries(p, scope, &req, filters).await?;
+        let plan = match (req.contained, scope) {
+            (ContainedSearch::Off, _) => None,
+            (_, SearchScope::Type(rt)) => {
+                contained::check_request(&req)?;
+                Some(self.contained_plan(p, rt, &req).await?)
+            }
+            _ => {
+                return Err(FhirError::invalid(
+                    "_contained is only supported in a type-level search ([base]/[type]?…)",
+                ))
+            }
+        };
+        let mut queries = if req.contained == ContainedSearch::Only {
+            Vec::new()
+        } else {
+            let filters = self.store_filters(p, &req).await?;
+            self.scoped_queries(p, scope, &req, filters).await?
+        };
+        // The containers' query comes last (`search_pages` tells its matches by that).
+        let plan = plan.flatten();
+        if let Some(plan) = &plan {
+            queries.push(StoreQuery {
+                resource_types: plan.types.clone(),
+                filters: plan.filters(),
+                sort: req.sort.clone(),
+                after: req.cursor.clone(),
+                limit: req.count + 1,
+            });
+        }
+        let as_contained = plan.is_some() && req.contained_type == ContainedType::Contained;
 
         // `_count=0` asks for no entries, so only the total can be wanted (as in HAPI).
         let total = if req.summary == Summary::Count || req.total != Total::None || req.count == 0 {
             let mut total = 0;
-            for q in &queries {
+            let own = queries.len() - usize::from(as_contained);
+            for q in &queries[..own] {
                 total += self.store.count(p, q).await.map_err(store_error)?;
+            }
+            if let (true, Some(plan)) = (as_contained, &plan) {
+                total += self.contained_count(p, plan).await?;
             }
             Some(total)
         } else {
@@ -162,7 +196,18 @@ impl Fhir {
             return Ok(searchset_bundle(&bundle_id, &now, total, &links, entries));
         }
 
-        let mut matches = self.search_all(p, &queries).await?;
+        let pages = self.search_pages(p, &queries).await?;
+        // Which matches are containers of contained ones (the last query's), and which
+        // match on their own; with `_contained=both` a resource may be both, and comes once.
+        let (own, containers) = match (&plan, pages.split_last()) {
+            (Some(_), Some((last, rest))) => (
+                rest.iter().flatten().map(|m| key(&m.version)).collect(),
+                last.iter().map(|m| key(&m.version)).collect(),
+            ),
+            _ => (HashSet::new(), HashSet::new()),
+        };
+        let mut matches = merge(queries.first(), pages);
+        matches.dedup_by(|a, b| key(&a.version) == key(&b.version));
         let backward = req.cursor.as_ref().is_some_and(|c| c.backward);
         let (has_previous, has_next) = if backward {
             let more = matches.len() > req.count;
@@ -216,22 +261,36 @@ impl Fhir {
         }
         // Without subsetting, matches and includes go into the Bundle as stored.
         let subsets = req.summary != Summary::False || !req.elements.is_empty();
-        for (v, mode) in page
-            .into_iter()
-            .map(|v| (v, SearchMode::Match))
-            .chain(included.into_iter().map(|v| (v, SearchMode::Include)))
-        {
-            let resource = if mode == SearchMode::Match && subsets {
-                let mut resource = stored_json(&v)?;
-                subset::apply(&mut resource, req.summary, &req.elements);
-                EntryResource::Json(resource)
-            } else {
-                EntryResource::Stored(v.body.unwrap_or_default())
-            };
+        if let (true, Some(plan), SearchScope::Type(rt)) = (as_contained, &plan, scope) {
+            for v in page {
+                let k = key(&v);
+                if own.contains(&k) {
+                    entries.push(match_entry(&base, v.clone(), &req, subsets)?);
+                }
+                if !containers.contains(&k) {
+                    continue;
+                }
+                for (local, mut resource) in self.contained_matches(p, plan, rt, &v).await? {
+                    if subsets {
+                        subset::apply(&mut resource, req.summary, &req.elements);
+                    }
+                    entries.push(SearchEntry {
+                        full_url: Some(format!("{base}/{}/{}#{local}", v.resource_type, v.id)),
+                        resource: EntryResource::Json(resource),
+                        mode: SearchMode::Match,
+                    });
+                }
+            }
+            return Ok(searchset_bundle(&bundle_id, &now, total, &links, entries));
+        }
+        for v in page {
+            entries.push(match_entry(&base, v, &req, subsets)?);
+        }
+        for v in included {
             entries.push(SearchEntry {
                 full_url: Some(format!("{base}/{}/{}", v.resource_type, v.id)),
-                resource,
-                mode,
+                resource: EntryResource::Stored(v.body.unwrap_or_default()),
+                mode: SearchMode::Include,
             });
         }
         Ok(searchset_bundle(&bundle_id, &now, total, &links, entries))
@@ -297,30 +356,17 @@ impl Fhir {
             .collect()
     }
 
-    /// The matches of `queries` together, in their common order: each query's page, merged,
-    /// then cut to the page (the last ones before a backward cursor).
-    async fn search_all(
+    /// Each query's page, in the order of `queries`.
+    async fn search_pages(
         &self,
         p: &Partition,
         queries: &[StoreQuery],
-    ) -> FhirResult<Vec<crate::store::Match>> {
-        if let [one] = queries {
-            return self.store.search(p, one).await.map_err(store_error);
-        }
-        let Some(first) = queries.first() else {
-            return Ok(Vec::new());
-        };
-        let backward = first.after.as_ref().is_some_and(|c| c.backward);
+    ) -> FhirResult<Vec<Vec<crate::store::Match>>> {
         let mut pages = Vec::with_capacity(queries.len());
         for q in queries {
             pages.push(self.store.search(p, q).await.map_err(store_error)?);
         }
-        Ok(crate::store::merge_pages(
-            pages,
-            &first.sort,
-            backward,
-            first.limit,
-        ))
+        Ok(pages)
     }
 
     /// The `_include` and `_revinclude` resources of a page (each once, never a match again),
@@ -489,6 +535,50 @@ fn revinclude_queries(
         }
     }
     queries
+}
+
+/// A resource's (type, id).
+fn key(v: &Version) -> (String, String) {
+    (v.resource_type.clone(), v.id.clone())
+}
+
+/// The pages of queries that share an order (`first`'s), merged, then cut to the page (the
+/// last ones before a backward cursor).
+fn merge(
+    first: Option<&StoreQuery>,
+    mut pages: Vec<Vec<crate::store::Match>>,
+) -> Vec<crate::store::Match> {
+    match (first, pages.len()) {
+        (_, 1) => pages.pop().unwrap_or_default(),
+        (Some(first), _) => crate::store::merge_pages(
+            pages,
+            &first.sort,
+            first.after.as_ref().is_some_and(|c| c.backward),
+            first.limit,
+        ),
+        (None, _) => Vec::new(),
+    }
+}
+
+/// The entry of a match: as stored, or subset by `_summary` / `_elements`.
+fn match_entry(
+    base: &str,
+    v: Version,
+    req: &SearchRequest,
+    subsets: bool,
+) -> FhirResult<SearchEntry> {
+    let resource = if subsets {
+        let mut resource = stored_json(&v)?;
+        subset::apply(&mut resource, req.summary, &req.elements);
+        EntryResource::Json(resource)
+    } else {
+        EntryResource::Stored(v.body.clone().unwrap_or_default())
+    };
+    Ok(SearchEntry {
+        full_url: Some(format!("{base}/{}/{}", v.resource_type, v.id)),
+        resource,
+        mode: SearchMode::Match,
+    })
 }
 
 /// The condition that confines a search to one compartment: any of the type's compartment

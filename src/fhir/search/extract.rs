@@ -51,8 +51,66 @@ pub fn extract(
     }
     if let Some(locals) = locals {
         contained(registry, resource, base, &locals, None, &mut out);
+        contained_slots(registry, resource, base, &mut out);
     }
     out
+}
+
+/// The code of the entries that say which contained resources a resource holds, for
+/// `_contained` searches: one token per contained resource, `{slot}|{Type}`
+/// (`contained_slot_prefix`).
+pub const CONTAINED_SLOTS: &str = "_contained";
+
+/// The prefix of the entry codes of the `slot`-th contained resource of type `ty` (counted
+/// from 0 in the order of `contained`): `_contained0:Medication.code`.
+pub fn contained_slot_prefix(slot: usize, ty: &str) -> String {
+    format!("{CONTAINED_SLOTS}{slot}:{ty}.")
+}
+
+/// The entries of every contained resource, each under its own slot
+/// (`contained_slot_prefix`), with its `CONTAINED_SLOTS` marker. A search of contained
+/// resources asks all its criteria of one slot at a time, so that two criteria are met by
+/// the same contained resource, not by two of one container.
+fn contained_slots(registry: &Registry, resource: &Value, base: &str, out: &mut Vec<IndexEntry>) {
+    let Some(list) = contained_list(resource) else {
+        return;
+    };
+    let mut slots: Vec<(&str, usize)> = Vec::new();
+    for inner in list {
+        let Some(ty) =
+            str_field(inner, "resourceType").filter(|t| element_types::is_resource_type(t))
+        else {
+            continue;
+        };
+        let slot = match slots.iter_mut().find(|(t, _)| *t == ty) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                slots.push((ty, 0));
+                0
+            }
+        };
+        out.push(IndexEntry {
+            param: CONTAINED_SLOTS.to_string(),
+            value: IndexValue::Token {
+                system: Some(slot.to_string()),
+                code: Some(ty.to_string()),
+                text: None,
+            },
+        });
+        let prefix = contained_slot_prefix(slot, ty);
+        let id = non_empty(str_field(inner, "id"));
+        out.extend(
+            inner_entries(registry, ty, inner, id.as_deref(), base)
+                .into_iter()
+                .map(|e| IndexEntry {
+                    param: format!("{prefix}{}", e.param),
+                    value: e.value,
+                }),
+        );
+    }
 }
 
 /// The resources `resource` contains, when it contains any.

@@ -1,9 +1,10 @@
 //! The result parameters (search.html "Modifying Search Results"): `_sort`, `_count`,
-//! `_total`, `_summary`, `_elements`, `_include`, `_revinclude`, `_type`.
+//! `_total`, `_summary`, `_elements`, `_include`, `_revinclude`, `_type`, `_contained`,
+//! `_containedType`.
 
 use super::problem::Problem;
 use super::target::{describe, resolve};
-use super::{Include, Sort, SortKey, Summary, Total};
+use super::{ContainedSearch, ContainedType, Include, Sort, SortKey, Summary, Total};
 use crate::fhir::element_types;
 use crate::fhir::search::params::{ParamType, Registry};
 use crate::fhir::search::text;
@@ -98,6 +99,27 @@ pub fn total(value: &str) -> Result<Total, Problem> {
         "accurate" => Ok(Total::Accurate),
         _ => Err(Problem::Invalid(format!(
             "Invalid _total value '{value}' (expected none, estimate or accurate)"
+        ))),
+    }
+}
+
+pub fn contained(value: &str) -> Result<ContainedSearch, Problem> {
+    match value {
+        "false" => Ok(ContainedSearch::Off),
+        "true" => Ok(ContainedSearch::Only),
+        "both" => Ok(ContainedSearch::Both),
+        _ => Err(Problem::Invalid(format!(
+            "Invalid _contained value '{value}' (expected false, true or both)"
+        ))),
+    }
+}
+
+pub fn contained_type(value: &str) -> Result<ContainedType, Problem> {
+    match value {
+        "container" => Ok(ContainedType::Container),
+        "contained" => Ok(ContainedType::Contained),
+        _ => Err(Problem::Invalid(format!(
+            "Invalid _containedType value '{value}' (expected container or contained)"
         ))),
     }
 }

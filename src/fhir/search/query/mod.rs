@@ -170,6 +170,43 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// This condition asked of a resource held inside another, whose entries carry the
+    /// parameter codes `{prefix}{code}` (`_id` is the token `{prefix}_id`); `None` for what
+    /// such entries cannot answer (`_lastUpdated`: a contained resource has no version;
+    /// `:missing`, which would also match containers without the resource; id lists of
+    /// stored resources).
+    pub fn within(&self, prefix: &str) -> Option<Vec<Cond>> {
+        let renamed = |param: &str| format!("{prefix}{param}");
+        let mut c = self.clone();
+        match &mut c {
+            Cond::Id(ids) => {
+                return Some(
+                    ids.iter()
+                        .map(|id| Cond::Token {
+                            param: renamed("_id"),
+                            system: SystemMatch::Any,
+                            code: Some(id.clone()),
+                        })
+                        .collect(),
+                )
+            }
+            Cond::LastUpdated { .. } | Cond::Missing { .. } | Cond::IdIn(_) => return None,
+            Cond::String { param, .. }
+            | Cond::Token { param, .. }
+            | Cond::TokenIn { param, .. }
+            | Cond::TokenText { param, .. }
+            | Cond::Date { param, .. }
+            | Cond::Number { param, .. }
+            | Cond::Quantity { param, .. }
+            | Cond::Reference { param, .. }
+            | Cond::ReferenceIn { param, .. }
+            | Cond::Uri { param, .. }
+            | Cond::Composite { param, .. }
+            | Cond::Near { param, .. } => *param = renamed(param),
+        }
+        Some(vec![c])
+    }
+
     /// The search parameter the condition tests, if it names one (`_id` and `_lastUpdated`
     /// conditions and id lists do not).
     pub fn param(&self) -> Option<&str> {
@@ -378,6 +415,30 @@ pub struct SearchRequest {
     /// The request's parameters sorted by name (stable), without `_cursor`, `_format`,
     /// `_pretty`, ignored or empty ones, for `self`/`next` links.
     pub canonical: Vec<(String, String)>,
+    /// `_contained`: whether resources contained in others are searched.
+    pub contained: ContainedSearch,
+    /// `_containedType`: what a match inside a container is returned as.
+    pub contained_type: ContainedType,
+}
+
+/// `_contained` (search.html "Contained Resources"): by default only resources that stand
+/// on their own are searched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainedSearch {
+    /// `false` (the default): only resources that are not contained.
+    Off,
+    /// `true`: only contained resources.
+    Only,
+    /// `both`.
+    Both,
+}
+
+/// `_containedType`: a contained match is returned as its container (the default) or as
+/// itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainedType {
+    Container,
+    Contained,
 }
 
 /// Options of the server that shape parsing.

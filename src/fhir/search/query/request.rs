@@ -8,8 +8,8 @@ use super::problem::Problem;
 use super::target::{self, parse_path, Modifier, ParamRef, Path};
 use super::value::{cond, is_id};
 use super::{
-    CodeSetRef, Cond, Criterion, Cursor, Filter, ParseOptions, SearchRequest, StringMode, Summary,
-    Total,
+    CodeSetRef, Cond, ContainedSearch, ContainedType, Criterion, Cursor, Filter, ParseOptions,
+    SearchRequest, StringMode, Summary, Total,
 };
 use crate::fhir::element_types;
 use crate::fhir::outcome::FhirError;
@@ -18,7 +18,9 @@ use crate::fhir::search::params::{ParamType, Registry};
 use crate::fhir::search::text;
 
 /// Result parameters that make no sense twice.
-const SINGLE: [&str; 7] = [
+const SINGLE: [&str; 9] = [
+    "_contained",
+    "_containedType",
     "_count",
     "_total",
     "_summary",
@@ -52,6 +54,8 @@ pub fn parse(
         cursor: None,
         ignored: Vec::new(),
         canonical: Vec::new(),
+        contained: ContainedSearch::Off,
+        contained_type: ContainedType::Container,
     };
     let mut seen: Vec<&str> = Vec::new();
     for (key, value) in params {
@@ -158,6 +162,8 @@ fn one(
             | "_elements"
             | "_include"
             | "_revinclude"
+            | "_contained"
+            | "_containedType"
     );
     let content = text::Source::Content.code();
     if !options.content_search && key.split([':', '.']).any(|part| part == content) {
@@ -202,6 +208,17 @@ fn one(
         }
         "_summary" => {
             request.summary = control::summary(value)?;
+            Ok(true)
+        }
+        "_contained" | "_containedType" if system => Err(Problem::Invalid(format!(
+            "'{name}' is only supported in a type-level search ([base]/[type]?…)"
+        ))),
+        "_contained" => {
+            request.contained = control::contained(value)?;
+            Ok(true)
+        }
+        "_containedType" => {
+            request.contained_type = control::contained_type(value)?;
             Ok(true)
         }
         "_elements" => {

@@ -26,7 +26,7 @@ const RESOURCE_LEVEL: [&str; 8] = [
 ];
 
 /// Named in search.html but not evaluated by this server.
-const NOT_SUPPORTED: [&str; 3] = ["_query", "_contained", "_containedType"];
+const NOT_SUPPORTED: [&str; 1] = ["_query"];
 
 /// A parameter as it applies to all the searched types at once.
 #[derive(Debug, Clone)]
