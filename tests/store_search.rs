@@ -3272,6 +3272,32 @@ fn plan_shapes() -> Vec<(&'static str, StoreQuery)> {
         backward: false,
     });
     shapes.push(("keyset continuation", keyset));
+    // `_contained`: containers with some slot meeting both criteria, as the AND of ORs
+    // across the slots (`Medication?code=1001&form=tablet&_contained=true`; the
+    // container type must exist for a plan).
+    let slot = |n: usize, param: &str, code: &str| {
+        token(
+            &format!("_contained{n}:Medication.{param}"),
+            SystemMatch::Any,
+            Some(code),
+        )
+    };
+    let either = |a: Cond, b: Cond| StoreFilter {
+        any: vec![a, b],
+        negate: false,
+    };
+    shapes.push((
+        "contained resources in two slots",
+        query(
+            PATIENT,
+            vec![
+                either(slot(0, "code", "1001"), slot(1, "code", "1001")),
+                either(slot(0, "code", "1001"), slot(1, "form", "tablet")),
+                either(slot(0, "form", "tablet"), slot(1, "code", "1001")),
+                either(slot(0, "form", "tablet"), slot(1, "form", "tablet")),
+            ],
+        ),
+    ));
     shapes.push((
         "a two-sided date window",
         query(
