@@ -444,3 +444,68 @@ def test_documents_are_found_by_their_composition(fhirpy_client, uid):
     with pytest.raises(OperationOutcome) as e:
         bundles.search(_include="Bundle:composition").fetch()
     assert "inside" in str(e.value)
+
+
+def test_contained_resources_as_results(fhirpy_client, lenient_client, uid):
+    """``_contained`` / ``_containedType`` sent by fhirpy: Medications contained in
+    MedicationRequests found as their containers or as themselves, one Medication meeting
+    every criterion, ``count()``, and ``fetch_all()`` following ``next`` links one
+    container per page."""
+    rx = "urn:fhird:rx:" + uid
+    made = {}
+    # (request key, [(local id, code, form)]): r3 holds a 1 and a tablet, not a 1 tablet.
+    for key, meds in [
+        ("r1", [("m", "1", "tablet")]),
+        ("r2", [("m", "2", "tablet")]),
+        ("r3", [("a", "1", "capsule"), ("b", "3", "tablet")]),
+    ]:
+        r = fhirpy_client.resource(
+            "MedicationRequest",
+            status="active",
+            intent="order",
+            subject={"display": "someone"},
+            contained=[
+                {
+                    "resourceType": "Medication",
+                    "id": local,
+                    "code": {"coding": [{"system": rx, "code": code}]},
+                    "form": {"text": form, "coding": [{"system": rx, "code": form}]},
+                }
+                for local, code, form in meds
+            ],
+            medicationReference={"reference": "#" + meds[0][0]},
+        )
+        r.save()
+        made[r.id] = key
+    medications = fhirpy_client.resources("Medication")
+
+    def containers(**criteria):
+        # fhirpy's search sets keep only resources of the searched type, so the containers
+        # are read from the searchset Bundle fhirpy fetches.
+        bundle = fhirpy_client.execute(
+            "Medication", method="get", params={"_contained": "true", **criteria}
+        )
+        found = [e["resource"] for e in bundle.get("entry", [])]
+        assert all(r["resourceType"] == "MedicationRequest" for r in found)
+        return sorted(made[r["id"]] for r in found)
+
+    assert containers(code=f"{rx}|1") == ["r1", "r3"]
+    assert containers(code=f"{rx}|1", form=f"{rx}|tablet") == ["r1"]
+    assert containers(code=f"{rx}|3", form=f"{rx}|tablet") == ["r3"]
+    assert containers(code=f"{rx}|1,{rx}|2,{rx}|3") == ["r1", "r2", "r3"]
+    assert medications.search(code=f"{rx}|1").fetch_all() == []
+    # fhirpy's count() adds `_totalMethod`, which only a lenient server ignores.
+    counted = lenient_client.resources("Medication")
+    assert counted.search(_contained="true", code=f"{rx}|1").count() == 2
+    assert (
+        counted.search(_contained="true", _containedType="contained", code=f"{rx}|1,{rx}|3")
+        .count()
+        == 3
+    )
+    own = medications.search(
+        _contained="true", _containedType="contained", code=f"{rx}|1,{rx}|3"
+    ).limit(1)
+    assert sorted(m.get("code")["coding"][0]["code"] for m in own.fetch_all()) == ["1", "1", "3"]
+    with pytest.raises(OperationOutcome) as e:
+        medications.search(_contained="true", _sort="code").fetch()
+    assert "_sort" in str(e.value)
