@@ -1480,6 +1480,87 @@ async fn failed_commit_leaves_no_entries(store: &dyn Store) {
     assert_eq!(ids(store, &p, &eve).await, ["p1"]);
 }
 
+/// `containers_of`: the types whose resources contain the type, from the `_contained`
+/// slot-0 markers of commits and reindexes, per partition, kept after a deletion (a
+/// superset of what is stored now).
+async fn containers_are_recorded(store: &dyn Store) {
+    let p = Partition::Default;
+    let payer = Partition::Payer("PAYC".into());
+    let holds = |slot: &str, ty: &str| tok("_contained", Some(slot), ty, None);
+    assert!(store
+        .containers_of(&p, "Medication")
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .commit(
+            &p,
+            vec![
+                create(
+                    "MedicationRequest",
+                    "r1",
+                    1000,
+                    vec![holds("0", "Medication"), holds("1", "Medication")],
+                ),
+                create(
+                    "CarePlan",
+                    "c1",
+                    1001,
+                    vec![holds("0", "Goal"), holds("0", "Medication")],
+                ),
+                // Only a later slot: not what the record reads.
+                create("Claim", "x1", 1002, vec![holds("1", "Medication")]),
+            ],
+        )
+        .await
+        .unwrap();
+    // Written again: recorded once.
+    store
+        .commit(
+            &p,
+            vec![create(
+                "MedicationRequest",
+                "r2",
+                1003,
+                vec![holds("0", "Medication")],
+            )],
+        )
+        .await
+        .unwrap();
+    let containers =
+        |p: Partition, ty: &'static str| async move { store.containers_of(&p, ty).await.unwrap() };
+    assert_eq!(
+        containers(p.clone(), "Medication").await,
+        ["CarePlan", "MedicationRequest"]
+    );
+    assert_eq!(containers(p.clone(), "Goal").await, ["CarePlan"]);
+    // No prefix confusion between type names.
+    assert!(containers(p.clone(), "Medic").await.is_empty());
+    assert!(containers(payer.clone(), "Medication").await.is_empty());
+    // A deletion keeps the record.
+    store
+        .commit(&p, vec![delete("CarePlan", "c1", 2, 1004)])
+        .await
+        .unwrap();
+    assert_eq!(containers(p.clone(), "Goal").await, ["CarePlan"]);
+    // A reindex records what its entries hold.
+    store
+        .commit(&payer, vec![create("List", "l1", 1005, vec![])])
+        .await
+        .unwrap();
+    assert!(store
+        .reindex(
+            &payer,
+            "List",
+            "l1",
+            1,
+            vec![holds("0", "FamilyMemberHistory")]
+        )
+        .await
+        .unwrap());
+    assert_eq!(containers(payer, "FamilyMemberHistory").await, ["List"]);
+}
+
 async fn partitions_are_separate(store: &dyn Store) {
     let payer = Partition::Payer("PAY1".into());
     load(store, &Partition::Default).await;
@@ -3249,6 +3330,7 @@ on_both_stores!(
     update_replaces_and_delete_removes,
     failed_commit_leaves_no_entries,
     partitions_are_separate,
+    containers_are_recorded,
 );
 
 // ---- query plans ----------------------------------------------------------------------------

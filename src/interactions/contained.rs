@@ -6,7 +6,8 @@
 //! some slot `n` whose Medication has code X and form Y. That OR of ANDs over the slots is
 //! handed to the store as the AND of ORs it evaluates (each clause takes one criterion of
 //! every slot), so two criteria are always met by one contained resource, not by two of one
-//! container; the slots in use are found by index probes first, and the clauses are capped.
+//! container. The stores record which types contain which (`Store::containers_of`), the
+//! slots in use are found by index probes, and the clauses are capped.
 
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::outcome::{FhirError, FhirResult};
@@ -115,9 +116,9 @@ impl Fhir {
         req: &SearchRequest,
     ) -> FhirResult<Option<ContainedPlan>> {
         let criteria = self.contained_criteria(p, req).await?;
-        let stored = self.store.resource_types(p).await.map_err(store_error)?;
+        // The record is a superset: a type that no longer holds one has no slot 0.
         let mut types = Vec::new();
-        for t in stored {
+        for t in self.store.containers_of(p, rt).await.map_err(store_error)? {
             if self
                 .store
                 .may_match(p, &t, &[slot_marker(0, rt)])
@@ -130,7 +131,6 @@ impl Fhir {
         if types.is_empty() {
             return Ok(None);
         }
-        types.sort();
         // Slots are numbered from 0 in each container, so a type without slot n has no
         // later one.
         let mut slots = 1;

@@ -273,6 +273,16 @@ pub trait Store: Send + Sync {
             .is_empty())
     }
 
+    /// The types of which some resource, written since the store began keeping this record
+    /// (or reindexed since), contains a resource of type `contained`: a superset of those
+    /// that hold one now (the record is never shrunk), sorted. Stores record it with every
+    /// commit and `reindex`, from the index entries' `_contained` markers.
+    async fn containers_of(
+        &self,
+        partition: &Partition,
+        contained: &str,
+    ) -> StoreResult<Vec<String>>;
+
     /// The current, not deleted versions of the given (type, id) pairs that exist, in any
     /// order (for `_include`).
     async fn read_many(

@@ -46,6 +46,8 @@ pub struct MongoStore {
     db: Database,
     /// Collections whose indexes this process has already ensured.
     ensured: Mutex<HashSet<String>>,
+    /// The `containers_of` records this process has written (or found written).
+    noted: Mutex<HashSet<String>>,
     /// Held while a collection and its indexes are being created, so that no transaction
     /// writes to a collection whose catalog is still changing (the server would abort it as a
     /// write conflict, over and over while the index builds run).
@@ -204,6 +206,12 @@ fn guards_name(partition: &Partition) -> String {
     collection_name(partition, "_guards")
 }
 
+/// The partition's record of which types contain which (`Store::containers_of`):
+/// `{_id: "{contained}|{container}"}`.
+fn containers_name(partition: &Partition) -> String {
+    collection_name(partition, "_contained_types")
+}
+
 /// The partition's record of which of its collections carry the date hull keys
 /// (`mongo_layout`).
 fn layout_name(partition: &Partition) -> String {
@@ -330,6 +338,7 @@ impl MongoStore {
             client,
             db,
             ensured: Mutex::new(HashSet::new()),
+            noted: Mutex::new(HashSet::new()),
             large_commits: tokio::sync::Semaphore::new(large_commit_permits as usize),
             large_commit_permits,
             creating: tokio::sync::Mutex::new(()),
@@ -849,6 +858,42 @@ impl MongoStore {
             .map_err(classify)
     }
 
+    /// Records that `rt` contains the types the index's `_contained` markers name, before
+    /// the commit that writes it (outside its transaction, so that concurrent writers do
+    /// not conflict on the record; a commit that then fails leaves a record that only costs
+    /// a search a probe).
+    async fn note_containers(
+        &self,
+        p: &Partition,
+        rt: &str,
+        index: &[crate::fhir::search::IndexEntry],
+    ) -> StoreResult<()> {
+        let name = containers_name(p);
+        for contained in search_common::contained_types(index) {
+            let id = format!("{contained}|{rt}");
+            let key = format!("{name}/{id}");
+            if self
+                .noted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&key)
+            {
+                continue;
+            }
+            self.db
+                .collection::<Document>(&name)
+                .update_one(doc! {"_id": &id}, doc! {"$setOnInsert": {"_id": &id}})
+                .upsert(true)
+                .await
+                .map_err(classify)?;
+            self.noted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key);
+        }
+        Ok(())
+    }
+
     /// Creates a partition's guard collection the first time this process uses it (a
     /// transaction cannot create collections on every server).
     async fn ensure_guards(&self, p: &Partition) -> StoreResult<()> {
@@ -1038,6 +1083,10 @@ impl Store for MongoStore {
         if !guards.is_empty() {
             self.ensure_guards(partition).await?;
         }
+        for w in &writes {
+            self.note_containers(partition, &w.version.resource_type, &w.index)
+                .await?;
+        }
         let closing = |_| StoreError::Unavailable("the store is closing".into());
         if writes.len() <= LARGE_COMMIT {
             return self.commit_retrying(partition, &writes, &guards).await;
@@ -1060,6 +1109,29 @@ impl Store for MongoStore {
             }
             result => result,
         }
+    }
+
+    async fn containers_of(
+        &self,
+        partition: &Partition,
+        contained: &str,
+    ) -> StoreResult<Vec<String>> {
+        // `}` follows `|`: the range holds exactly the ids that start with `{contained}|`.
+        let mut found = self
+            .db
+            .collection::<Document>(&containers_name(partition))
+            .find(doc! {"_id": {"$gt": format!("{contained}|"), "$lt": format!("{contained}}}")}})
+            .sort(doc! {"_id": 1})
+            .await
+            .map_err(classify)?;
+        let mut out = Vec::new();
+        while found.advance().await.map_err(classify)? {
+            let d = found.deserialize_current().map_err(classify)?;
+            if let Some((_, container)) = d.get_str("_id").ok().and_then(|id| id.split_once('|')) {
+                out.push(container.to_string());
+            }
+        }
+        Ok(out)
     }
 
     async fn guard(&self, partition: &Partition, key: &str) -> StoreResult<u64> {
@@ -1238,6 +1310,8 @@ impl Store for MongoStore {
     ) -> StoreResult<bool> {
         // A collection written by an older build may lack the indexes the queries now hint.
         self.ensure_indexes(partition, resource_type).await?;
+        self.note_containers(partition, resource_type, &index)
+            .await?;
         // The entry arrays and `so` are replaced whole, so entries of parameters that no
         // longer exist go. `ix`, the one entry array of builds before the per-kind arrays, is
         // dropped, so `$reindex` also brings such documents to the current layout.

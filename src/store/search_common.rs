@@ -300,6 +300,23 @@ pub fn uri_above_candidates(uri: &str) -> Vec<String> {
 
 /// (type, id) pairs grouped by type, types in order, so a store can test `type = T AND id IN
 /// (…)` per type instead of one alternative per pair.
+/// The types of the resources contained in a resource whose index entries these are (its
+/// slot-0 `_contained` markers): what a store records for `Store::containers_of`.
+pub fn contained_types(index: &[IndexEntry]) -> Vec<&str> {
+    index
+        .iter()
+        .filter(|e| e.param == crate::fhir::search::extract::CONTAINED_SLOTS)
+        .filter_map(|e| match &e.value {
+            IndexValue::Token {
+                system: Some(slot),
+                code: Some(ty),
+                ..
+            } if slot == "0" => Some(ty.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn ids_by_type(pairs: &[(String, String)]) -> Vec<(String, Vec<String>)> {
     let mut map: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for (t, id) in pairs {

@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS resource_current (
     seq       INTEGER NOT NULL,
     PRIMARY KEY (partition, rtype, id)
 ) WITHOUT ROWID;
+-- Which types contain which (`Store::containers_of`): rows are added, never removed.
+CREATE TABLE IF NOT EXISTS contained_types (
+    partition TEXT NOT NULL,
+    contained TEXT NOT NULL,
+    container TEXT NOT NULL,
+    PRIMARY KEY (partition, contained, container)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS write_guards (
     partition TEXT NOT NULL,
     key       TEXT NOT NULL,
@@ -462,7 +469,26 @@ fn reindex_one(
     };
     sqlite_search::delete_entries(tx, seq).map_err(other)?;
     sqlite_search::write_entries(tx, partition.key(), rt, seq, index).map_err(other)?;
+    note_containers(tx, partition, rt, index)?;
     Ok(true)
+}
+
+/// Records that `rt` contains the types the index's `_contained` markers name.
+fn note_containers(
+    tx: &Connection,
+    partition: &Partition,
+    rt: &str,
+    index: &[crate::fhir::search::IndexEntry],
+) -> StoreResult<()> {
+    for contained in search_common::contained_types(index) {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO contained_types (partition, contained, container)
+             VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut q| q.execute(params![partition.key(), contained, rt]))
+        .map_err(other)?;
+    }
+    Ok(())
 }
 
 /// Checks that every guard still has its expected value and bumps it.
@@ -547,6 +573,7 @@ fn apply(tx: &Connection, partition: &Partition, writes: &[Write]) -> StoreResul
             }
             sqlite_search::write_entries(tx, partition.key(), &v.resource_type, seq, &w.index)
                 .map_err(other)?;
+            note_containers(tx, partition, &v.resource_type, &w.index)?;
         }
     }
     Ok(())
@@ -600,6 +627,21 @@ impl Store for SqliteStore {
         self.submit(partition, Work::Commit(writes, guards))
             .await
             .map(|_| ())
+    }
+
+    async fn containers_of(
+        &self,
+        partition: &Partition,
+        contained: &str,
+    ) -> StoreResult<Vec<String>> {
+        self.with_reader(|c| {
+            c.prepare_cached(
+                "SELECT container FROM contained_types
+                 WHERE partition = ?1 AND contained = ?2 ORDER BY container",
+            )?
+            .query_map(params![partition.key(), contained], |r| r.get(0))?
+            .collect()
+        })
     }
 
     async fn guard(&self, partition: &Partition, key: &str) -> StoreResult<u64> {
