@@ -318,6 +318,42 @@ async fn contained_searches(s: &TestServer) {
         set(&[])
     );
 
+    // A container of seven Medications: two criteria, met by one of them, are 2^7
+    // combinations, refused. Once it holds one, the store's record still says seven, so the
+    // slots in use are counted instead, and the search is answered.
+    let seven: Vec<Value> = (0..7)
+        .map(|i| medication(&format!("s{i}"), &format!("900{i}"), "tablet"))
+        .collect();
+    expect(
+        s.put("MedicationRequest/r9", &request("r9", seven)).await,
+        201,
+    )
+    .await;
+    expect_outcome(
+        s.get("Medication?code=9003&form=tablet&_contained=true")
+            .await,
+        400,
+        "combinations",
+    )
+    .await;
+    assert_eq!(
+        found(s, "Medication?code=9003&_contained=true").await,
+        set(&["MedicationRequest/r9"])
+    );
+    expect(
+        s.put(
+            "MedicationRequest/r9",
+            &request("r9", vec![medication("s0", "9003", "tablet")]),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        found(s, "Medication?code=9003&form=tablet&_contained=true").await,
+        set(&["MedicationRequest/r9"])
+    );
+
     // Refused with the reason.
     for (q, needle) in [
         ("?_contained=true", "type-level"),

@@ -1480,9 +1480,9 @@ async fn failed_commit_leaves_no_entries(store: &dyn Store) {
     assert_eq!(ids(store, &p, &eve).await, ["p1"]);
 }
 
-/// `containers_of`: the types whose resources contain the type, from the `_contained`
-/// slot-0 markers of commits and reindexes, per partition, kept after a deletion (a
-/// superset of what is stored now).
+/// `containers_of`: the types whose resources contain the type, with the most one held,
+/// from the `_contained` slot markers of commits and reindexes, per partition, kept after a
+/// deletion (a superset of what is stored now).
 async fn containers_are_recorded(store: &dyn Store) {
     let p = Partition::Default;
     let payer = Partition::Payer("PAYC".into());
@@ -1508,13 +1508,11 @@ async fn containers_are_recorded(store: &dyn Store) {
                     1001,
                     vec![holds("0", "Goal"), holds("0", "Medication")],
                 ),
-                // Only a later slot: not what the record reads.
-                create("Claim", "x1", 1002, vec![holds("1", "Medication")]),
             ],
         )
         .await
         .unwrap();
-    // Written again: recorded once.
+    // Fewer than recorded: the most stays.
     store
         .commit(
             &p,
@@ -1529,23 +1527,50 @@ async fn containers_are_recorded(store: &dyn Store) {
         .unwrap();
     let containers =
         |p: Partition, ty: &'static str| async move { store.containers_of(&p, ty).await.unwrap() };
+    let pairs = |v: &[(&str, usize)]| -> Vec<(String, usize)> {
+        v.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+    };
     assert_eq!(
         containers(p.clone(), "Medication").await,
-        ["CarePlan", "MedicationRequest"]
+        pairs(&[("CarePlan", 1), ("MedicationRequest", 2)])
     );
-    assert_eq!(containers(p.clone(), "Goal").await, ["CarePlan"]);
+    assert_eq!(
+        containers(p.clone(), "Goal").await,
+        pairs(&[("CarePlan", 1)])
+    );
     // No prefix confusion between type names.
     assert!(containers(p.clone(), "Medic").await.is_empty());
     assert!(containers(payer.clone(), "Medication").await.is_empty());
-    // A deletion keeps the record.
+    // More than recorded: raised.
     store
-        .commit(&p, vec![delete("CarePlan", "c1", 2, 1004)])
+        .commit(
+            &p,
+            vec![update(
+                "CarePlan",
+                "c1",
+                2,
+                1004,
+                vec![holds("0", "Goal"), holds("1", "Goal"), holds("2", "Goal")],
+            )],
+        )
         .await
         .unwrap();
-    assert_eq!(containers(p.clone(), "Goal").await, ["CarePlan"]);
+    assert_eq!(
+        containers(p.clone(), "Goal").await,
+        pairs(&[("CarePlan", 3)])
+    );
+    // A deletion keeps the record.
+    store
+        .commit(&p, vec![delete("CarePlan", "c1", 3, 1005)])
+        .await
+        .unwrap();
+    assert_eq!(
+        containers(p.clone(), "Goal").await,
+        pairs(&[("CarePlan", 3)])
+    );
     // A reindex records what its entries hold.
     store
-        .commit(&payer, vec![create("List", "l1", 1005, vec![])])
+        .commit(&payer, vec![create("List", "l1", 1006, vec![])])
         .await
         .unwrap();
     assert!(store
@@ -1558,7 +1583,10 @@ async fn containers_are_recorded(store: &dyn Store) {
         )
         .await
         .unwrap());
-    assert_eq!(containers(payer, "FamilyMemberHistory").await, ["List"]);
+    assert_eq!(
+        containers(payer, "FamilyMemberHistory").await,
+        pairs(&[("List", 1)])
+    );
 }
 
 async fn partitions_are_separate(store: &dyn Store) {

@@ -6,8 +6,9 @@
 //! some slot `n` whose Medication has code X and form Y. That OR of ANDs over the slots is
 //! handed to the store as the AND of ORs it evaluates (each clause takes one criterion of
 //! every slot), so two criteria are always met by one contained resource, not by two of one
-//! container. The stores record which types contain which (`Store::containers_of`), the
-//! slots in use are found by index probes, and the clauses are capped.
+//! container. The stores record which types contain which and at most how many
+//! (`Store::containers_of`); the clauses are capped, and past the cap the slots in use now
+//! are counted by index probes before the search is refused.
 
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::outcome::{FhirError, FhirResult};
@@ -30,8 +31,8 @@ pub const MAX_CONTAINED_SLOTS: usize = 64;
 
 /// Where the contained resources of the searched type are, and what one must meet.
 pub(super) struct ContainedPlan {
-    /// The stored types with at least one resource containing a resource of the searched
-    /// type, sorted.
+    /// The types recorded as containing resources of the searched type (a superset of
+    /// those that do now), sorted.
     pub types: Vec<String>,
     /// Per slot in use, the filters (ANDed) that the contained resource in that slot meets.
     pub slots: Vec<Vec<StoreFilter>>,
@@ -116,51 +117,31 @@ impl Fhir {
         req: &SearchRequest,
     ) -> FhirResult<Option<ContainedPlan>> {
         let criteria = self.contained_criteria(p, req).await?;
-        // The record is a superset: a type that no longer holds one has no slot 0.
-        let mut types = Vec::new();
-        for t in self.store.containers_of(p, rt).await.map_err(store_error)? {
-            if self
-                .store
-                .may_match(p, &t, &[slot_marker(0, rt)])
-                .await
-                .map_err(store_error)?
-            {
-                types.push(t);
-            }
-        }
-        if types.is_empty() {
+        let recorded = self.store.containers_of(p, rt).await.map_err(store_error)?;
+        let types: Vec<String> = recorded.iter().map(|(t, _)| t.clone()).collect();
+        let Some(mut slots) = recorded.iter().map(|(_, n)| *n).max() else {
             return Ok(None);
-        }
-        // Slots are numbered from 0 in each container, so a type without slot n has no
-        // later one.
-        let mut slots = 1;
-        let mut deeper = types.clone();
-        loop {
-            let mut still = Vec::new();
-            for t in &deeper {
-                if self
-                    .store
-                    .may_match(p, t, &[slot_marker(slots, rt)])
-                    .await
-                    .map_err(store_error)?
-                {
-                    still.push(t.clone());
-                }
-            }
-            if still.is_empty() {
-                break;
-            }
-            slots += 1;
-            if slots > MAX_CONTAINED_SLOTS {
-                return Err(FhirError::invalid(format!(
-                    "Resources here contain more than {MAX_CONTAINED_SLOTS} {rt} resources each; \
-                     _contained searches read at most {MAX_CONTAINED_SLOTS}"
-                )));
-            }
-            deeper = still;
-        }
+        };
         let per_slot = criteria.len().max(1);
-        if per_slot > 1 && (per_slot as f64).powi(slots as i32) > MAX_CONTAINED_CLAUSES as f64 {
+        let too_many = |slots: usize| {
+            slots > MAX_CONTAINED_SLOTS
+                || (per_slot > 1
+                    && (per_slot as f64).powi(slots as i32) > MAX_CONTAINED_CLAUSES as f64)
+        };
+        if too_many(slots) {
+            // The record keeps the most a container ever held; count what is held now.
+            slots = self.slots_in_use(p, rt, &types).await?;
+            if slots == 0 {
+                return Ok(None);
+            }
+        }
+        if slots > MAX_CONTAINED_SLOTS {
+            return Err(FhirError::invalid(format!(
+                "Resources here contain more than {MAX_CONTAINED_SLOTS} {rt} resources each; \
+                 _contained searches read at most {MAX_CONTAINED_SLOTS}"
+            )));
+        }
+        if too_many(slots) {
             return Err(FhirError::invalid(format!(
                 "Resources here contain up to {slots} {rt} resources each; with {per_slot} \
                  criteria that makes more than {MAX_CONTAINED_CLAUSES} combinations to test \
@@ -192,6 +173,34 @@ impl Fhir {
             })
             .collect::<FhirResult<Vec<_>>>()?;
         Ok(Some(ContainedPlan { types, slots }))
+    }
+
+    /// How many slots of contained `rt` resources some current resource of `types` holds
+    /// (0: none), up to one past `MAX_CONTAINED_SLOTS`: one index probe per type and slot.
+    async fn slots_in_use(&self, p: &Partition, rt: &str, types: &[String]) -> FhirResult<usize> {
+        let mut slots = 0;
+        let mut deeper = types.to_vec();
+        // Slots are numbered from 0 in each container, so a type without slot n has no
+        // later one.
+        while !deeper.is_empty() && slots <= MAX_CONTAINED_SLOTS {
+            let mut still = Vec::new();
+            for t in deeper {
+                if self
+                    .store
+                    .may_match(p, &t, &[slot_marker(slots, rt)])
+                    .await
+                    .map_err(store_error)?
+                {
+                    still.push(t);
+                }
+            }
+            if still.is_empty() {
+                break;
+            }
+            slots += 1;
+            deeper = still;
+        }
+        Ok(slots)
     }
 
     /// The request's filters resolved (chains listed through the index), each an OR of

@@ -273,15 +273,16 @@ pub trait Store: Send + Sync {
             .is_empty())
     }
 
-    /// The types of which some resource, written since the store began keeping this record
-    /// (or reindexed since), contains a resource of type `contained`: a superset of those
-    /// that hold one now (the record is never shrunk), sorted. Stores record it with every
-    /// commit and `reindex`, from the index entries' `_contained` markers.
+    /// The types of which some resource contains resources of type `contained`, each with
+    /// the most such resources one of them has held, sorted by type. A record kept with
+    /// every commit and `reindex` from the index entries' `_contained` markers, never
+    /// shrunk: a superset of what is stored now (resources written before the record existed
+    /// appear after a `$reindex`).
     async fn containers_of(
         &self,
         partition: &Partition,
         contained: &str,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<(String, usize)>>;
 
     /// The current, not deleted versions of the given (type, id) pairs that exist, in any
     /// order (for `_include`).

@@ -37,7 +37,7 @@ use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 use mongodb::error::{ErrorKind, WriteFailure, TRANSIENT_TRANSACTION_ERROR};
 use mongodb::options::{ClientOptions, IndexOptions, ReadConcern, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -46,8 +46,8 @@ pub struct MongoStore {
     db: Database,
     /// Collections whose indexes this process has already ensured.
     ensured: Mutex<HashSet<String>>,
-    /// The `containers_of` records this process has written (or found written).
-    noted: Mutex<HashSet<String>>,
+    /// The `containers_of` records this process has written, with the count written.
+    noted: Mutex<HashMap<String, usize>>,
     /// Held while a collection and its indexes are being created, so that no transaction
     /// writes to a collection whose catalog is still changing (the server would abort it as a
     /// write conflict, over and over while the index builds run).
@@ -207,7 +207,7 @@ fn guards_name(partition: &Partition) -> String {
 }
 
 /// The partition's record of which types contain which (`Store::containers_of`):
-/// `{_id: "{contained}|{container}"}`.
+/// `{_id: "{contained}|{container}", n: most}`.
 fn containers_name(partition: &Partition) -> String {
     collection_name(partition, "_contained_types")
 }
@@ -338,7 +338,7 @@ impl MongoStore {
             client,
             db,
             ensured: Mutex::new(HashSet::new()),
-            noted: Mutex::new(HashSet::new()),
+            noted: Mutex::new(HashMap::new()),
             large_commits: tokio::sync::Semaphore::new(large_commit_permits as usize),
             large_commit_permits,
             creating: tokio::sync::Mutex::new(()),
@@ -869,27 +869,23 @@ impl MongoStore {
         index: &[crate::fhir::search::IndexEntry],
     ) -> StoreResult<()> {
         let name = containers_name(p);
-        for contained in search_common::contained_types(index) {
+        for (contained, most) in search_common::contained_types(index) {
             let id = format!("{contained}|{rt}");
             let key = format!("{name}/{id}");
-            if self
-                .noted
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&key)
-            {
+            let noted = |m: &HashMap<String, usize>| m.get(&key).is_some_and(|n| *n >= most);
+            if noted(&self.noted.lock().unwrap_or_else(|e| e.into_inner())) {
                 continue;
             }
             self.db
                 .collection::<Document>(&name)
-                .update_one(doc! {"_id": &id}, doc! {"$setOnInsert": {"_id": &id}})
+                .update_one(doc! {"_id": &id}, doc! {"$max": {"n": most as i64}})
                 .upsert(true)
                 .await
                 .map_err(classify)?;
-            self.noted
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key);
+            let mut m = self.noted.lock().unwrap_or_else(|e| e.into_inner());
+            if !noted(&m) {
+                m.insert(key, most);
+            }
         }
         Ok(())
     }
@@ -1115,7 +1111,7 @@ impl Store for MongoStore {
         &self,
         partition: &Partition,
         contained: &str,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<(String, usize)>> {
         // `}` follows `|`: the range holds exactly the ids that start with `{contained}|`.
         let mut found = self
             .db
@@ -1128,7 +1124,8 @@ impl Store for MongoStore {
         while found.advance().await.map_err(classify)? {
             let d = found.deserialize_current().map_err(classify)?;
             if let Some((_, container)) = d.get_str("_id").ok().and_then(|id| id.split_once('|')) {
-                out.push(container.to_string());
+                let most = d.get_i64("n").or_else(|_| d.get_i32("n").map(i64::from));
+                out.push((container.to_string(), most.unwrap_or(1).max(1) as usize));
             }
         }
         Ok(out)

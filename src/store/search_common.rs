@@ -300,21 +300,32 @@ pub fn uri_above_candidates(uri: &str) -> Vec<String> {
 
 /// (type, id) pairs grouped by type, types in order, so a store can test `type = T AND id IN
 /// (…)` per type instead of one alternative per pair.
-/// The types of the resources contained in a resource whose index entries these are (its
-/// slot-0 `_contained` markers): what a store records for `Store::containers_of`.
-pub fn contained_types(index: &[IndexEntry]) -> Vec<&str> {
-    index
-        .iter()
-        .filter(|e| e.param == crate::fhir::search::extract::CONTAINED_SLOTS)
-        .filter_map(|e| match &e.value {
-            IndexValue::Token {
-                system: Some(slot),
-                code: Some(ty),
-                ..
-            } if slot == "0" => Some(ty.as_str()),
-            _ => None,
-        })
-        .collect()
+/// The types of the resources contained in a resource whose index entries these are, each
+/// with how many of that type it holds (from its `_contained` slot markers): what a store
+/// records for `Store::containers_of`.
+pub fn contained_types(index: &[IndexEntry]) -> Vec<(&str, usize)> {
+    let mut out: Vec<(&str, usize)> = Vec::new();
+    for e in index {
+        if e.param != crate::fhir::search::extract::CONTAINED_SLOTS {
+            continue;
+        }
+        let IndexValue::Token {
+            system: Some(slot),
+            code: Some(ty),
+            ..
+        } = &e.value
+        else {
+            continue;
+        };
+        let Ok(slot) = slot.parse::<usize>() else {
+            continue;
+        };
+        match out.iter_mut().find(|(t, _)| *t == ty) {
+            Some((_, n)) => *n = (*n).max(slot + 1),
+            None => out.push((ty, slot + 1)),
+        }
+    }
+    out
 }
 
 pub fn ids_by_type(pairs: &[(String, String)]) -> Vec<(String, Vec<String>)> {

@@ -59,11 +59,13 @@ CREATE TABLE IF NOT EXISTS resource_current (
     seq       INTEGER NOT NULL,
     PRIMARY KEY (partition, rtype, id)
 ) WITHOUT ROWID;
--- Which types contain which (`Store::containers_of`): rows are added, never removed.
+-- Which types contain which, and at most how many (`Store::containers_of`): rows are added
+-- and raised, never removed or lowered.
 CREATE TABLE IF NOT EXISTS contained_types (
     partition TEXT NOT NULL,
     contained TEXT NOT NULL,
     container TEXT NOT NULL,
+    most      INTEGER NOT NULL,
     PRIMARY KEY (partition, contained, container)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS write_guards (
@@ -473,19 +475,20 @@ fn reindex_one(
     Ok(true)
 }
 
-/// Records that `rt` contains the types the index's `_contained` markers name.
+/// Records that `rt` contains the types the index's `_contained` markers name, and how many.
 fn note_containers(
     tx: &Connection,
     partition: &Partition,
     rt: &str,
     index: &[crate::fhir::search::IndexEntry],
 ) -> StoreResult<()> {
-    for contained in search_common::contained_types(index) {
+    for (contained, most) in search_common::contained_types(index) {
         tx.prepare_cached(
-            "INSERT OR IGNORE INTO contained_types (partition, contained, container)
-             VALUES (?1, ?2, ?3)",
+            "INSERT INTO contained_types (partition, contained, container, most)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO UPDATE SET most = max(most, excluded.most)",
         )
-        .and_then(|mut q| q.execute(params![partition.key(), contained, rt]))
+        .and_then(|mut q| q.execute(params![partition.key(), contained, rt, most as i64]))
         .map_err(other)?;
     }
     Ok(())
@@ -633,13 +636,15 @@ impl Store for SqliteStore {
         &self,
         partition: &Partition,
         contained: &str,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<(String, usize)>> {
         self.with_reader(|c| {
             c.prepare_cached(
-                "SELECT container FROM contained_types
+                "SELECT container, most FROM contained_types
                  WHERE partition = ?1 AND contained = ?2 ORDER BY container",
             )?
-            .query_map(params![partition.key(), contained], |r| r.get(0))?
+            .query_map(params![partition.key(), contained], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as usize))
+            })?
             .collect()
         })
     }
