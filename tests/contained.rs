@@ -354,6 +354,47 @@ async fn contained_searches(s: &TestServer) {
         set(&["MedicationRequest/r9"])
     );
 
+    // Past 64 Medications in one container, the rest are not indexed, and a search says
+    // so in a warning outcome entry while any such container is stored.
+    let many: Vec<Value> = (0..70)
+        .map(|i| medication(&format!("n{i}"), &format!("8{i:03}"), "tablet"))
+        .collect();
+    expect(
+        s.put("MedicationRequest/r70", &request("r70", many)).await,
+        201,
+    )
+    .await;
+    let outcome = |b: &Value| {
+        b["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["search"]["mode"] == "outcome")
+            .map(|e| e["resource"]["issue"][0]["diagnostics"].to_string())
+            .collect::<Vec<_>>()
+    };
+    let b = expect(s.get("Medication?code=8063&_contained=true").await, 200).await;
+    assert_eq!(match_urls(&b), set(&["MedicationRequest/r70"]));
+    assert!(outcome(&b)[0].contains("first 64"), "{b}");
+    let b = expect(s.get("Medication?code=8064&_contained=true").await, 200).await;
+    assert_eq!(match_urls(&b), set(&[]));
+    assert_eq!(outcome(&b).len(), 1, "{b}");
+    // A search of another type is not warned about.
+    let b = expect(s.get("Goal?_contained=true").await, 200).await;
+    assert!(outcome(&b).is_empty(), "{b}");
+    expect(
+        s.put(
+            "MedicationRequest/r70",
+            &request("r70", vec![medication("n0", "8000", "tablet")]),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let b = expect(s.get("Medication?code=8000&_contained=true").await, 200).await;
+    assert_eq!(match_urls(&b), set(&["MedicationRequest/r70"]));
+    assert!(outcome(&b).is_empty(), "{b}");
+
     // Refused with the reason.
     for (q, needle) in [
         ("?_contained=true", "type-level"),

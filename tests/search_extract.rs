@@ -247,22 +247,30 @@ fn extraction_over_every_official_example() {
             // `composition.type`: a parameter of the Composition inside a Bundle;
             // `subject:Patient.name`: of a contained Patient `subject` points at, and
             // `subject:contained` the marker of that.
-            let known = match code.split_once('.') {
-                Some((outer, inner)) => match outer.split_once(':') {
-                    Some((reference, ty)) => {
-                        registry.param(rt, reference).is_some()
-                            && (inner == "_id" || registry.param(ty, inner).is_some())
-                    }
-                    None => registry
-                        .param(rt, outer)
-                        .and_then(|p| p.embedded.as_deref())
-                        .is_some_and(|t| inner == "_id" || registry.param(t, inner).is_some()),
-                },
-                None => match code.strip_suffix(":contained") {
-                    Some(reference) => registry.param(rt, reference).is_some(),
-                    None => registry.param(rt, code).is_some(),
-                },
+            // `_contained0:Medication.code`: a contained resource's own, in its slot, and
+            // `_contained` the slot markers.
+            let slot = |reference: &str| {
+                reference
+                    .strip_prefix("_contained")
+                    .is_some_and(|n| n.parse::<usize>().is_ok())
             };
+            let known = code == "_contained"
+                || match code.split_once('.') {
+                    Some((outer, inner)) => match outer.split_once(':') {
+                        Some((reference, ty)) => {
+                            (registry.param(rt, reference).is_some() || slot(reference))
+                                && (inner == "_id" || registry.param(ty, inner).is_some())
+                        }
+                        None => registry
+                            .param(rt, outer)
+                            .and_then(|p| p.embedded.as_deref())
+                            .is_some_and(|t| inner == "_id" || registry.param(t, inner).is_some()),
+                    },
+                    None => match code.strip_suffix(":contained") {
+                        Some(reference) => registry.param(rt, reference).is_some(),
+                        None => registry.param(rt, code).is_some(),
+                    },
+                };
             assert!(known, "{}: {}", path.display(), e.param);
             if let IndexValue::Date { low, high } = e.value {
                 assert!(low <= high, "{}: {e:?}", path.display());
@@ -762,7 +770,8 @@ fn bounded_parameters_hold_their_bound_on_every_example() {
 
 /// A contained resource a reference parameter points at is indexed for chains: its own
 /// parameters under `{reference}:{Type}.`, its local id, one marker per parameter and type;
-/// a contained resource nothing points at, and words, are not.
+/// a contained resource nothing points at, and words, are not. Every contained resource is
+/// indexed for `_contained` in a slot of its type.
 #[test]
 fn contained_resources_are_indexed_where_referenced() {
     let registry = Registry::r4();
@@ -801,7 +810,29 @@ fn contained_resources_are_indexed_where_referenced() {
     assert_eq!(of("performer:Practitioner.family").len(), 2);
     assert_eq!(of("subject:Patient.gender").len(), 1);
     assert!(of("subject:Patient._text").is_empty());
-    assert!(!entries.iter().any(|e| e.param.contains("Device")));
+    // For chains, only what a reference points at.
+    assert!(!entries
+        .iter()
+        .any(|e| e.param.contains("Device") && !e.param.starts_with("_contained")));
+    // For `_contained`, every contained resource in a slot of its type, with a marker.
+    let marker = |slot: &str, ty: &str| IndexValue::Token {
+        system: Some(slot.into()),
+        code: Some(ty.into()),
+        text: None,
+    };
+    assert_eq!(
+        of("_contained"),
+        [
+            &marker("0", "Practitioner"),
+            &marker("1", "Practitioner"),
+            &marker("0", "Patient"),
+            &marker("0", "Device")
+        ]
+    );
+    assert_eq!(of("_contained0:Practitioner._id"), [&token("a")]);
+    assert_eq!(of("_contained1:Practitioner._id"), [&token("b")]);
+    assert_eq!(of("_contained0:Device._id"), [&token("unused")]);
+    assert!(of("_contained0:Patient._text").is_empty());
     // No reference entry for a `#` reference itself.
     assert!(of("subject").is_empty());
     // What a chain's candidate check reads (`extract_param`).
@@ -816,4 +847,36 @@ fn contained_resources_are_indexed_where_referenced() {
     assert!(one
         .iter()
         .all(|e| e.param == "performer:Practitioner.family"));
+}
+
+/// Past `MAX_CONTAINED_SLOTS` contained resources of a type, the rest are not indexed, and
+/// one marker says so.
+#[test]
+fn contained_slots_are_capped() {
+    use fhird::fhir::search::extract::{CONTAINED_OVERFLOW, MAX_CONTAINED_SLOTS};
+    let registry = Registry::r4();
+    let contained: Vec<Value> = (0..MAX_CONTAINED_SLOTS + 10)
+        .map(
+            |i| json!({"resourceType": "Goal", "id": format!("g{i}"), "lifecycleStatus": "active"}),
+        )
+        .collect();
+    let plan = json!({
+        "resourceType": "CarePlan", "id": "c", "status": "active", "intent": "plan",
+        "subject": {"reference": "Patient/1"}, "contained": contained
+    });
+    let entries = extract(registry, "CarePlan", &plan, BASE, false);
+    let markers: Vec<&Option<String>> = entries
+        .iter()
+        .filter(|e| e.param == "_contained")
+        .filter_map(|e| match &e.value {
+            IndexValue::Token { system, .. } => Some(system),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(markers.len(), MAX_CONTAINED_SLOTS + 1);
+    assert_eq!(markers.last().unwrap().as_deref(), Some(CONTAINED_OVERFLOW));
+    let last = format!("_contained{}:Goal._id", MAX_CONTAINED_SLOTS - 1);
+    assert_eq!(entries.iter().filter(|e| e.param == last).count(), 1);
+    let past = format!("_contained{}:Goal._id", MAX_CONTAINED_SLOTS);
+    assert!(!entries.iter().any(|e| e.param == past));
 }

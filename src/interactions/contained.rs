@@ -12,7 +12,9 @@
 
 use super::{store_error, stored_json, Fhir};
 use crate::fhir::outcome::{FhirError, FhirResult};
-use crate::fhir::search::extract::{contained_slot_prefix, CONTAINED_SLOTS};
+use crate::fhir::search::extract::{
+    contained_slot_prefix, CONTAINED_OVERFLOW, CONTAINED_SLOTS, MAX_CONTAINED_SLOTS,
+};
 use crate::fhir::search::query::{
     Cond, Criterion, SearchRequest, SortKey, StoreFilter, StoreQuery, SystemMatch,
 };
@@ -24,11 +26,6 @@ use serde_json::Value;
 /// Most clauses the slots of one `_contained` search may become (criteria ^ slots): a
 /// search of two criteria over containers with up to six Medications each is 64.
 pub const MAX_CONTAINED_CLAUSES: usize = 64;
-
-/// Most slots (contained resources of the searched type in one container) a `_contained`
-/// search reads.
-pub const MAX_CONTAINED_SLOTS: usize = 64;
-
 /// Where the contained resources of the searched type are, and what one must meet.
 pub(super) struct ContainedPlan {
     /// The types recorded as containing resources of the searched type (a superset of
@@ -36,6 +33,9 @@ pub(super) struct ContainedPlan {
     pub types: Vec<String>,
     /// Per slot in use, the filters (ANDed) that the contained resource in that slot meets.
     pub slots: Vec<Vec<StoreFilter>>,
+    /// The container types of which some resource holds more resources of the searched
+    /// type than it indexes (`MAX_CONTAINED_SLOTS`): those past it are not searched.
+    pub partial: Vec<String>,
 }
 
 impl ContainedPlan {
@@ -119,14 +119,13 @@ impl Fhir {
         let criteria = self.contained_criteria(p, req).await?;
         let recorded = self.store.containers_of(p, rt).await.map_err(store_error)?;
         let types: Vec<String> = recorded.iter().map(|(t, _)| t.clone()).collect();
-        let Some(mut slots) = recorded.iter().map(|(_, n)| *n).max() else {
+        let Some(most) = recorded.iter().map(|(_, n)| *n).max() else {
             return Ok(None);
         };
+        let mut slots = most.min(MAX_CONTAINED_SLOTS);
         let per_slot = criteria.len().max(1);
         let too_many = |slots: usize| {
-            slots > MAX_CONTAINED_SLOTS
-                || (per_slot > 1
-                    && (per_slot as f64).powi(slots as i32) > MAX_CONTAINED_CLAUSES as f64)
+            per_slot > 1 && (per_slot as f64).powi(slots as i32) > MAX_CONTAINED_CLAUSES as f64
         };
         if too_many(slots) {
             // The record keeps the most a container ever held; count what is held now.
@@ -135,18 +134,31 @@ impl Fhir {
                 return Ok(None);
             }
         }
-        if slots > MAX_CONTAINED_SLOTS {
-            return Err(FhirError::invalid(format!(
-                "Resources here contain more than {MAX_CONTAINED_SLOTS} {rt} resources each; \
-                 _contained searches read at most {MAX_CONTAINED_SLOTS}"
-            )));
-        }
         if too_many(slots) {
             return Err(FhirError::invalid(format!(
                 "Resources here contain up to {slots} {rt} resources each; with {per_slot} \
                  criteria that makes more than {MAX_CONTAINED_CLAUSES} combinations to test \
                  (use fewer criteria)"
             )));
+        }
+        let mut partial = Vec::new();
+        if most > MAX_CONTAINED_SLOTS {
+            let more = Cond::Token {
+                param: CONTAINED_SLOTS.to_string(),
+                system: SystemMatch::Is(CONTAINED_OVERFLOW.to_string()),
+                code: Some(rt.to_string()),
+            };
+            for (t, n) in &recorded {
+                if *n > MAX_CONTAINED_SLOTS
+                    && self
+                        .store
+                        .may_match(p, t, std::slice::from_ref(&more))
+                        .await
+                        .map_err(store_error)?
+                {
+                    partial.push(t.clone());
+                }
+            }
         }
         let slots = (0..slots)
             .map(|slot| {
@@ -172,17 +184,21 @@ impl Fhir {
                     .collect::<FhirResult<Vec<_>>>()
             })
             .collect::<FhirResult<Vec<_>>>()?;
-        Ok(Some(ContainedPlan { types, slots }))
+        Ok(Some(ContainedPlan {
+            types,
+            slots,
+            partial,
+        }))
     }
 
     /// How many slots of contained `rt` resources some current resource of `types` holds
-    /// (0: none), up to one past `MAX_CONTAINED_SLOTS`: one index probe per type and slot.
+    /// (0: none; at most `MAX_CONTAINED_SLOTS`): one index probe per type and slot.
     async fn slots_in_use(&self, p: &Partition, rt: &str, types: &[String]) -> FhirResult<usize> {
         let mut slots = 0;
         let mut deeper = types.to_vec();
         // Slots are numbered from 0 in each container, so a type without slot n has no
         // later one.
-        while !deeper.is_empty() && slots <= MAX_CONTAINED_SLOTS {
+        while !deeper.is_empty() && slots < MAX_CONTAINED_SLOTS {
             let mut still = Vec::new();
             for t in deeper {
                 if self

@@ -9,6 +9,7 @@ use crate::fhir::bundle::{searchset_bundle, EntryResource, Link, SearchEntry, Se
 use crate::fhir::instant;
 use crate::fhir::outcome::{operation_outcome, FhirError, FhirResult, Issue};
 use crate::fhir::resource::{check_id, check_resource_type};
+use crate::fhir::search::extract::MAX_CONTAINED_SLOTS;
 use crate::fhir::search::params::Registry;
 use crate::fhir::search::query::{
     self, Cond, ContainedSearch, ContainedType, Cursor, Include, SearchRequest, StoreFilter,
@@ -189,6 +190,24 @@ impl Fhir {
             entries.push(SearchEntry {
                 full_url: None,
                 resource: EntryResource::Json(ignored_outcome(&req)),
+                mode: SearchMode::Outcome,
+            });
+        }
+        if let Some(plan) = plan.as_ref().filter(|p| !p.partial.is_empty()) {
+            entries.push(SearchEntry {
+                full_url: None,
+                resource: EntryResource::Json(operation_outcome(&[Issue {
+                    severity: "warning",
+                    code: "incomplete",
+                    diagnostics: format!(
+                        "Some {} resources contain more than {} resources of this type; \
+                         only their first {} were searched",
+                        plan.partial.join(", "),
+                        MAX_CONTAINED_SLOTS,
+                        MAX_CONTAINED_SLOTS
+                    ),
+                    expression: None,
+                }])),
                 mode: SearchMode::Outcome,
             });
         }

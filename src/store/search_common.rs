@@ -3,6 +3,7 @@
 //! the sort values of a resource computed from its index entries at write time, and the
 //! comparison that merges per-type result lists.
 
+use crate::fhir::search::extract;
 use crate::fhir::search::query::{
     Cond, Cursor, Prefix, Sort, SortKey, SortValue, StoreFilter, SystemMatch,
 };
@@ -301,12 +302,13 @@ pub fn uri_above_candidates(uri: &str) -> Vec<String> {
 /// (type, id) pairs grouped by type, types in order, so a store can test `type = T AND id IN
 /// (…)` per type instead of one alternative per pair.
 /// The types of the resources contained in a resource whose index entries these are, each
-/// with how many of that type it holds (from its `_contained` slot markers): what a store
-/// records for `Store::containers_of`.
+/// with how many of that type it holds (from its `_contained` slot markers; one more than
+/// `extract::MAX_CONTAINED_SLOTS` when it holds more than it indexes): what a store records
+/// for `Store::containers_of`.
 pub fn contained_types(index: &[IndexEntry]) -> Vec<(&str, usize)> {
     let mut out: Vec<(&str, usize)> = Vec::new();
     for e in index {
-        if e.param != crate::fhir::search::extract::CONTAINED_SLOTS {
+        if e.param != extract::CONTAINED_SLOTS {
             continue;
         }
         let IndexValue::Token {
@@ -317,12 +319,15 @@ pub fn contained_types(index: &[IndexEntry]) -> Vec<(&str, usize)> {
         else {
             continue;
         };
-        let Ok(slot) = slot.parse::<usize>() else {
-            continue;
+        // Past the slots a resource indexes, one more than they: what a search warns about.
+        let most = match slot.parse::<usize>() {
+            Ok(slot) => slot + 1,
+            Err(_) if slot == extract::CONTAINED_OVERFLOW => extract::MAX_CONTAINED_SLOTS + 1,
+            Err(_) => continue,
         };
         match out.iter_mut().find(|(t, _)| *t == ty) {
-            Some((_, n)) => *n = (*n).max(slot + 1),
-            None => out.push((ty, slot + 1)),
+            Some((_, n)) => *n = (*n).max(most),
+            None => out.push((ty, most)),
         }
     }
     out

@@ -61,6 +61,15 @@ pub fn extract(
 /// (`contained_slot_prefix`).
 pub const CONTAINED_SLOTS: &str = "_contained";
 
+/// Most contained resources of one type a resource has indexed in slots; past them it has
+/// the marker `_contained` = `more|{Type}` (`CONTAINED_OVERFLOW`). Each slot is every entry
+/// of a resource; a 16 MB body of tiny contained resources would otherwise be ~600,000
+/// entries.
+pub const MAX_CONTAINED_SLOTS: usize = 64;
+
+/// The marker system of a resource holding more than `MAX_CONTAINED_SLOTS` of a type.
+pub const CONTAINED_OVERFLOW: &str = "more";
+
 /// The prefix of the entry codes of the `slot`-th contained resource of type `ty` (counted
 /// from 0 in the order of `contained`): `_contained0:Medication.code`.
 pub fn contained_slot_prefix(slot: usize, ty: &str) -> String {
@@ -68,9 +77,10 @@ pub fn contained_slot_prefix(slot: usize, ty: &str) -> String {
 }
 
 /// The entries of every contained resource, each under its own slot
-/// (`contained_slot_prefix`), with its `CONTAINED_SLOTS` marker. A search of contained
-/// resources asks all its criteria of one slot at a time, so that two criteria are met by
-/// the same contained resource, not by two of one container.
+/// (`contained_slot_prefix`), with its `CONTAINED_SLOTS` marker, up to
+/// `MAX_CONTAINED_SLOTS` of a type. A search of contained resources asks all its criteria
+/// of one slot at a time, so that two criteria are met by the same contained resource, not
+/// by two of one container.
 fn contained_slots(registry: &Registry, resource: &Value, base: &str, out: &mut Vec<IndexEntry>) {
     let Some(list) = contained_list(resource) else {
         return;
@@ -92,14 +102,21 @@ fn contained_slots(registry: &Registry, resource: &Value, base: &str, out: &mut 
                 0
             }
         };
-        out.push(IndexEntry {
+        let marker = |system: String| IndexEntry {
             param: CONTAINED_SLOTS.to_string(),
             value: IndexValue::Token {
-                system: Some(slot.to_string()),
+                system: Some(system),
                 code: Some(ty.to_string()),
                 text: None,
             },
-        });
+        };
+        if slot >= MAX_CONTAINED_SLOTS {
+            if slot == MAX_CONTAINED_SLOTS {
+                out.push(marker(CONTAINED_OVERFLOW.to_string()));
+            }
+            continue;
+        }
+        out.push(marker(slot.to_string()));
         let prefix = contained_slot_prefix(slot, ty);
         let id = non_empty(str_field(inner, "id"));
         out.extend(
