@@ -26,6 +26,7 @@ use serde_json::Value;
 /// Most clauses the slots of one `_contained` search may become (criteria ^ slots): a
 /// search of two criteria over containers with up to six Medications each is 64.
 pub const MAX_CONTAINED_CLAUSES: usize = 64;
+
 /// Where the contained resources of the searched type are, and what one must meet.
 pub(super) struct ContainedPlan {
     /// The types recorded as containing resources of the searched type (a superset of

@@ -591,7 +591,7 @@ fn match_entry(
         subset::apply(&mut resource, req.summary, &req.elements);
         EntryResource::Json(resource)
     } else {
-        EntryResource::Stored(v.body.clone().unwrap_or_default())
+        EntryResource::Stored(v.body.unwrap_or_default())
     };
     Ok(SearchEntry {
         full_url: Some(format!("{base}/{}/{}", v.resource_type, v.id)),
