@@ -4,8 +4,9 @@
 use fhird::fhir::outcome::ErrorKind;
 use fhird::fhir::search::params::{ParamType, Registry};
 use fhird::fhir::search::query::{
-    parse, CodeSetRef, Cond, Criterion, Cursor, Filter, Include, ParseOptions, Prefix,
-    SearchRequest, Sort, SortKey, SortValue, StringMode, Summary, SystemMatch, Total, UriMode,
+    parse, CodeSetRef, Cond, ContainedSearch, ContainedType, Criterion, Cursor, Filter, Include,
+    ParseOptions, Prefix, SearchRequest, Sort, SortKey, SortValue, StringMode, Summary,
+    SystemMatch, Total, UriMode,
 };
 
 const BASE: &str = "http://example.org/fhir";
@@ -1034,12 +1035,65 @@ fn tag_security_profile_source() {
 
 #[test]
 fn unsupported_common_parameters() {
-    for p in ["_query", "_contained", "_containedType"] {
-        assert_eq!(
-            err("Patient", &[(p, "x")]),
-            format!("Search parameter '{p}' is not supported")
-        );
-    }
+    assert_eq!(
+        err("Patient", &[("_query", "x")]),
+        "Search parameter '_query' is not supported"
+    );
+}
+
+/// `_contained` and `_containedType`: their values, once each, type level only; the
+/// criteria stay as parsed (the interactions layer reads them inside contained resources).
+#[test]
+fn contained_and_contained_type() {
+    let r = ok("Medication", &[("code", "x")]);
+    assert_eq!(
+        (r.contained, r.contained_type),
+        (ContainedSearch::Off, ContainedType::Container)
+    );
+    let r = ok(
+        "Medication",
+        &[
+            ("code", "x"),
+            ("_contained", "both"),
+            ("_containedType", "contained"),
+        ],
+    );
+    assert_eq!(
+        (r.contained, r.contained_type),
+        (ContainedSearch::Both, ContainedType::Contained)
+    );
+    assert_eq!(r.filters.len(), 1);
+    assert!(r
+        .canonical
+        .iter()
+        .any(|(k, v)| k == "_contained" && v == "both"));
+    assert_eq!(
+        ok("Medication", &[("_contained", "true")]).contained,
+        ContainedSearch::Only
+    );
+    assert_eq!(
+        ok("Medication", &[("_contained", "false")]).contained,
+        ContainedSearch::Off
+    );
+    assert_eq!(
+        err("Medication", &[("_contained", "x")]),
+        "Invalid _contained value 'x' (expected false, true or both)"
+    );
+    assert_eq!(
+        err("Medication", &[("_containedType", "x")]),
+        "Invalid _containedType value 'x' (expected container or contained)"
+    );
+    assert_eq!(
+        err(
+            "Medication",
+            &[("_contained", "true"), ("_contained", "both")]
+        ),
+        "'_contained' may appear only once"
+    );
+    assert!(err("Medication", &[("_contained:x", "true")]).contains("Modifier ':x'"));
+    assert!(run(None, &[("_contained", "true")], false)
+        .unwrap_err()
+        .contains("type-level"));
 }
 
 /// search.html's own example, `_text=(bone OR liver) and metastases`: each AND-ed group of
