@@ -67,6 +67,15 @@ async fn load(s: &TestServer) {
         "medicationReference": {"reference": "#y"}
     }))
     .await;
+    // A Substance containing a Substance: with `_contained=both` it may match both ways.
+    put(json!({
+        "resourceType": "Substance", "id": "s1",
+        "code": {"coding": [{"system": RX, "code": "7007"}]},
+        "ingredient": [{"substanceReference": {"reference": "#s2"}}],
+        "contained": [{"resourceType": "Substance", "id": "s2",
+                       "code": {"coding": [{"system": RX, "code": "7007"}]}}]
+    }))
+    .await;
     // A contained Patient: not a Medication, never an answer below.
     put(json!({
         "resourceType": "Observation", "id": "o1", "status": "final",
@@ -161,8 +170,25 @@ async fn contained_searches(s: &TestServer) {
             "MedicationRequest/r3"
         ])
     );
+    // A resource that matches on its own and as a container: one entry, counted once.
+    let b = expect(
+        s.get("Substance?code=7007&_contained=both&_total=accurate")
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(match_urls(&b), set(&["Substance/s1"]));
+    assert_eq!(b["total"], 1, "{b}");
+    let b = expect(
+        s.get("Substance?code=7007&_contained=both&_containedType=contained&_total=accurate")
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(match_urls(&b), set(&["Substance/s1", "Substance/s1#s2"]));
+    assert_eq!(b["total"], 2, "{b}");
     // A type nothing contains.
-    assert_eq!(found(s, "Substance?_contained=true").await, set(&[]));
+    assert_eq!(found(s, "Goal?_contained=true").await, set(&[]));
     // A chain from a contained resource to a stored one.
     assert_eq!(
         found(s, "Medication?manufacturer.name=acme&_contained=true").await,

@@ -159,6 +159,17 @@ impl Fhir {
             if let (true, Some(plan)) = (as_contained, &plan) {
                 total += self.contained_count(p, plan).await?;
             }
+            if let (Some(plan), SearchScope::Type(rt), [own, _]) = (&plan, scope, &queries[..]) {
+                if !as_contained && plan.types.iter().any(|t| t == rt) {
+                    // A container of the searched type that also matches on its own is one
+                    // entry, so one match.
+                    let mut both = own.clone();
+                    both.filters.extend(plan.filters());
+                    // Saturating: a write between the counts may have changed them.
+                    let twice = self.store.count(p, &both).await.map_err(store_error)?;
+                    total = total.saturating_sub(twice);
+                }
+            }
             Some(total)
         } else {
             None
