@@ -159,12 +159,12 @@ impl Fhir {
             if let (true, Some(plan)) = (as_contained, &plan) {
                 total += self.contained_count(p, plan).await?;
             }
-            if let (Some(plan), SearchScope::Type(rt), [own, _]) = (&plan, scope, &queries[..]) {
+            if let (Some(plan), SearchScope::Type(rt), [own, held]) = (&plan, scope, &queries[..]) {
                 if !as_contained && plan.types.iter().any(|t| t == rt) {
                     // A container of the searched type that also matches on its own is one
                     // entry, so one match.
                     let mut both = own.clone();
-                    both.filters.extend(plan.filters());
+                    both.filters.extend(held.filters.iter().cloned());
                     // Saturating: a write between the counts may have changed them.
                     let twice = self.store.count(p, &both).await.map_err(store_error)?;
                     total = total.saturating_sub(twice);
@@ -211,11 +211,9 @@ impl Fhir {
                     severity: "warning",
                     code: "incomplete",
                     diagnostics: format!(
-                        "Some {} resources contain more than {} resources of this type; \
-                         only their first {} were searched",
+                        "Some {} resources contain more than {MAX_CONTAINED_SLOTS} resources \
+                         of this type; only their first {MAX_CONTAINED_SLOTS} were searched",
                         plan.partial.join(", "),
-                        MAX_CONTAINED_SLOTS,
-                        MAX_CONTAINED_SLOTS
                     ),
                     expression: None,
                 }])),

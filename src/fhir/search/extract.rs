@@ -50,8 +50,9 @@ pub fn extract(
         }
     }
     if let Some(locals) = locals {
-        contained(registry, resource, base, &locals, None, &mut out);
-        contained_slots(registry, resource, base, &mut out);
+        let mut inners = Inners::of(registry, resource, base);
+        contained(&mut inners, &locals, None, &mut out);
+        contained_slots(&mut inners, &mut out);
     }
     out
 }
@@ -81,12 +82,10 @@ pub fn contained_slot_prefix(slot: usize, ty: &str) -> String {
 /// `MAX_CONTAINED_SLOTS` of a type. A search of contained resources asks all its criteria
 /// of one slot at a time, so that two criteria are met by the same contained resource, not
 /// by two of one container.
-fn contained_slots(registry: &Registry, resource: &Value, base: &str, out: &mut Vec<IndexEntry>) {
-    let Some(list) = contained_list(resource) else {
-        return;
-    };
+fn contained_slots(inners: &mut Inners<'_>, out: &mut Vec<IndexEntry>) {
+    let list = inners.list;
     let mut slots: Vec<(&str, usize)> = Vec::new();
-    for inner in list {
+    for (at, inner) in list.iter().enumerate() {
         let Some(ty) =
             str_field(inner, "resourceType").filter(|t| element_types::is_resource_type(t))
         else {
@@ -118,15 +117,41 @@ fn contained_slots(registry: &Registry, resource: &Value, base: &str, out: &mut 
         }
         out.push(marker(slot.to_string()));
         let prefix = contained_slot_prefix(slot, ty);
-        let id = non_empty(str_field(inner, "id"));
-        out.extend(
+        out.extend(inners.entries(at, ty).iter().map(|e| IndexEntry {
+            param: format!("{prefix}{}", e.param),
+            value: e.value.clone(),
+        }));
+    }
+}
+
+/// The entries of each contained resource for its own type's parameters (`inner_entries`),
+/// by its place in `contained`, computed when first asked for: the chain entries
+/// (`contained`) and the slots (`contained_slots`) read the same ones.
+struct Inners<'a> {
+    registry: &'a Registry,
+    base: &'a str,
+    list: &'a [Value],
+    done: Vec<Option<Vec<IndexEntry>>>,
+}
+
+impl<'a> Inners<'a> {
+    fn of(registry: &'a Registry, resource: &'a Value, base: &'a str) -> Self {
+        let list = contained_list(resource).map_or(&[][..], Vec::as_slice);
+        Inners {
+            registry,
+            base,
+            list,
+            done: vec![None; list.len()],
+        }
+    }
+
+    /// The entries of the contained resource at `at`, of type `ty`.
+    fn entries(&mut self, at: usize, ty: &str) -> &[IndexEntry] {
+        let (registry, base, inner) = (self.registry, self.base, &self.list[at]);
+        self.done[at].get_or_insert_with(|| {
+            let id = non_empty(str_field(inner, "id"));
             inner_entries(registry, ty, inner, id.as_deref(), base)
-                .into_iter()
-                .map(|e| IndexEntry {
-                    param: format!("{prefix}{}", e.param),
-                    value: e.value,
-                }),
-        );
+        })
     }
 }
 
@@ -153,16 +178,12 @@ type Local = (String, String);
 /// entries of that code (`extract_param`). `locals`: the `#id` references extraction met, by
 /// parameter, in order.
 fn contained(
-    registry: &Registry,
-    resource: &Value,
-    base: &str,
+    inners: &mut Inners<'_>,
     locals: &[Local],
     only: Option<&str>,
     out: &mut Vec<IndexEntry>,
 ) {
-    let Some(list) = contained_list(resource) else {
-        return;
-    };
+    let list = inners.list;
     let mut seen: Vec<&Local> = Vec::new();
     let mut marked: Vec<(&str, &str)> = Vec::new();
     for local in locals {
@@ -175,11 +196,11 @@ fn contained(
             continue;
         }
         seen.push(local);
-        let Some(inner) = list.iter().find(|c| str_field(c, "id") == Some(id)) else {
+        let Some(at) = list.iter().position(|c| str_field(c, "id") == Some(id)) else {
             continue;
         };
         let Some(ty) =
-            str_field(inner, "resourceType").filter(|t| element_types::is_resource_type(t))
+            str_field(&list[at], "resourceType").filter(|t| element_types::is_resource_type(t))
         else {
             continue;
         };
@@ -193,11 +214,12 @@ fn contained(
         }
         let prefix = format!("{code}:{ty}.");
         out.extend(
-            inner_entries(registry, ty, inner, Some(id), base)
-                .into_iter()
+            inners
+                .entries(at, ty)
+                .iter()
                 .map(|e| IndexEntry {
                     param: format!("{prefix}{}", e.param),
-                    value: e.value,
+                    value: e.value.clone(),
                 })
                 .filter(|e| only.is_none_or(|o| e.param == o || is_identifier_of(&e.param, o))),
         );
@@ -343,7 +365,8 @@ pub fn extract_param(
             Some(&mut locals),
             &mut Vec::new(),
         );
-        contained(registry, resource, base, &locals, Some(code), &mut out);
+        let mut inners = Inners::of(registry, resource, base);
+        contained(&mut inners, &locals, Some(code), &mut out);
     }
     out
 }
